@@ -1,0 +1,87 @@
+/**
+ * Who is calling: a client holding a Bearer token whose SHA-256 is listed in
+ * CLIENTS, or an anonymous caller limited to public aliases.
+ */
+import type { Config, ModelConfig } from './config.ts';
+import { HttpError } from './errors.ts';
+
+export interface Caller {
+  /** Client name, or "anonymous". */
+  name: string;
+  anonymous: boolean;
+  admin: boolean;
+  /** Key the rate limiter counts this caller under: the client, or the IP for anonymous calls. */
+  rateLimitKey: string;
+  canUse(model: ModelConfig): boolean;
+}
+
+/** Tokens are opaque; this only keeps absurd input away from the hash. */
+const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
+
+export async function authenticate(request: Request, config: Config): Promise<Caller> {
+  const header = request.headers.get('authorization');
+  if (header === null) return anonymousCaller(request);
+  const match = /^Bearer +(\S+)$/i.exec(header.trim());
+  if (!match || !TOKEN_SHAPE.test(match[1]!)) {
+    throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>"');
+  }
+  const digest = await sha256(match[1]!);
+  // Compare against every client, without stopping at a match, so timing says nothing.
+  let found: Config['clients'][number] | undefined;
+  for (const client of config.clients) {
+    if (timingSafeEqualBytes(digest, hexToBytes(client.tokenSha256)) && !found) found = client;
+  }
+  if (!found) throw new HttpError('unauthorized', 'invalid token');
+  const client = found;
+  return {
+    name: client.name,
+    anonymous: false,
+    admin: client.admin,
+    rateLimitKey: client.rateLimitKey,
+    canUse: (model) => client.models === '*' || client.models.has(model.alias),
+  };
+}
+
+function anonymousCaller(request: Request): Caller {
+  const ip = request.headers.get('cf-connecting-ip') ?? 'unknown';
+  return {
+    name: 'anonymous',
+    anonymous: true,
+    admin: false,
+    rateLimitKey: `ip:${ip}`,
+    canUse: (model) => model.public,
+  };
+}
+
+/** Finds the alias and checks this caller may use it: 404 unknown, 401 anonymous on a private alias, 403 otherwise. */
+export function authorizeModel(caller: Caller, config: Config, alias: string): ModelConfig {
+  const model = config.models.get(alias);
+  if (!model) throw new HttpError('not_found', `unknown model alias "${printable(alias)}"`);
+  if (caller.canUse(model)) return model;
+  if (caller.anonymous) throw new HttpError('unauthorized', `model "${alias}" needs a Bearer token`);
+  throw new HttpError('forbidden', `client "${caller.name}" may not use model "${alias}"`);
+}
+
+export function requireAdmin(caller: Caller): void {
+  if (caller.anonymous) throw new HttpError('unauthorized', 'this route needs an admin token');
+  if (!caller.admin) throw new HttpError('forbidden', 'this route is for admin clients only');
+}
+
+export async function sha256(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+}
+
+export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
+}
+
+export function hexToBytes(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+/** Echoed names are cut and stripped of control characters so an error cannot carry injected text. */
+export function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+}

@@ -1,0 +1,77 @@
+/**
+ * What every request carries through the router, and the three hooks around
+ * the routes: `begin` (request id, config, CORS preflight), `renderError` (the
+ * only place an error becomes a response) and `finish` (common headers, the
+ * log line).
+ */
+import type { IRequest } from 'itty-router';
+import { authenticate, type Caller } from './auth.ts';
+import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
+import { preflight, withCorsHeaders } from './cors.ts';
+import { errorResponse, HttpError } from './errors.ts';
+import { logRequest } from './log.ts';
+import { requestIdFor } from './request-id.ts';
+
+export interface RequestState {
+  requestId: string;
+  startedMs: number;
+  config?: Config;
+  caller?: Caller;
+  alias?: string;
+  upstreamStatus?: number;
+}
+
+export type GatewayRequest = IRequest & { state: RequestState };
+export type HandlerArgs = [Env, ExecutionContext];
+
+export function begin(request: GatewayRequest, env: Env): Response | undefined {
+  request.state = { requestId: requestIdFor(request), startedMs: Date.now() };
+  request.state.config = configOf(env);
+  return preflight(request, request.state.config);
+}
+
+function configOf(env: Env): Config {
+  try {
+    return loadConfig(env as ConfigSource);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new HttpError('internal', `gateway configuration error: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Route middleware: who is calling (401 on a bad token; no token is an anonymous caller). */
+export async function withCaller(request: GatewayRequest): Promise<void> {
+  request.state.caller = await authenticate(request, config(request));
+}
+
+export function config(request: GatewayRequest): Config {
+  return request.state.config!;
+}
+
+export function caller(request: GatewayRequest): Caller {
+  return request.state.caller!;
+}
+
+export function renderError(err: unknown, request: IRequest): Response {
+  // `begin` may itself have failed (a bad config): the state is made here then.
+  const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now() };
+  request.state = state;
+  if (!(err instanceof HttpError)) {
+    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: describe(err) }));
+  }
+  return errorResponse(err, state.requestId);
+}
+
+export function finish(response: Response, request: GatewayRequest): Response {
+  const { state } = request;
+  // Every handler builds its own Response, so the headers here are mutable.
+  response.headers.set('x-request-id', state.requestId);
+  withCorsHeaders(response.headers, state.config, request.headers.get('origin'));
+  logRequest(request, state, response.status);
+  return response;
+}
+
+/** Error names and messages for the log only; never sent to a caller. */
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,44 @@
+/** The contract's error types and the HTTP status each one carries. */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  upstream_error: 502,
+  service_unavailable: 503,
+  upstream_timeout: 504,
+} as const;
+
+export type ErrorType = keyof typeof ERROR_STATUS;
+
+/**
+ * The one error the gateway throws on purpose. Its message is public: it goes
+ * to the caller as is, so it must never hold a secret or a Baseten ID.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly type: ErrorType;
+  readonly headers: Record<string, string>;
+
+  constructor(type: ErrorType, message: string, headers: Record<string, string> = {}) {
+    super(message);
+    this.type = type;
+    this.status = ERROR_STATUS[type];
+    this.headers = headers;
+  }
+}
+
+/** Renders any thrown value as the contract's envelope; unknown errors say nothing internal. */
+export function errorResponse(err: unknown, requestId: string): Response {
+  const known = err instanceof HttpError ? err : new HttpError('internal', 'internal error');
+  const body = { error: { type: known.type, message: known.message, request_id: requestId } };
+  return new Response(JSON.stringify(body), {
+    status: known.status,
+    headers: { 'content-type': 'application/json', ...known.headers },
+  });
+}

@@ -1,0 +1,26 @@
+import { Router } from 'itty-router';
+import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
+import { healthz, listModels, noRoute } from './routes/meta.ts';
+import { predict } from './routes/predict.ts';
+import { sync } from './routes/sync.ts';
+
+const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
+
+router
+  .get('/healthz', healthz)
+  .get('/v1/models', withCaller, listModels)
+  .post('/v1/models/:alias/predict', withCaller, predict)
+  .all('/v1/models/:alias/sync/*', withCaller, sync)
+  .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));
+
+/** Methods of the routes whose path matches, for 405's Allow header. */
+function methodsFor(path: string): string[] {
+  const methods = router.routes
+    .filter(([method, pattern]) => method !== 'ALL' && pattern.test(path))
+    .map(([method]) => method);
+  return [...new Set(methods)];
+}
+
+export default {
+  fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,28 @@
+/** Routes that never call Baseten: health and the caller's model list. */
+import { caller, config, type GatewayRequest } from '../context.ts';
+import { HttpError } from '../errors.ts';
+
+export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+export function healthz(): Response {
+  return json({ status: 'ok' });
+}
+
+/** OpenAI's list shape, so `client.models.list()` works; only aliases this caller may use. */
+export function listModels(request: GatewayRequest): Response {
+  const who = caller(request);
+  const data = [...config(request).models.values()]
+    .filter((model) => who.canUse(model))
+    .map((model) => ({ id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' }));
+  return json({ object: 'list', data });
+}
+
+/** 405 with Allow when the path exists under other methods, else 404. */
+export function noRoute(allowed: string[]): never {
+  if (allowed.length > 0) {
+    throw new HttpError('method_not_allowed', `use ${allowed.join(', ')}`, { allow: allowed.join(', ') });
+  }
+  throw new HttpError('not_found', 'no such route');
+}

@@ -1,0 +1,93 @@
+/**
+ * Building and signing Baseten requests (pure functions), and the one fetch
+ * wrapper that adds the timeout and the caller's abort signal.
+ */
+import type { Config, Deployment, Target } from './config.ts';
+import { HttpError } from './errors.ts';
+
+export type Action = 'predict' | 'async_predict' | 'async_queue_status' | 'wake' | 'sync';
+
+/** Chains name their entrypoint run_remote where models say predict. */
+const CHAIN_ACTIONS: Partial<Record<Action, string>> = { predict: 'run_remote', async_predict: 'async_run_remote' };
+
+/** Only these caller headers go upstream: never Authorization, cookies or hop-by-hop headers. */
+const FORWARDED_HEADERS = ['content-type', 'accept', 'accept-language', 'x-session-affinity'];
+
+export function originFor(config: Config, target: Target): string {
+  return config.urlTemplate.replace('{subdomain}', `${target.kind}-${target.id}`);
+}
+
+export function deploymentPath(deployment: Deployment): string {
+  switch (deployment.kind) {
+    case 'environment': return `/environments/${deployment.name}`;
+    case 'deployment': return `/deployment/${deployment.id}`;
+    case 'development': return '/development';
+  }
+}
+
+/**
+ * The URL of an action on the target's deployment. `rest` is only used by
+ * sync (already checked against the alias's sync_routes) and starts with "/".
+ */
+export function targetUrl(config: Config, target: Target, action: Action, rest = ''): string {
+  const name = target.kind === 'chain' ? CHAIN_ACTIONS[action] ?? action : action;
+  return `${originFor(config, target)}${deploymentPath(target.deployment)}/${name}${rest}`;
+}
+
+/** Async request status and cancel live beside the deployments, not under one. */
+export function asyncRequestUrl(config: Config, target: Target, requestId: string): string {
+  return `${originFor(config, target)}/async_request/${encodeURIComponent(requestId)}`;
+}
+
+export interface SignOptions {
+  method: string;
+  requestId: string;
+  body?: BodyInit | null;
+  /** The caller's headers; only FORWARDED_HEADERS are copied. */
+  callerHeaders?: Headers;
+  contentType?: string;
+}
+
+export function signedRequest(config: Config, url: string, options: SignOptions): Request {
+  const headers = new Headers();
+  for (const name of FORWARDED_HEADERS) {
+    const value = options.callerHeaders?.get(name);
+    if (value) headers.set(name, value);
+  }
+  if (options.contentType) headers.set('content-type', options.contentType);
+  headers.set('authorization', `Api-Key ${config.apiKey}`);
+  headers.set('x-request-id', options.requestId);
+  return new Request(url, { method: options.method, headers, body: options.body ?? null });
+}
+
+export interface CallOptions {
+  /** Time allowed until Baseten's response headers arrive. */
+  timeoutMs: number;
+  /** The caller's signal: its disconnect aborts the upstream fetch, body included. */
+  callerSignal?: AbortSignal;
+}
+
+export class UpstreamTimeout extends Error {}
+
+/**
+ * fetch with a time limit on the headers only, so that a long healthy stream
+ * is never cut, and with the caller's disconnect passed on.
+ */
+export async function callUpstream(request: Request, options: CallOptions): Promise<Response> {
+  const controller = new AbortController();
+  const onCallerAbort = () => controller.abort(new Error('caller went away'));
+  if (options.callerSignal?.aborted) onCallerAbort();
+  options.callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new UpstreamTimeout()), options.timeoutMs);
+  try {
+    return await fetch(request, { signal: controller.signal });
+  } catch (err) {
+    if (controller.signal.reason instanceof UpstreamTimeout) {
+      throw new HttpError('upstream_timeout', `Baseten did not answer within ${options.timeoutMs} ms`);
+    }
+    if (err instanceof HttpError) throw err;
+    throw new HttpError('upstream_error', 'Baseten could not be reached');
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,400 @@
+// Tests for the local Baseten fake (tools/fake-baseten.mjs), run in Node.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { createHmac } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { startFakeBaseten } from '../../tools/fake-baseten.mjs';
+
+const API_KEY = 'test-key';
+const SECRETS = ['whsec_new', 'whsec_old'];
+const AUTH = { authorization: `Api-Key ${API_KEY}` };
+const FAKE_PATH = fileURLToPath(new URL('../../tools/fake-baseten.mjs', import.meta.url));
+
+type Fake = Awaited<ReturnType<typeof startFakeBaseten>>;
+let fake: Fake;
+
+beforeAll(async () => {
+  fake = await startFakeBaseten({
+    apiKey: API_KEY,
+    webhookSecrets: SECRETS,
+    servedNames: { llm: 'Qwen/Qwen2.5-3B-Instruct' },
+    timeScale: 0.01,
+  });
+});
+afterAll(async () => {
+  await fake.close();
+});
+afterEach(() => fake.reset());
+
+function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(fake.url + path, {
+    method: 'POST',
+    headers: { ...AUTH, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+  });
+}
+
+function get(path: string, method = 'GET') {
+  return fetch(fake.url + path, { method, headers: AUTH });
+}
+
+async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 3000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A local webhook receiver; `statuses` is the answer for each successive delivery (then 200). */
+async function startReceiver(statuses: number[] = []) {
+  const received: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(parts).toString('utf8') });
+      res.writeHead(statuses.shift() ?? 200).end();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}/v1/webhooks/baseten`,
+    received,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+function hmac(secret: string, body: string) {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+describe('auth and routing', () => {
+  it('rejects a missing or wrong key with 401 JSON, accepts Api-Key and Bearer', async () => {
+    const none = await fetch(`${fake.url}/model-abc/production/predict`, { method: 'POST', body: '{}' });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('content-type')).toContain('application/json');
+    expect(typeof (await none.json()).error).toBe('string');
+
+    expect((await post('/model-abc/production/predict', {}, { authorization: 'Api-Key nope' })).status).toBe(401);
+    expect((await post('/model-abc/production/predict', {}, { authorization: `Bearer ${API_KEY}` })).status).toBe(200);
+  });
+
+  it('echoes model and deployment for every predict and run_remote form', async () => {
+    const forms: [string, string][] = [
+      ['production', 'production'],
+      ['environments/staging', 'environments/staging'],
+      ['development', 'development'],
+      ['deployment/q4w8e', 'deployment/q4w8e'],
+    ];
+    for (const [path, deployment] of forms) {
+      const res = await post(`/model-abc/${path}/predict`, { prompt: 'hi' });
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ model: 'abc', deployment, input: { prompt: 'hi' } });
+      const chain = await post(`/chain-xyz/${path}/run_remote`, { n: 1 });
+      expect(await chain.json()).toMatchObject({ model: 'xyz', kind: 'chain', deployment, input: { n: 1 } });
+    }
+    expect(fake.requests.map((r) => r.path)).toContain('/model-abc/deployment/q4w8e/predict');
+  });
+
+  it('answers 404 for deleted models and unknown routes, 400 for bad JSON', async () => {
+    const gone = await post('/model-gone42/production/predict', {});
+    expect(gone.status).toBe(404);
+    expect(await gone.json()).toEqual({ error: 'Model not found' });
+    expect((await post('/model-abc/production/nope', {})).status).toBe(404);
+    expect((await post('/elsewhere', {})).status).toBe(404);
+    expect((await post('/model-abc/production/predict', '{not json')).status).toBe(400);
+  });
+
+  it('passes binary bodies through, wakes with 202 {}, echoes custom sync routes', async () => {
+    const bytes = Buffer.from([0x82, 0xa1, 0x61, 0x01, 0x00, 0xff]);
+    const bin = await post('/model-abc/production/predict', bytes, { 'content-type': 'application/octet-stream' });
+    expect(bin.headers.get('content-type')).toBe('application/octet-stream');
+    expect(Buffer.from(await bin.arrayBuffer())).toEqual(bytes);
+
+    const wake = await post('/model-abc/environments/staging/wake', '');
+    expect(wake.status).toBe(202);
+    expect(await wake.json()).toEqual({});
+
+    const sync = await fetch(`${fake.url}/model-abc/development/sync/items/123?x=1`, { method: 'PUT', headers: AUTH, body: 'hello' });
+    expect(await sync.json()).toEqual({ route: '/items/123', method: 'PUT', query: 'x=1', body: 'hello' });
+    expect(await (await get('/model-abc/production/sync/health')).json()).toEqual({ status: 'ok' });
+  });
+
+  it('steers errors, leaked headers and header echo', async () => {
+    const boom = await post('/model-abc/production/predict', { fake: { status: 500, message: 'boom' } });
+    expect(boom.status).toBe(500);
+    expect(await boom.json()).toEqual({ error: 'boom' });
+    expect(boom.headers.get('x-baseten-error-source')).toBe('04');
+    expect(boom.headers.get('x-baseten-error-code')).toBe('600');
+
+    const limited = await post('/model-abc/production/predict', { fake: { status: 429 } });
+    expect(limited.headers.get('retry-after')).toBe('1');
+
+    const leaky = await post('/model-abc/production/predict', { fake: { leak_headers: true, echo_headers: true } }, { 'x-request-id': 'r1' });
+    expect(leaky.headers.get('set-cookie')).toBe('session=abc');
+    expect(leaky.headers.get('x-baseten-model-id')).toBe('abc');
+    expect((await leaky.json()).headers['x-request-id']).toBe('r1');
+    expect(leaky.headers.get('x-fake-request-seq')).toBe(String(fake.requests.length - 1));
+  });
+});
+
+describe('streaming', () => {
+  it('sends a chunked stream in several pieces over time', async () => {
+    const arrivals: number[] = [];
+    let text = '';
+    const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
+      const req = http.request(`${fake.url}/model-abc/production/predict`, {
+        method: 'POST',
+        headers: { ...AUTH, 'content-type': 'application/json' },
+      }, (res) => {
+        res.on('data', (chunk: Buffer) => {
+          arrivals.push(Date.now());
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve(res.headers));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ fake: { stream: { chunks: 4, chunk_bytes: 32, delay_ms: 40 } } }));
+    });
+    expect(headers['transfer-encoding']).toBe('chunked');
+    expect(headers['content-length']).toBeUndefined();
+    expect(arrivals.length).toBeGreaterThanOrEqual(3);
+    expect(arrivals.at(-1)! - arrivals[0]!).toBeGreaterThanOrEqual(80);
+    expect(text.length).toBe(4 * 32);
+    expect(text.startsWith('chunk 0 ')).toBe(true);
+  });
+
+  it('records aborted: true when the client disconnects mid-stream', async () => {
+    const res = await post('/model-abc/production/predict', { fake: { stream: { chunks: 100, chunk_bytes: 8, delay_ms: 20 } } });
+    const seq = Number(res.headers.get('x-fake-request-seq'));
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    await waitFor(() => fake.requests[seq]?.aborted);
+
+    const hung = fetch(`${fake.url}/model-abc/production/predict`, {
+      method: 'POST', headers: AUTH, body: JSON.stringify({ fake: { hang: true } }), signal: AbortSignal.timeout(100),
+    });
+    await expect(hung).rejects.toThrow();
+    await waitFor(() => fake.requests.at(-1)?.aborted);
+  });
+
+  it('cuts the connection mid-stream when asked', async () => {
+    const res = await post('/model-abc/production/predict', { fake: { close_mid_stream: true, stream: { chunks: 4, delay_ms: 5 } } });
+    const reader = res.body!.getReader();
+    let received = '';
+    const readAll = async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        received += Buffer.from(value).toString();
+      }
+    };
+    await expect(readAll()).rejects.toThrow();
+    expect(received).toBe('chunk 0\nchunk 1\n');
+    expect(fake.requests.at(-1)?.aborted).toBe(false);
+  });
+});
+
+describe('async', () => {
+  it('runs the lifecycle and delivers a signed webhook (one v1= per secret, newest first)', async () => {
+    const receiver = await startReceiver();
+    try {
+      const submit = await post('/model-abc/production/async_predict', {
+        model_input: { prompt: 'hi', fake: { queue_ms: 60, run_ms: 60 } },
+        webhook_endpoint: receiver.url,
+      });
+      expect(submit.status).toBe(201);
+      const { request_id } = await submit.json();
+      expect(request_id).toMatch(/^[0-9a-f]{32}$/);
+
+      const first = await (await get(`/model-abc/async_request/${request_id}`)).json();
+      expect(first).toMatchObject({ request_id, model_id: 'abc', status: 'QUEUED', webhook_status: 'PENDING', errors: [] });
+      await waitFor(async () => (await (await get(`/model-abc/async_request/${request_id}`)).json()).status === 'IN_PROGRESS');
+
+      const hook = await waitFor(() => receiver.received[0]);
+      expect(hook.headers['x-baseten-request-id']).toBe(request_id);
+      const values = String(hook.headers['x-baseten-signature']).split(',');
+      expect(values).toEqual(SECRETS.map((s) => `v1=${hmac(s, hook.body)}`));
+
+      const payload = JSON.parse(hook.body);
+      expect(Object.keys(payload)).toEqual(['request_id', 'model_id', 'deployment_id', 'type', 'time', 'data', 'errors']);
+      expect(payload).toMatchObject({ request_id, model_id: 'abc', type: 'async_request_completed', errors: [] });
+      expect(payload.data.echo.prompt).toBe('hi');
+      expect(Math.abs(Date.now() - Date.parse(payload.time))).toBeLessThan(5000);
+
+      const done = await waitFor(async () => {
+        const body = await (await get(`/model-abc/async_request/${request_id}`)).json();
+        return body.webhook_status === 'SUCCEEDED' ? body : undefined;
+      });
+      expect(done.status).toBe('SUCCEEDED');
+      expect(fake.webhookDeliveries).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('signs with a wrong secret on bad_signature, reports failures, retries once', async () => {
+    const receiver = await startReceiver([503, 503]);
+    try {
+      const submit = await post('/model-abc/production/async_predict', {
+        model_input: { fake: { queue_ms: 0, run_ms: 0, bad_signature: true } },
+        webhook_endpoint: receiver.url,
+      });
+      const { request_id } = await submit.json();
+      const final = await waitFor(() => {
+        const record = fake.asyncRequest(request_id);
+        return record?.webhook_status === 'FAILED' ? record : undefined;
+      });
+      expect(final.status).toBe('WEBHOOK_FAILED');
+      expect(receiver.received).toHaveLength(2);
+      const hook = receiver.received[0]!;
+      const values = String(hook.headers['x-baseten-signature']).split(',');
+      expect(values).toHaveLength(2);
+      for (const secret of SECRETS) expect(values).not.toContain(`v1=${hmac(secret, hook.body)}`);
+
+      const failed = await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 0, run_ms: 0, fail: true } } });
+      const failedId = (await failed.json()).request_id;
+      const status = await waitFor(() => (fake.asyncRequest(failedId)?.status === 'FAILED' ? fake.asyncRequest(failedId) : undefined));
+      expect(status).toMatchObject({ webhook_status: 'NO_WEBHOOK_PROVIDED', errors: [{ code: 'MODEL_PREDICT_ERROR' }] });
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('cancels a QUEUED request, refuses to cancel a running one, counts the queue', async () => {
+    const submit = (fakeInput: object) =>
+      post('/model-abc/environments/staging/async_predict', { model_input: { fake: fakeInput } }).then((r) => r.json());
+    const queued = await submit({ queue_ms: 5000 });
+    await submit({ queue_ms: 5000 });
+    const running = await submit({ queue_ms: 0, run_ms: 5000 });
+    await waitFor(() => fake.asyncRequest(running.request_id)?.status === 'IN_PROGRESS');
+
+    const counts = await (await get('/model-abc/environments/staging/async_queue_status')).json();
+    expect(counts).toMatchObject({ model_id: 'abc', num_queued_requests: 2, num_in_progress_requests: 1 });
+    expect(await (await get('/model-abc/production/async_queue_status')).json()).toMatchObject({ num_queued_requests: 0 });
+
+    const cancel = await get(`/model-abc/async_request/${queued.request_id}`, 'DELETE');
+    expect(await cancel.json()).toMatchObject({ request_id: queued.request_id, canceled: true });
+    expect((await (await get(`/model-abc/async_request/${queued.request_id}`)).json()).status).toBe('CANCELED');
+
+    const refused = await (await get(`/model-abc/async_request/${running.request_id}`, 'DELETE')).json();
+    expect(refused).toMatchObject({ canceled: false, message: 'request is IN_PROGRESS and cannot be canceled' });
+    expect((await get('/model-abc/async_request/0123456789abcdef0123456789abcdef')).status).toBe(404);
+  });
+
+  it('validates the submit body and enforces the 256 KiB cap', async () => {
+    expect((await post('/model-abc/production/async_predict', { prompt: 'no wrapper' })).status).toBe(400);
+    expect((await post('/model-abc/production/async_predict', { model_input: {}, priority: 3 })).status).toBe(400);
+    expect((await post('/model-abc/production/async_predict', { model_input: {}, max_time_in_queue_seconds: 5 })).status).toBe(400);
+    const big = JSON.stringify({ model_input: { blob: 'x'.repeat(300_000) } });
+    const tooBig = await post('/chain-xyz/production/async_run_remote', big);
+    expect(tooBig.status).toBe(413);
+    expect((await tooBig.json()).error).toBe(`payload size of ${big.length} bytes exceeds maximum size of 262144 bytes`);
+  });
+});
+
+describe('OpenAI-compatible sync routes', () => {
+  const CHAT = '/model-llm/environments/production/sync/v1/chat/completions';
+
+  it('streams chat completion chunks ending with data: [DONE]', async () => {
+    const res = await post(CHAT, {
+      model: 'Qwen/Qwen2.5-3B-Instruct',
+      messages: [{ role: 'user', content: 'hello' }],
+      stream: true,
+      fake: { tokens: 5, token_delay_ms: 5 },
+    });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    const events = text.split('\n\n').filter(Boolean).slice(0, -1).map((line) => JSON.parse(line.slice('data: '.length)));
+    expect(events[0].choices[0].delta.role).toBe('assistant');
+    const content = events.map((e) => e.choices[0]?.delta.content ?? '').join('');
+    expect(content.split(' ')).toHaveLength(5);
+    expect(events.every((e) => e.object === 'chat.completion.chunk' && e.model === 'Qwen/Qwen2.5-3B-Instruct')).toBe(true);
+  });
+
+  it('answers a non-streaming chat echo and rejects an unknown served name with 404', async () => {
+    const ok = await post(CHAT, { model: 'Qwen/Qwen2.5-3B-Instruct', messages: [{ role: 'user', content: 'ping' }] });
+    const body = await ok.json();
+    expect(body).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: 'echo: ping' }, finish_reason: 'stop' }] });
+
+    const wrong = await post(CHAT, { model: 'gpt-4', messages: [] });
+    expect(wrong.status).toBe(404);
+    expect(await wrong.json()).toEqual({ error: { message: 'The model `gpt-4` does not exist.', type: 'NotFoundError', code: 404 } });
+
+    const models = await (await get('/model-llm/production/sync/v1/models')).json();
+    expect(models.data[0].id).toBe('Qwen/Qwen2.5-3B-Instruct');
+  });
+});
+
+describe('large answers', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill('SIGTERM');
+  });
+
+  it('streams 100 MB in 1 MiB chunks without the fake growing by more than ~50 MB', async () => {
+    // Out of process, so the fake's own memory can be measured apart from the test's.
+    child = spawn(process.execPath, [FAKE_PATH, '--port', '0'], {
+      env: { ...process.env, FAKE_BASETEN_API_KEY: API_KEY },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+    const match = /^fake baseten listening on (http:\/\/127\.0\.0\.1:\d+)\n$/.exec(line.toString());
+    expect(match).not.toBeNull();
+    const url = match![1]!;
+    const stats = async () => (await (await fetch(`${url}/__fake/stats`)).json()) as { rss: number; maxRss: number };
+
+    const before = await stats();
+    const chunks = 100;
+    const res = await fetch(`${url}/model-abc/production/predict`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({ fake: { stream: { chunks, chunk_bytes: 1024 * 1024 } } }),
+    });
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    // Not reading for a moment fills the socket buffers: without backpressure the fake would
+    // queue the whole answer in memory now.
+    await sleep(300);
+
+    // Collect the first 16 bytes of every 1 MiB chunk (its `chunk <i> ` label) to check order and
+    // that no chunk was overwritten, without keeping the body.
+    const MiB = 1024 * 1024;
+    const labels: string[] = [];
+    let label = '';
+    let total = 0;
+    const reader = res.body!.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (let k = 0; k < value.length; ) {
+        const inChunk = (total + k) % MiB;
+        if (inChunk < 16) {
+          label += String.fromCharCode(value[k]!);
+          if (inChunk === 15) {
+            labels.push(label);
+            label = '';
+          }
+          k++;
+        } else {
+          k += Math.min(value.length - k, MiB - inChunk);
+        }
+      }
+      total += value.byteLength;
+    }
+    const after = await stats();
+    expect(total).toBe(chunks * MiB);
+    expect(labels).toEqual(Array.from({ length: chunks }, (_, i) => `chunk ${i} `.padEnd(16, '.')));
+    expect(after.maxRss - before.rss).toBeLessThan(50 * 1024 * 1024);
+  }, 20_000);
+});

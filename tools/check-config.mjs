@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Validates the gateway config of wrangler.toml (and .dev.vars) without serving.
+// Usage: npm run check [-- --env production]
+// Secrets held by Cloudflare are not visible here; a missing BASETEN_API_KEY is
+// reported as a note, not an error, so the rest of the config still gets checked.
+import { getPlatformProxy } from 'wrangler';
+import { parseConfig } from '../src/config.ts';
+
+const envIndex = process.argv.indexOf('--env');
+const environment = envIndex > 0 ? process.argv[envIndex + 1] : undefined;
+const proxy = await getPlatformProxy({ environment, persist: false });
+try {
+  const env = { ...proxy.env };
+  if (!env.BASETEN_API_KEY) {
+    console.log('note: BASETEN_API_KEY is not set here (`wrangler secret put BASETEN_API_KEY` before deploying)');
+    env.BASETEN_API_KEY = 'placeholder';
+  }
+  const config = parseConfig(env);
+  console.log(`config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`);
+} catch (err) {
+  console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+} finally {
+  await proxy.dispose();
+}

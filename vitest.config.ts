@@ -1,0 +1,43 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+import { TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TEST_ORIGINS, TEST_WEBHOOK_SECRET } from './test/config.ts';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        // Unit and integration tests inside workerd, with real Miniflare KV and a fake Baseten on loopback.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                BASETEN_API_KEY: TEST_API_KEY,
+                BASETEN_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+                BASETEN_URL_TEMPLATE: `${inject('fakeBasetenUrl')}/{subdomain}`,
+                MODELS: TEST_MODELS,
+                CLIENTS: TEST_CLIENTS,
+                ALLOWED_ORIGINS: TEST_ORIGINS,
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'worker',
+          include: ['test/worker/**/*.test.ts'],
+          globalSetup: ['test/setup/fake-baseten.global.ts'],
+        },
+      },
+      {
+        // End-to-end tests in Node: wrangler dev, real HTTP clients, headless Chromium.
+        test: {
+          name: 'node',
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+        },
+      },
+    ],
+  },
+});
