@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // Validates the gateway config of wrangler.toml (and .dev.vars) without serving.
-// Usage: npm run check [-- --env production]
+// Usage: npm run check [-- --env production] [--config path/to/wrangler.toml]
 // Secrets held by Cloudflare are not visible here; a missing BASETEN_API_KEY is
 // reported as a note, not an error, so the rest of the config still gets checked.
 import { getPlatformProxy } from 'wrangler';
 import { parseConfig } from '../src/config.ts';
 
-const envIndex = process.argv.indexOf('--env');
-const environment = envIndex > 0 ? process.argv[envIndex + 1] : undefined;
-const proxy = await getPlatformProxy({ environment, persist: false });
+const option = (name) => {
+  const index = process.argv.indexOf(name);
+  return index > 0 ? process.argv[index + 1] : undefined;
+};
+const environment = option('--env');
+const proxy = await getPlatformProxy({ environment, configPath: option('--config'), persist: false });
 try {
   const env = { ...proxy.env };
   if (!env.BASETEN_API_KEY) {
