@@ -78,7 +78,7 @@ describe('gateway under wrangler dev', () => {
       '-H', `x-request-id: ${id}`, '-d', body).catch(() => undefined);
     let entry;
     for (let i = 0; i < 50; i++) {
-      entry = gateway.fake.requests.find((r: { headers: Record<string, string> }) => r.headers['x-request-id'] === id);
+      entry = gateway.fake.requests.find((r) => r.headers['x-request-id'] === id);
       if (entry?.aborted) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -93,7 +93,8 @@ describe('gateway under wrangler dev', () => {
     });
     const drain = async (res: Response) => {
       let total = 0;
-      for await (const chunk of res.body!) total += (chunk as Uint8Array).byteLength;
+      const reader = res.body!.getReader();
+      for (let next = await reader.read(); !next.done; next = await reader.read()) total += next.value.byteLength;
       return total;
     };
     expect(await drain(await stream(10))).toBe(10 * 1024 * 1024);
