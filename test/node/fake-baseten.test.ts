@@ -32,7 +32,7 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
   return fetch(fake.url + path, {
     method: 'POST',
     headers: { ...AUTH, 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+    body: typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
   });
 }
 
