@@ -2,7 +2,7 @@
  * Who is calling: a client holding a Bearer token whose SHA-256 is listed in
  * CLIENTS, or an anonymous caller limited to public aliases.
  */
-import type { Config, ModelConfig } from './config.ts';
+import type { Config, ModelConfig, RateLimitPolicy } from './config.ts';
 import { HttpError } from './errors.ts';
 
 export interface Caller {
@@ -12,6 +12,7 @@ export interface Caller {
   admin: boolean;
   /** Key the rate limiter counts this caller under: the client, or the IP for anonymous calls. */
   rateLimitKey: string;
+  rateLimit: RateLimitPolicy;
   canUse(model: ModelConfig): boolean;
 }
 
@@ -20,7 +21,7 @@ const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
 
 export async function authenticate(request: Request, config: Config): Promise<Caller> {
   const header = request.headers.get('authorization');
-  if (header === null) return anonymousCaller(request);
+  if (header === null) return anonymousCaller(request, config);
   const match = /^Bearer +(\S+)$/i.exec(header.trim());
   if (!match || !TOKEN_SHAPE.test(match[1]!)) {
     throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>"');
@@ -38,17 +39,20 @@ export async function authenticate(request: Request, config: Config): Promise<Ca
     anonymous: false,
     admin: client.admin,
     rateLimitKey: client.rateLimitKey,
+    rateLimit: client.rateLimit,
     canUse: (model) => client.models === '*' || client.models.has(model.alias),
   };
 }
 
-function anonymousCaller(request: Request): Caller {
+function anonymousCaller(request: Request, config: Config): Caller {
+  // Set by Cloudflare's edge, which overwrites any value a client sends.
   const ip = request.headers.get('cf-connecting-ip') ?? 'unknown';
   return {
     name: 'anonymous',
     anonymous: true,
     admin: false,
     rateLimitKey: `ip:${ip}`,
+    rateLimit: config.settings.anonymousRateLimit,
     canUse: (model) => model.public,
   };
 }

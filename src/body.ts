@@ -31,8 +31,7 @@ function tooLarge(maxBytes: number): HttpError {
 
 /** Refuses early when the declared length is already over the cap. */
 function checkDeclaredLength(request: Request, maxBytes: number): void {
-  const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if ((declaredLength(request) ?? 0) > maxBytes) throw tooLarge(maxBytes);
 }
 
 /** Reads the whole body, stopping as soon as it passes maxBytes. */
@@ -93,25 +92,25 @@ export function parseJson(bytes: Uint8Array): unknown {
 }
 
 /**
- * A binary body passed through unparsed: streamed, with the cap enforced as
- * the bytes go by. `exceeded()` tells afterwards whether a failed upstream
- * call was the cap's doing.
+ * A binary body passed through unparsed, never cut short in silence. With a
+ * declared length (within the cap) it streams through with that exact length,
+ * so a body that ends early breaks the upstream request instead of completing
+ * it. A chunked body is read whole first, up to the cap: workerd ends a
+ * chunked upload whose source fails midway as if it were complete, and
+ * Baseten would run the model on the truncated input.
  */
-export function cappedStream(request: Request, maxBytes: number): { body: ReadableStream<Uint8Array> | null; exceeded: () => boolean } {
-  checkDeclaredLength(request, maxBytes);
-  let total = 0;
-  let over = false;
-  if (!request.body) return { body: null, exceeded: () => false };
-  const body = request.body.pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      total += chunk.byteLength;
-      if (total > maxBytes) {
-        over = true;
-        controller.error(tooLarge(maxBytes));
-        return;
-      }
-      controller.enqueue(chunk);
-    },
-  }));
-  return { body, exceeded: () => over };
+export async function binaryBody(request: Request, maxBytes: number): Promise<BodyInit | null> {
+  const declared = declaredLength(request);
+  if (declared === undefined || !request.body) return readCapped(request, maxBytes);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const exact = new FixedLengthStream(declared);
+  // A failed pipe fails the upstream fetch, which is where it is reported.
+  request.body.pipeTo(exact.writable).catch(() => {});
+  return exact.readable;
+}
+
+function declaredLength(request: Request): number | undefined {
+  const header = request.headers.get('content-length');
+  const value = header === null ? Number.NaN : Number(header);
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
 }

@@ -30,6 +30,16 @@ export interface ModelConfig {
   async: boolean;
 }
 
+/**
+ * How a caller is rate limited: by one of Cloudflare's rate limiting bindings
+ * (counted per Cloudflare location), by the strict global counter (the
+ * GLOBAL_RATE_LIMITER Durable Object), or not at all.
+ */
+export type RateLimitPolicy =
+  | { kind: 'binding'; binding: string }
+  | { kind: 'global'; limit: number; periodSeconds: number }
+  | { kind: 'none' };
+
 export interface ClientConfig {
   name: string;
   tokenSha256: string;
@@ -38,6 +48,7 @@ export interface ClientConfig {
   admin: boolean;
   /** The key this client is counted under by the rate limiter. */
   rateLimitKey: string;
+  rateLimit: RateLimitPolicy;
 }
 
 export interface Settings {
@@ -46,6 +57,8 @@ export interface Settings {
   sseKeepAliveMs: number;
   batchConcurrency: number;
   batchMaxRows: number;
+  /** The policy for callers without a token, counted per IP. */
+  anonymousRateLimit: RateLimitPolicy;
 }
 
 export interface Config {
@@ -93,6 +106,13 @@ const ALIAS = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 /** Plain path segments (none starting with a dot), optionally ending in a '/*' wildcard. */
 const SYNC_ROUTE = /^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+(\/\*)?$|^\/\*$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** The binding used when a caller's entry names no rate limit, if it is bound. */
+const DEFAULT_RATE_LIMITER = 'RATE_LIMITER';
+const GLOBAL_RATE_LIMITER = 'GLOBAL_RATE_LIMITER';
+const BINDING_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
+/** The key only ever goes to Baseten's own hosts over https, or to this machine over http (tests, the local fake). */
+const BASETEN_HOST = /(^|\.)baseten\.co$/;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
@@ -122,7 +142,7 @@ export function parseConfig(env: ConfigSource): Config {
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
   const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE) ?? DEFAULT_URL_TEMPLATE);
   const models = parseModels(required(env.MODELS, 'MODELS'));
-  const clients = parseClients(optional(env.CLIENTS) ?? {}, models);
+  const clients = parseClients(optional(env.CLIENTS) ?? {}, models, env);
   const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS) ?? []);
   const publicBaseUrl = optional(env.PUBLIC_BASE_URL);
   const config: Config = {
@@ -134,7 +154,7 @@ export function parseConfig(env: ConfigSource): Config {
     clients,
     allowedOrigins,
     publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
-    settings: parseSettings(optional(env.SETTINGS) ?? {}),
+    settings: parseSettings(optional(env.SETTINGS) ?? {}, env),
   };
   return deepFreeze(config);
 }
@@ -205,20 +225,29 @@ function str(value: unknown, field: string, pattern: RegExp, hint: string): stri
 
 function parseUrlTemplate(value: unknown): string {
   const field = 'BASETEN_URL_TEMPLATE';
-  if (typeof value !== 'string' || !value.includes('{subdomain}')) fail(`${field}: must be a URL containing {subdomain}`);
-  let url: URL;
+  if (typeof value !== 'string' || value.split('{subdomain}').length !== 2) fail(`${field}: must be a URL containing {subdomain} once`);
+  // Two different subdomains must land in the host or the path and change nothing else,
+  // so no model ID can move the request to another origin, user or query.
+  const model = parseUrl(value.replace('{subdomain}', 'model-x'), field);
+  const chain = parseUrl(value.replace('{subdomain}', 'chain-y'), field);
+  const sameScheme = model.protocol === chain.protocol && model.port === chain.port;
+  const inHost = model.hostname.startsWith('model-x.') && chain.hostname === `chain-y.${model.hostname.slice(8)}` && model.pathname === chain.pathname;
+  const inPath = model.hostname === chain.hostname && model.pathname !== chain.pathname;
+  if (!sameScheme || !(inHost || inPath)) fail(`${field}: {subdomain} must start the host name or sit in the path`);
+  if (model.search || model.hash || model.username || model.password || value.includes('@')) fail(`${field}: must not carry a query, fragment or credentials`);
+  const host = model.hostname;
+  if (model.protocol === 'https:' ? !BASETEN_HOST.test(host) : !(model.protocol === 'http:' && LOOPBACK_HOSTS.has(host))) {
+    fail(`${field}: must be https on a baseten.co host (http is allowed for 127.0.0.1/localhost only)`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function parseUrl(value: string, field: string): URL {
   try {
-    url = new URL(value.replace('{subdomain}', 'model-x'));
+    return new URL(value);
   } catch {
     fail(`${field}: not a valid URL`);
   }
-  // The key travels with every upstream request: plain http only to this machine.
-  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
-    fail(`${field}: must be https (http is allowed for 127.0.0.1/localhost only)`);
-  }
-  if (url.search || url.hash || url.username || url.password) fail(`${field}: must not carry a query, fragment or credentials`);
-  return value.replace(/\/+$/, '');
 }
 
 function parseModels(value: unknown): Map<string, ModelConfig> {
@@ -285,7 +314,7 @@ function parseSyncRoutes(value: unknown, field: string): string[] {
   return value.map((route, i) => str(route, `${field}[${i}]`, SYNC_ROUTE, 'must be a path of plain segments, optionally ending in "/*"'));
 }
 
-function parseClients(value: unknown, models: Map<string, ModelConfig>): ClientConfig[] {
+function parseClients(value: unknown, models: Map<string, ModelConfig>, env: ConfigSource): ClientConfig[] {
   const raw = object(value, 'CLIENTS');
   return Object.entries(raw).map(([name, entry]) => {
     const field = `CLIENTS.${name}`;
@@ -303,6 +332,7 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>): ClientC
       models: list.includes('*') ? '*' : new Set(list),
       admin: bool(client.admin, `${field}.admin`),
       rateLimitKey: `client:${name}`,
+      rateLimit: parseRateLimit(client.rate_limit, `${field}.rate_limit`, env),
     };
   });
 }
@@ -335,7 +365,39 @@ function parsePublicBaseUrl(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
-function parseSettings(value: unknown): Settings {
+/**
+ * `"none"`, the name of a rate limiting binding (a tier), or `{ "limit", "period_seconds" }`
+ * for the strict global counter. Omitted: RATE_LIMITER when it is bound, else none.
+ */
+function parseRateLimit(value: unknown, field: string, env: ConfigSource): RateLimitPolicy {
+  if (value === undefined) {
+    return isRateLimiter(bindingNamed(env, DEFAULT_RATE_LIMITER)) ? { kind: 'binding', binding: DEFAULT_RATE_LIMITER } : { kind: 'none' };
+  }
+  if (value === 'none') return { kind: 'none' };
+  if (typeof value === 'string') {
+    if (!BINDING_NAME.test(value) || !isRateLimiter(bindingNamed(env, value))) fail(`${field}: "${value.slice(0, 64)}" is not a rate limiting binding of this Worker (add it under [[ratelimits]])`);
+    return { kind: 'binding', binding: value };
+  }
+  const raw = object(value, field);
+  if (!bindingNamed(env, GLOBAL_RATE_LIMITER)) fail(`${field}: a global limit needs the ${GLOBAL_RATE_LIMITER} Durable Object binding`);
+  return {
+    kind: 'global',
+    // `?? null`: both are required, and null fails the whole-number check with the usual message.
+    limit: int(raw.limit ?? null, `${field}.limit`, 0, 1, 1_000_000),
+    periodSeconds: int(raw.period_seconds ?? null, `${field}.period_seconds`, 0, 1, 86_400),
+  };
+}
+
+/** A binding by the name CLIENTS or SETTINGS gives, e.g. a rate limiting tier. */
+export function bindingNamed(env: object, name: string): unknown {
+  return Reflect.get(env, name);
+}
+
+function isRateLimiter(binding: unknown): boolean {
+  return typeof binding === 'object' && binding !== null && typeof Reflect.get(binding, 'limit') === 'function';
+}
+
+function parseSettings(value: unknown, env: ConfigSource): Settings {
   const raw = object(value, 'SETTINGS');
   return {
     asyncTtlSeconds: int(raw.async_ttl_seconds, 'SETTINGS.async_ttl_seconds', DEFAULT_ASYNC_TTL_SECONDS, KV_MIN_TTL_SECONDS, 365 * 24 * 3600),
@@ -343,6 +405,7 @@ function parseSettings(value: unknown): Settings {
     sseKeepAliveMs: int(raw.sse_keepalive_ms, 'SETTINGS.sse_keepalive_ms', 15_000, 100, 600_000),
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),
+    anonymousRateLimit: parseRateLimit(raw.anonymous_rate_limit, 'SETTINGS.anonymous_rate_limit', env),
   };
 }
 

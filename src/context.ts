@@ -10,6 +10,7 @@ import { ConfigError, loadConfig, type Config, type ConfigSource } from './confi
 import { preflight, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
+import { enforceRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface RequestState {
@@ -39,9 +40,10 @@ function configOf(env: Env): Config {
   }
 }
 
-/** Route middleware: who is calling (401 on a bad token; no token is an anonymous caller). */
-export async function withCaller(request: GatewayRequest): Promise<void> {
+/** Route middleware: who is calling (401 on a bad token; no token is an anonymous caller), then 429 over its rate limit. */
+export async function withCaller(request: GatewayRequest, env: Env): Promise<void> {
   request.state.caller = await authenticate(request, config(request));
+  await enforceRateLimit(request.state.caller, env, request.state.requestId);
 }
 
 export function config(request: GatewayRequest): Config {

@@ -21,6 +21,8 @@ function methodsFor(path: string): string[] {
   return [...new Set(methods)];
 }
 
+export { GlobalRateLimiter } from './global-rate-limiter.ts';
+
 export default {
   fetch: (request, env, ctx) => router.fetch(request, env, ctx),
 } satisfies ExportedHandler<Env>;

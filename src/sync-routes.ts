@@ -1,7 +1,8 @@
 /**
  * Which custom-server routes a caller may reach through /sync: only those an
  * alias lists, and never by a path that could mean something else upstream
- * (dot segments, encoded slashes or backslashes, double encoding, empty segments).
+ * (dot segments, encoded slashes or backslashes, double encoding, empty segments,
+ * control characters).
  */
 
 /** Characters RFC 3986 allows in a path segment, percent escapes included. */
@@ -29,7 +30,8 @@ function safeSegments(rawPath: string): string[] | undefined {
     } catch {
       return undefined;
     }
-    if (decoded === '.' || decoded === '..' || /[/\\%\x00-\x1f\x7f]/.test(decoded)) return undefined;
+    // Dot-only segments, with or without ";params" ("..;" is ".." to Tomcat-style servers).
+    if (/^\.+(;.*)?$/.test(decoded) || /[/\\%\x00-\x1f\x7f]/.test(decoded)) return undefined;
   }
   return segments;
 }

@@ -70,8 +70,19 @@ export interface CallOptions {
 export class UpstreamTimeout extends Error {}
 
 /**
+ * Methods a second attempt cannot repeat a side effect of (RFC 9110 §9.2.2).
+ * Nothing else is retried: in Workers a refused connection and one dropped
+ * after Baseten received the request fail alike ("Network connection lost"),
+ * so a retried predict could run the model twice.
+ */
+const RETRIED_METHODS = new Set(['GET', 'HEAD']);
+const RETRY_DELAYS_MS = [100, 400];
+
+/**
  * fetch with a time limit on the headers only, so that a long healthy stream
- * is never cut, and with the caller's disconnect passed on.
+ * is never cut, and with the caller's disconnect passed on. GET and HEAD are
+ * tried again after a connection failure, within the same time limit; an
+ * answer, even a 5xx, is never retried.
  */
 export async function callUpstream(request: Request, options: CallOptions): Promise<Response> {
   const controller = new AbortController();
@@ -80,7 +91,7 @@ export async function callUpstream(request: Request, options: CallOptions): Prom
   options.callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const timer = setTimeout(() => controller.abort(new UpstreamTimeout()), options.timeoutMs);
   try {
-    return await fetch(request, { signal: controller.signal });
+    return await fetchWithRetries(request, controller.signal);
   } catch (err) {
     if (controller.signal.reason instanceof UpstreamTimeout) {
       throw new HttpError('upstream_timeout', `Baseten did not answer within ${options.timeoutMs} ms`);
@@ -89,5 +100,17 @@ export async function callUpstream(request: Request, options: CallOptions): Prom
     throw new HttpError('upstream_error', 'Baseten could not be reached');
   } finally {
     clearTimeout(timer);
+  }
+}
+
+async function fetchWithRetries(request: Request, signal: AbortSignal): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(request, { signal });
+    } catch (err) {
+      const delayMs = RETRY_DELAYS_MS[attempt];
+      if (signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 }

@@ -10,6 +10,10 @@ export const TOKENS = {
   alice: 'alice-token-0123456789abcdef',
   bob: 'bob-token-0123456789abcdef00',
   admin: 'admin-token-0123456789abcdef',
+  /** On the RATE_LIMITER_STRICT tier (5 a minute, per location). */
+  limited: 'limited-token-0123456789abcdef',
+  /** On the strict global limit (3 an hour, the GLOBAL_RATE_LIMITER Durable Object). */
+  strict: 'strict-token-0123456789abcdef0',
 } as const;
 
 /** sha256 hex of each token, precomputed so the config stays plain data. */
@@ -17,6 +21,8 @@ export const TOKEN_SHA256 = {
   alice: '380b4b4121ca83f5367b54432e63220108395d27fbac45559096b42ca5ce8fe3',
   bob: 'a7a62952a978da25efa391ca669889256e47239acc6eb52cbf5b3c9cf32ccd42',
   admin: 'b82c960b03eefe922830902342744b424aa2c080c8a8d4db775d181949549a6c',
+  limited: '4e4751fc645391806da86bcbff03e06ecff5be376bcd3f9b285fecfa0281d90d',
+  strict: '1eade4d8123b42220649b4e629a4e601eb7f7bd356cd830fa3a45a88e60829eb',
 };
 
 export const TEST_MODELS = {
@@ -35,6 +41,8 @@ export const TEST_CLIENTS = {
   alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'] },
   bob: { token_sha256: TOKEN_SHA256.bob, models: ['echo', 'staging'] },
   admin: { token_sha256: TOKEN_SHA256.admin, models: ['*'], admin: true },
+  limited: { token_sha256: TOKEN_SHA256.limited, models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
+  strict: { token_sha256: TOKEN_SHA256.strict, models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
 };
 
 export const TEST_ORIGINS = ['https://app.example.com'];

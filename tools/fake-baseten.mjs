@@ -387,10 +387,14 @@ function createApp(config, state) {
       await pause(fake.delay_ms, ctx.res);
       if (ctx.res.destroyed) return;
     }
+    // The request arrived whole, then the connection dropped before any answer byte: the case
+    // where a client cannot tell whether the model ran, so it must not retry a predict.
+    if (fake.reset) return cutConnection(ctx);
+    // Garbage where JSON belongs, on a success or (with `status`) an error answer.
+    if (fake.garbage) return sendRaw(ctx, Number.isInteger(fake.status) ? fake.status : 200, 'application/json', '{"output": <this is not json');
     if (Number.isInteger(fake.status) && fake.status >= 400) {
       return sendError(ctx, fake.status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(fake.status), { truss: true });
     }
-    if (fake.garbage) return sendRaw(ctx, 200, 'application/json', '{"output": <this is not json');
     if (fake.stream && typeof fake.stream === 'object') return streamChunks(ctx, fake.stream, Boolean(fake.close_mid_stream));
     if (isPositive(fake.bytes)) return sendBytes(ctx, Math.floor(fake.bytes));
     return answerNormally();
@@ -475,6 +479,20 @@ function createApp(config, state) {
       server: 'uvicorn',
       'x-internal-debug': '1',
     });
+  }
+
+  /**
+   * `?fake_reset_first=N` on a custom route (bodiless requests cannot carry `fake`): the first N
+   * requests with this x-request-id lose their connection before any answer byte, so a test can
+   * watch a client retry.
+   * @param {Ctx} ctx
+   */
+  function dropFirstAttempts(ctx) {
+    const drops = Number(ctx.url.searchParams.get('fake_reset_first') ?? 0);
+    if (!(drops > 0)) return false;
+    const id = ctx.req.headers['x-request-id'];
+    const seen = state.requests.filter((r) => r.headers['x-request-id'] === id && r.path === ctx.entry.path).length;
+    return seen <= drops;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -736,6 +754,7 @@ function createApp(config, state) {
    */
   async function handleSync(ctx, target, deployment, routeSegments) {
     const routePath = `/${routeSegments.join('/')}`;
+    if (dropFirstAttempts(ctx)) return cutConnection(ctx);
     if (routeSegments[0] === 'v1') return handleOpenAI(ctx, target, routePath);
     if (routePath === '/health') return sendJson(ctx, 200, { status: 'ok' });
 

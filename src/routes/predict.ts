@@ -1,9 +1,8 @@
 /** POST /v1/models/{alias}/predict: the target's /predict (chains: /run_remote), streamed back. */
 import { authorizeModel } from '../auth.ts';
-import { bodyKind, cappedStream, readJson } from '../body.ts';
+import { binaryBody, bodyKind, readJson } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
-import { HttpError } from '../errors.ts';
 import { relay, upstreamFailure } from '../streaming.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
 
@@ -14,13 +13,7 @@ export async function predict(request: GatewayRequest): Promise<Response> {
     const { bytes } = await readJson(request, model.maxBodyBytes);
     return forward(request, model, bytes, 'application/json');
   }
-  const stream = cappedStream(request, model.maxBodyBytes);
-  try {
-    return await forward(request, model, stream.body, 'application/octet-stream');
-  } catch (err) {
-    if (stream.exceeded()) throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
-    throw err;
-  }
+  return forward(request, model, await binaryBody(request, model.maxBodyBytes), 'application/octet-stream');
 }
 
 /** The alias from the path, checked against what this caller may use. */

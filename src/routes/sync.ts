@@ -8,8 +8,13 @@ import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
 import { modelFor } from './predict.ts';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+/** What a custom server's route may be called with; TRACE, CONNECT and made-up methods stop here. */
+const SYNC_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 export async function sync(request: GatewayRequest): Promise<Response> {
+  if (!SYNC_METHODS.includes(request.method)) {
+    throw new HttpError('method_not_allowed', `use ${SYNC_METHODS.join(', ')}`, { allow: SYNC_METHODS.join(', ') });
+  }
   const model = modelFor(request);
   const url = new URL(request.url);
   const prefix = `/v1/models/${String(request.params.alias)}/sync`;

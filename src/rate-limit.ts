@@ -1,0 +1,72 @@
+/**
+ * The rate limit check in the caller path: a client is counted under its name,
+ * an anonymous caller under its IP, by the policy its config names.
+ * Cloudflare's rate limiting binding counts per Cloudflare location, not
+ * globally; the GLOBAL_RATE_LIMITER Durable Object gives one strict count.
+ * A limiter that fails lets the request through (logged): an outage of the
+ * counter must not take the gateway down with it.
+ */
+import type { Caller } from './auth.ts';
+import { bindingNamed } from './config.ts';
+import { HttpError } from './errors.ts';
+
+export interface RateLimitOutcome {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+/** The binding does not say when its window ends; its longest period is 60 s. */
+const BINDING_RETRY_AFTER_SECONDS = 60;
+
+export async function enforceRateLimit(caller: Caller, env: Env, requestId: string): Promise<void> {
+  let outcome: RateLimitOutcome;
+  try {
+    outcome = await check(caller, env);
+  } catch (err) {
+    console.error(JSON.stringify({ level: 'error', request_id: requestId, error: `rate limiter failed, request let through: ${String(err)}` }));
+    return;
+  }
+  if (!outcome.allowed) {
+    throw new HttpError('rate_limited', 'too many requests; retry later', { 'retry-after': String(outcome.retryAfterSeconds) });
+  }
+}
+
+async function check(caller: Caller, env: Env): Promise<RateLimitOutcome> {
+  const policy = caller.rateLimit;
+  switch (policy.kind) {
+    case 'none':
+      return { allowed: true, retryAfterSeconds: 0 };
+    case 'binding': {
+      // The config checked at load that this name is a rate limiting binding.
+      const binding = bindingNamed(env, policy.binding) as RateLimit;
+      const { success } = await binding.limit({ key: caller.rateLimitKey });
+      return { allowed: success, retryAfterSeconds: BINDING_RETRY_AFTER_SECONDS };
+    }
+    case 'global': {
+      // The config refuses a global policy when this binding is absent.
+      const namespace = env.GLOBAL_RATE_LIMITER!;
+      const counter = namespace.get(namespace.idFromName(caller.rateLimitKey));
+      return counter.take(policy.limit, policy.periodSeconds);
+    }
+  }
+}
+
+export interface Window {
+  startMs: number;
+  count: number;
+}
+
+/**
+ * A fixed window of `periodSeconds`, aligned to the clock: at most `limit`
+ * requests start in one window. Pure, so the counter's rule is tested alone.
+ */
+export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number): { outcome: RateLimitOutcome; next: Window } {
+  const periodMs = periodSeconds * 1000;
+  const startMs = nowMs - (nowMs % periodMs);
+  const count = stored?.startMs === startMs ? stored.count : 0;
+  if (count >= limit) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((startMs + periodMs - nowMs) / 1000));
+    return { outcome: { allowed: false, retryAfterSeconds }, next: { startMs, count } };
+  }
+  return { outcome: { allowed: true, retryAfterSeconds: 0 }, next: { startMs, count: count + 1 } };
+}

@@ -1,0 +1,124 @@
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
+import { describe, expect, it, vi } from 'vitest';
+import worker from '../../src/index.ts';
+import { takeFromWindow } from '../../src/rate-limit.ts';
+import { TEST_CLIENTS, TOKEN_SHA256 } from '../config.ts';
+import { call, errorOf, GATEWAY, sleep, uniqueId, upstreamRequests } from './helpers.ts';
+
+/**
+ * Windows are aligned to the clock: a run that straddles a boundary would see
+ * its count reset halfway. Starting at least 2 s before the next boundary
+ * keeps a short run inside one window.
+ */
+async function startWellInsideWindow(periodSeconds: number): Promise<void> {
+  const periodMs = periodSeconds * 1000;
+  const left = periodMs - (Date.now() % periodMs);
+  if (left < 2000) await sleep(left + 100);
+}
+
+/** Calls the Worker with config overrides, as a deployment with other vars would run. */
+async function callWith(overrides: Record<string, unknown>, path: string, init: RequestInit = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}${path}`, init as RequestInit<IncomingRequestCfProperties>);
+  const res = await worker.fetch(request, { ...env, ...overrides } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const predictInit = (headers: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  body: '{}',
+  headers: { 'content-type': 'application/json', ...headers },
+});
+
+describe('rate limiting per client', () => {
+  it('refuses a client on the 5-a-minute tier with 429, retry-after and no upstream call from its 6th request', async () => {
+    await startWellInsideWindow(60);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await call('/v1/models/echo/predict', { token: 'limited', json: {} });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    const id = uniqueId('limited');
+    const refused = await call('/v1/models/echo/predict', { token: 'limited', json: {}, headers: { 'x-request-id': id } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    const error = await errorOf(refused);
+    expect(error.type).toBe('rate_limited');
+    expect(error.request_id).toBe(id);
+    expect(await upstreamRequests(id)).toHaveLength(0);
+    // Another client's count is its own.
+    const other = await call('/v1/models/echo/predict', { token: 'bob', json: {} });
+    expect(other.status).toBe(200);
+    await other.arrayBuffer();
+  });
+
+  it('holds a client on the strict global limit to its count through the Durable Object', async () => {
+    await startWellInsideWindow(3600);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await call('/v1/models', { token: 'strict' });
+      statuses.push(res.status);
+      await res.arrayBuffer();
+    }
+    expect(statuses).toEqual([200, 200, 200]);
+    const refused = await call('/v1/models/echo/predict', { token: 'strict', json: {} });
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(3600);
+    expect((await errorOf(refused)).type).toBe('rate_limited');
+  });
+
+  it('never limits a client whose entry says "none"', async () => {
+    const clients = { ...TEST_CLIENTS, alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'], rate_limit: 'none' } };
+    const overrides = { CLIENTS: clients, SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT' } };
+    for (let i = 0; i < 8; i++) {
+      const res = await callWith(overrides, '/v1/models', { headers: { authorization: 'Bearer alice-token-0123456789abcdef' } });
+      expect(res.status).toBe(200);
+    }
+  });
+});
+
+describe('rate limiting anonymous callers', () => {
+  it('counts each IP apart', async () => {
+    await startWellInsideWindow(60);
+    const overrides = { SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT' } };
+    const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      statuses.push((await callWith(overrides, '/v1/models/echo/predict', predictInit({ 'cf-connecting-ip': ip }))).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    const neighbour = await callWith(overrides, '/v1/models/echo/predict', predictInit({ 'cf-connecting-ip': `203.0.113.${Math.floor(Math.random() * 250)}` }));
+    expect(neighbour.status).toBe(200);
+  });
+});
+
+describe('rate limiter failures', () => {
+  it('lets the request through and logs when the binding itself fails', async () => {
+    const logged = vi.spyOn(console, 'error');
+    const broken = { limit: () => Promise.reject(new Error('limiter down')) };
+    const res = await callWith({ RATE_LIMITER: broken }, '/v1/models/echo/predict', predictInit());
+    expect(res.status).toBe(200);
+    expect(logged.mock.calls.flat().join('\n')).toContain('rate limiter failed, request let through');
+    logged.mockRestore();
+  });
+});
+
+describe('the fixed window', () => {
+  it('allows limit requests per aligned window and says how long until the next', () => {
+    let stored;
+    const start = 1_700_000_040_000; // a multiple of 60 s
+    for (let i = 0; i < 3; i++) {
+      const { outcome, next } = takeFromWindow(stored, start + i * 1000, 3, 60);
+      expect(outcome.allowed).toBe(true);
+      stored = next;
+    }
+    const refused = takeFromWindow(stored, start + 15_500, 3, 60);
+    expect(refused.outcome).toEqual({ allowed: false, retryAfterSeconds: 45 });
+    expect(takeFromWindow(stored, start + 60_000, 3, 60).outcome.allowed).toBe(true);
+  });
+});
