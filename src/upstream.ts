@@ -97,7 +97,7 @@ export async function callUpstream(request: Request, options: CallOptions): Prom
       throw new HttpError('upstream_timeout', `Baseten did not answer within ${options.timeoutMs} ms`);
     }
     if (err instanceof HttpError) throw err;
-    throw new HttpError('upstream_error', 'Baseten could not be reached');
+    throw new HttpError('upstream_error', 'the connection to Baseten failed before it answered');
   } finally {
     clearTimeout(timer);
   }

@@ -392,6 +392,8 @@ function createApp(config, state) {
     if (fake.reset) return cutConnection(ctx);
     // Garbage where JSON belongs, on a success or (with `status`) an error answer.
     if (fake.garbage) return sendRaw(ctx, Number.isInteger(fake.status) ? fake.status : 200, 'application/json', '{"output": <this is not json');
+    // A huge error body, to check that a client reads only what it needs of it.
+    if (isPositive(fake.bytes) && Number.isInteger(fake.status)) return sendBytes(ctx, Math.floor(fake.bytes), fake.status);
     if (Number.isInteger(fake.status) && fake.status >= 400) {
       return sendError(ctx, fake.status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(fake.status), { truss: true });
     }
@@ -443,10 +445,11 @@ function createApp(config, state) {
    * A plain body of `size` bytes with content-length, written slice by slice.
    * @param {Ctx} ctx
    * @param {number} size
+   * @param {number} [status]
    */
-  async function sendBytes(ctx, size) {
+  async function sendBytes(ctx, size, status = 200) {
     const { res } = ctx;
-    res.writeHead(200, { ...ctx.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    res.writeHead(status, { ...ctx.headers, 'content-type': 'application/octet-stream', 'content-length': String(size) });
     for (let sent = 0; sent < size; sent += WRITE_SLICE_BYTES) {
       const slice = PATTERN_BLOCK.subarray(0, Math.min(WRITE_SLICE_BYTES, size - sent));
       if (!(await writeWithBackpressure(res, slice))) return;

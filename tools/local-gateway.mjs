@@ -84,6 +84,11 @@ export async function startLocalGateway(options = {}) {
     }
     await fake.close();
     rmSync(persistDir, { recursive: true, force: true });
+    // Every gateway started here is checked on the way out: no log line may hold a secret.
+    const secrets = [vars.BASETEN_API_KEY, ...String(vars.BASETEN_WEBHOOK_SECRET ?? '').split(',')].filter((s) => typeof s === 'string' && s.trim() !== '');
+    const log = output.join('');
+    const leaked = secrets.filter((secret) => log.includes(secret.trim()));
+    if (leaked.length > 0) throw new Error(`the gateway's log holds ${leaked.length} secret value(s) (BASETEN_API_KEY or BASETEN_WEBHOOK_SECRET)`);
   };
   try {
     await waitUntilReady(url, child, output);

@@ -1,0 +1,108 @@
+/**
+ * Upstream faults inside workerd: each maps to the contract's error, the next
+ * request is served normally, and retries happen only where they cannot run a
+ * model twice (the fake's log counts the attempts). The same faults under
+ * `wrangler dev` are in test/node/faults-e2e.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { TEST_API_KEY } from '../config.ts';
+import { call, errorOf, sleep, uniqueId, upstreamRequests } from './helpers.ts';
+
+async function predictWith(fake: Record<string, unknown>, alias = 'echo') {
+  const id = uniqueId('fault');
+  const res = await call(`/v1/models/${alias}/predict`, { token: 'alice', json: { fake }, headers: { 'x-request-id': id } });
+  return { id, res };
+}
+
+async function expectHealthyAfter(): Promise<void> {
+  const { res } = await predictWith({});
+  expect(res.status).toBe(200);
+  expect(await res.json()).toMatchObject({ input: { fake: {} } });
+}
+
+describe('Baseten answers an error', () => {
+  it.each([
+    [500, 502, 'upstream_error'],
+    [502, 502, 'upstream_error'],
+    [503, 502, 'upstream_error'],
+    [429, 429, 'rate_limited'],
+    [504, 504, 'upstream_timeout'],
+    [400, 502, 'upstream_error'],
+  ])('maps %i to %i %s, sends the predict once and serves the next request', async (status, expected, type) => {
+    const { id, res } = await predictWith({ status, message: `boom ${status}` });
+    expect(res.status).toBe(expected);
+    const error = await errorOf(res);
+    expect(error.type).toBe(type);
+    expect(error.message).toContain(`Baseten answered ${status}`);
+    expect(await upstreamRequests(id)).toHaveLength(1);
+    await expectHealthyAfter();
+  });
+
+  it('reads only the start of a 100 MB error body and answers 502 at once', async () => {
+    const { id, res } = await predictWith({ status: 500, bytes: 100 * 1024 * 1024 });
+    expect(res.status).toBe(502);
+    const error = await errorOf(res);
+    expect(error.message.length).toBeLessThan(600);
+    expect(await upstreamRequests(id)).toHaveLength(1);
+    await expectHealthyAfter();
+  });
+
+  it('carries a garbage error body as a clean, bounded message', async () => {
+    const { res } = await predictWith({ status: 500, garbage: true });
+    expect(res.status).toBe(502);
+    expect((await errorOf(res)).message).toBe('Baseten answered 500: {"output": <this is not json');
+  });
+
+  it('relays a garbage 200 body untouched: a success body is streamed, never parsed', async () => {
+    const { res } = await predictWith({ garbage: true });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"output": <this is not json');
+  });
+});
+
+describe('the connection fails', () => {
+  it('answers 502 when the connection drops after Baseten received the predict, and does not send it again', async () => {
+    const { id, res } = await predictWith({ reset: true });
+    expect(res.status).toBe(502);
+    expect((await errorOf(res)).type).toBe('upstream_error');
+    expect(await upstreamRequests(id)).toHaveLength(1);
+    await expectHealthyAfter();
+  });
+
+  it('answers 504 when Baseten hangs past timeout_ms, and the hung request is cancelled', async () => {
+    const { id, res } = await predictWith({ hang: true }, 'quick');
+    expect(res.status).toBe(504);
+    expect((await errorOf(res)).type).toBe('upstream_timeout');
+    let seen = await upstreamRequests(id);
+    for (let i = 0; i < 40 && !seen[0]?.aborted; i++) {
+      await sleep(50);
+      seen = await upstreamRequests(id);
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.aborted).toBe(true);
+    await expectHealthyAfter();
+  });
+
+  it('retries a GET after the connection drops before any answer byte', async () => {
+    const id = uniqueId('retry');
+    const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=1', { token: 'alice', headers: { 'x-request-id': id } });
+    expect(res.status).toBe(200);
+    const seen = await upstreamRequests(id);
+    expect(seen).toHaveLength(2);
+    for (const attempt of seen) expect(attempt.headers.authorization).toBe(`Api-Key ${TEST_API_KEY}`);
+  });
+
+  it('gives a GET three attempts in all, then answers 502', async () => {
+    const id = uniqueId('retry');
+    const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=9', { token: 'alice', headers: { 'x-request-id': id } });
+    expect(res.status).toBe(502);
+    expect(await upstreamRequests(id)).toHaveLength(3);
+  });
+
+  it('never retries a POST to a custom route', async () => {
+    const id = uniqueId('retry');
+    const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=1', { token: 'alice', method: 'POST', body: '{}', headers: { 'x-request-id': id } });
+    expect(res.status).toBe(502);
+    expect(await upstreamRequests(id)).toHaveLength(1);
+  });
+});
