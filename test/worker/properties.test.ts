@@ -127,7 +127,7 @@ async function outcomeOf(run: () => Promise<unknown>): Promise<Outcome> {
 
 function validJson(bytes: Uint8Array): boolean {
   try {
-    JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
     return true;
   } catch {
     return false;
