@@ -48,7 +48,9 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
     async fetch(path: string, init?: RequestInit): Promise<Response> {
       const res = await fetch(`${gateway.url}${path}`, init);
       answers += 1;
-      scan(`headers of ${path}`, [...res.headers].join('\n'));
+      const headerLines: string[] = [];
+      res.headers.forEach((value, name) => headerLines.push(`${name}: ${value}`));
+      scan(`headers of ${path}`, headerLines.join('\n'));
       if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
       return new Response(res.body.pipeThrough(scanner(`body of ${path}`)), { status: res.status, statusText: res.statusText, headers: res.headers });
     },
