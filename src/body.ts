@@ -42,7 +42,10 @@ export async function readCapped(request: Request, maxBytes: number): Promise<Ui
   let total = 0;
   const reader = request.body.getReader();
   for (;;) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch(() => {
+      // The caller went away or broke its framing mid-body: its fault, not the gateway's.
+      throw new HttpError('invalid_request', 'the request body ended before it was complete');
+    });
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

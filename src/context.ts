@@ -8,7 +8,7 @@ import type { IRequest } from 'itty-router';
 import { authenticate, type Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
-import { errorResponse, HttpError } from './errors.ts';
+import { errorResponse, HttpError, redact } from './errors.ts';
 import { logRequest } from './log.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
@@ -58,10 +58,11 @@ export function renderError(err: unknown, request: IRequest): Response {
   // `begin` may itself have failed (a bad config): the state is made here then.
   const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now() };
   request.state = state;
+  const secrets = state.config ? [state.config.apiKey, ...state.config.webhookSecrets] : [];
   if (!(err instanceof HttpError)) {
-    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: describe(err) }));
+    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: redact(describe(err), secrets) }));
   }
-  return errorResponse(err, state.requestId);
+  return errorResponse(err, state.requestId, secrets);
 }
 
 export function finish(response: Response, request: GatewayRequest): Response {

@@ -33,12 +33,20 @@ export class HttpError extends Error {
   }
 }
 
-/** Renders any thrown value as the contract's envelope; unknown errors say nothing internal. */
-export function errorResponse(err: unknown, requestId: string): Response {
+/**
+ * Renders any thrown value as the contract's envelope; unknown errors say
+ * nothing internal. `secrets` are cut from the message whatever its source,
+ * so an upstream error that quotes the key cannot carry it to a caller.
+ */
+export function errorResponse(err: unknown, requestId: string, secrets: readonly string[] = []): Response {
   const known = err instanceof HttpError ? err : new HttpError('internal', 'internal error');
-  const body = { error: { type: known.type, message: known.message, request_id: requestId } };
+  const body = { error: { type: known.type, message: redact(known.message, secrets), request_id: requestId } };
   return new Response(JSON.stringify(body), {
     status: known.status,
     headers: { 'content-type': 'application/json', ...known.headers },
   });
+}
+
+export function redact(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
 }

@@ -25,23 +25,6 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
     for (const secret of SECRETS) if (text.includes(secret)) leaks.push(where);
   };
 
-  /** Passes the bytes on untouched, scanning the text with an overlap so a secret split across chunks is still seen. */
-  const scanner = (where: string) => {
-    const decoder = new TextDecoder();
-    let tail = '';
-    return new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        const text = tail + decoder.decode(chunk, { stream: true });
-        scan(where, text);
-        tail = text.slice(-(LONGEST_SECRET - 1));
-        controller.enqueue(chunk);
-      },
-      flush() {
-        scan(where, tail + decoder.decode());
-      },
-    });
-  };
-
   return {
     ...gateway,
     /** fetch against the gateway; the answer streams through the scanner. */
@@ -52,7 +35,7 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
       res.headers.forEach((value, name) => headerLines.push(`${name}: ${value}`));
       scan(`headers of ${path}`, headerLines.join('\n'));
       if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
-      return new Response(res.body.pipeThrough(scanner(`body of ${path}`)), { status: res.status, statusText: res.statusText, headers: res.headers });
+      return new Response(res.body.pipeThrough(secretScanner((text) => scan(`body of ${path}`, text))), { status: res.status, statusText: res.statusText, headers: res.headers });
     },
     /** Sends raw bytes over TCP and returns everything the gateway wrote back before closing or going quiet. */
     async raw(request: string | Uint8Array, quietMs = 1500): Promise<string> {
@@ -68,6 +51,26 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
       if (leaks.length > 0) throw new Error(`a secret appeared in ${leaks.length} answer(s): ${[...new Set(leaks)].join(', ')}`);
     },
   };
+}
+
+/**
+ * Passes bytes on untouched and hands each stretch of their text to `scan`,
+ * overlapping stretches so a secret split across chunks is still seen whole.
+ */
+export function secretScanner(scan: (text: string) => void): TransformStream<Uint8Array, Uint8Array> {
+  const decoder = new TextDecoder();
+  let tail = '';
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      const text = tail + decoder.decode(chunk, { stream: true });
+      scan(text);
+      tail = text.slice(-(LONGEST_SECRET - 1));
+      controller.enqueue(chunk);
+    },
+    flush() {
+      scan(tail + decoder.decode());
+    },
+  });
 }
 
 /** One TCP exchange with the gateway: write, then read until the server closes or is quiet for quietMs. */

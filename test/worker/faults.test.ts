@@ -5,7 +5,7 @@
  * `wrangler dev` are in test/node/faults-e2e.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { TEST_API_KEY } from '../config.ts';
+import { TEST_API_KEY, TEST_WEBHOOK_SECRET } from '../config.ts';
 import { call, errorOf, sleep, uniqueId, upstreamRequests } from './helpers.ts';
 
 async function predictWith(fake: Record<string, unknown>, alias = 'echo') {
@@ -51,6 +51,15 @@ describe('Baseten answers an error', () => {
     const { res } = await predictWith({ status: 500, garbage: true });
     expect(res.status).toBe(502);
     expect((await errorOf(res)).message).toBe('Baseten answered 500: {"output": <this is not json');
+  });
+
+  it('cuts the key and the webhook secret out of an upstream error that quotes them', async () => {
+    const { res } = await predictWith({ status: 401, message: `key ${TEST_API_KEY} refused; secret ${TEST_WEBHOOK_SECRET}` });
+    expect(res.status).toBe(502);
+    const text = await res.text();
+    expect(text).not.toContain(TEST_API_KEY);
+    expect(text).not.toContain(TEST_WEBHOOK_SECRET);
+    expect(text).toContain('key [redacted] refused; secret [redacted]');
   });
 
   it('relays a garbage 200 body untouched: a success body is streamed, never parsed', async () => {
