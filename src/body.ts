@@ -15,8 +15,9 @@ export function bodyKind(request: Request): BodyKind {
   throw new HttpError('unsupported_media_type', 'send Content-Type: application/json (or application/octet-stream for binary input)');
 }
 
-export function mediaType(request: Request): string {
-  return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+/** The bare, lower-cased media type of a request or a response. */
+export function mediaType(message: { headers: Headers }): string {
+  return (message.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 export function requireJson(request: Request): void {

@@ -1,6 +1,7 @@
 import { Router } from 'itty-router';
 import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
-import { healthz, listModels, noRoute } from './routes/meta.ts';
+import { healthz, listModels, noRoute, retrieveModel } from './routes/meta.ts';
+import { chatCompletions, completions, embeddings } from './routes/openai.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
 
@@ -9,6 +10,10 @@ const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: ren
 router
   .get('/healthz', healthz)
   .get('/v1/models', withCaller, listModels)
+  .get('/v1/models/:alias', withCaller, retrieveModel)
+  .post('/v1/chat/completions', withCaller, chatCompletions)
+  .post('/v1/completions', withCaller, completions)
+  .post('/v1/embeddings', withCaller, embeddings)
   .post('/v1/models/:alias/predict', withCaller, predict)
   .all('/v1/models/:alias/sync/*', withCaller, sync)
   .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));

@@ -14,12 +14,18 @@ const RELAYED_HEADERS = ['content-type', 'cache-control', 'content-disposition',
 
 /** The upstream body goes back as it arrives; without a length it stays chunked. */
 export function relay(upstream: Response, extraHeaders: Record<string, string> = {}): Response {
+  const headers = relayedHeaders(upstream, extraHeaders);
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
+
+/** The upstream headers a caller may see, over `extraHeaders`. */
+export function relayedHeaders(upstream: Response, extraHeaders: Record<string, string> = {}): Headers {
   const headers = new Headers(extraHeaders);
   for (const name of RELAYED_HEADERS) {
     const value = upstream.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
-  return new Response(upstream.body, { status: upstream.status, headers });
+  return headers;
 }
 
 /** Enough of an error body to carry its message; the rest is not read. */

@@ -29,7 +29,15 @@ export const TEST_MODELS = {
   quick: { model_id: 'abc123', environment: 'production', timeout_ms: 300 },
   custom: { model_id: 'srv001', environment: 'production', sync_routes: ['/health', '/items/*'] },
   gone: { model_id: 'gone01', environment: 'production' },
+  llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' } },
+  'llm-tight': {
+    model_id: 'llm001', environment: 'production', timeout_ms: 1000, max_body_bytes: 4096,
+    openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' },
+  },
 };
+
+/** What the fake's OpenAI-compatible engines answer to, by model id. */
+export const TEST_SERVED_NAMES = { llm001: 'Qwen/Qwen2.5-3B-Instruct' };
 
 export const TEST_CLIENTS = {
   alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'] },

@@ -1,4 +1,6 @@
 /** Routes that never call Baseten: health and the caller's model list. */
+import { authorizeModel } from '../auth.ts';
+import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 
@@ -15,8 +17,17 @@ export function listModels(request: GatewayRequest): Response {
   const who = caller(request);
   const data = [...config(request).models.values()]
     .filter((model) => who.canUse(model))
-    .map((model) => ({ id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' }));
+    .map(modelObject);
   return json({ object: 'list', data });
+}
+
+/** One alias in OpenAI's model shape, for `client.models.retrieve(alias)`. */
+export function retrieveModel(request: GatewayRequest): Response {
+  return json(modelObject(authorizeModel(caller(request), config(request), String(request.params.alias))));
+}
+
+function modelObject(model: ModelConfig) {
+  return { id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' };
 }
 
 /** 405 with Allow when the path exists under other methods, else 404. */
