@@ -29,6 +29,8 @@ export const TEST_MODELS = {
   quick: { model_id: 'abc123', environment: 'production', timeout_ms: 300 },
   custom: { model_id: 'srv001', environment: 'production', sync_routes: ['/health', '/items/*'] },
   gone: { model_id: 'gone01', environment: 'production' },
+  asyncmodel: { model_id: 'abc123', environment: 'production', async: true },
+  asyncchain: { chain_id: 'xyz789', environment: 'production', async: true },
 };
 
 export const TEST_CLIENTS = {
