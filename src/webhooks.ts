@@ -10,8 +10,7 @@
  * payload whose `time` is more than 300 s old.
  */
 import { hexToBytes, timingSafeEqualBytes } from './auth.ts';
-import type { AsyncError, AsyncRecord, AsyncResult, AsyncStatus, CancelOutcome } from './async-store.ts';
-import { ASYNC_STATUSES } from './async-store.ts';
+import { ASYNC_STATUSES, type AsyncError, type AsyncRecord, type AsyncResult, type AsyncStatus, type CancelOutcome } from './async-store.ts';
 import { isObject } from './body.ts';
 import type { Target } from './config.ts';
 
@@ -237,27 +236,25 @@ export interface StatusView {
  * the record; then Baseten's live status; then the record as it stands.
  */
 export function statusView(record: AsyncRecord, result: AsyncResult | undefined, reported: BasetenStatus | undefined): StatusView {
-  const base = {
-    request_id: record.request_id,
-    model: record.alias,
-    created_at: record.created_at,
-    ...(record.cancel ? { cancel: { canceled: record.cancel.canceled, message: record.cancel.message } } : {}),
-  };
+  const named = { request_id: record.request_id, model: record.alias };
+  const cancel = record.cancel ? { cancel: { canceled: record.cancel.canceled, message: record.cancel.message } } : {};
   if (result) {
     const output = result.status === 'SUCCEEDED' ? { output: result.output } : {};
-    return { ...base, status: result.status, final: true, status_at: result.delivered_at, errors: result.errors, ...output };
+    return { ...named, status: result.status, final: true, created_at: record.created_at, status_at: result.delivered_at, errors: result.errors, ...output, ...cancel };
   }
   if (isFinal(record.status) || !reported) {
-    return { ...base, status: record.status, final: isFinal(record.status), status_at: record.status_at, errors: record.errors };
+    return { ...named, status: record.status, final: isFinal(record.status), created_at: record.created_at, status_at: record.status_at, errors: record.errors, ...cancel };
   }
   return {
-    ...base,
+    ...named,
     status: reported.status,
     // SUCCEEDED on Baseten's side is not final here until the webhook's output is stored.
     final: isFinal(reported.status) && reported.status !== 'SUCCEEDED',
+    created_at: record.created_at,
     status_at: reported.status_at ?? record.status_at,
     ...(reported.webhook_status ? { webhook_status: reported.webhook_status } : {}),
     errors: reported.errors,
+    ...cancel,
   };
 }
 

@@ -28,7 +28,7 @@ export async function asyncStatus(request: GatewayRequest, env: Env): Promise<Re
   const reported = await basetenStatus(request, record);
   const learned = reported && afterBasetenStatus(record, reported, Date.now());
   if (learned) {
-    // Awaited, so the next poll at this location is served from KV; a failed write only costs a later Baseten call.
+    // Awaited, so the next poll at this location is served from KV; a failed write (the store logs it) only costs a later Baseten call.
     await store.saveRecord(learned, Date.now()).catch(() => {});
   }
   return json(publicView(statusView(learned ?? record, undefined, reported), record));
@@ -46,7 +46,7 @@ export async function cancelAsync(request: GatewayRequest, env: Env): Promise<Re
   if (!upstream.ok) throw await upstreamFailure(upstream, record);
   const outcome = parseCancelOutcome(await readSmallJson(upstream));
   if (!outcome) throw new HttpError('upstream_error', 'Baseten answered an unreadable cancel outcome');
-  // Baseten's answer stands even if it cannot be kept: a later status poll learns CANCELED from Baseten itself.
+  // Baseten's answer stands even if it cannot be kept (the store logs it): a later status poll learns CANCELED from Baseten itself.
   await store.saveRecord(afterCancel(record, outcome, Date.now()), Date.now()).catch(() => {});
   return json({ request_id: record.request_id, model: record.alias, canceled: outcome.canceled, message: publicMessage(outcome.message, record) });
 }
