@@ -29,6 +29,24 @@ export const TEST_MODELS = {
   quick: { model_id: 'abc123', environment: 'production', timeout_ms: 300 },
   custom: { model_id: 'srv001', environment: 'production', sync_routes: ['/health', '/items/*'] },
   gone: { model_id: 'gone01', environment: 'production' },
+  typed: {
+    model_id: 'abc123',
+    environment: 'production',
+    async: true,
+    input_schema: {
+      type: 'object',
+      properties: {
+        prompt: { type: 'string', minLength: 1 },
+        n: { type: 'integer', minimum: 1, maximum: 4 },
+        tags: { type: 'array', items: { enum: ['a', 'b'] } },
+        fake: { type: 'object' },
+      },
+      required: ['prompt'],
+      additionalProperties: false,
+    },
+  },
+  'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
+  'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
 };
 
 export const TEST_CLIENTS = {

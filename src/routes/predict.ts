@@ -4,6 +4,7 @@ import { bodyKind, cappedStream, readJson } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { validateInput } from '../input-schema.ts';
 import { relay, upstreamFailure } from '../streaming.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
 
@@ -11,9 +12,12 @@ export async function predict(request: GatewayRequest): Promise<Response> {
   const model = modelFor(request);
   const kind = bodyKind(request);
   if (kind === 'json') {
-    const { bytes } = await readJson(request, model.maxBodyBytes);
+    const { bytes, value } = await readJson(request, model.maxBodyBytes);
+    validateInput(model, value);
     return forward(request, model, bytes, 'application/json');
   }
+  // Binary input cannot be checked against a schema, so it would bypass it.
+  if (model.inputSchema) throw new HttpError('unsupported_media_type', `model "${model.alias}" takes JSON input checked against its input schema`);
   const stream = cappedStream(request, model.maxBodyBytes);
   try {
     return await forward(request, model, stream.body, 'application/octet-stream');
@@ -32,16 +36,30 @@ export function modelFor(request: GatewayRequest): ModelConfig {
 }
 
 async function forward(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {
+  const upstream = await callPredict(request, model, { body, contentType, timeoutMs: model.timeoutMs, signal: request.signal });
+  request.state.upstreamStatus = upstream.status;
+  if (!upstream.ok) throw await upstreamFailure(upstream, model);
+  return relay(upstream);
+}
+
+export interface PredictCall {
+  body: BodyInit | null;
+  contentType: string;
+  /** Time allowed until Baseten's response headers. */
+  timeoutMs: number;
+  /** Aborts the call, body included: the caller's disconnect, or a batch's deadline. */
+  signal: AbortSignal;
+}
+
+/** One signed call to the target's predict endpoint, on behalf of this request; Baseten's answer as it came. */
+export function callPredict(request: GatewayRequest, model: ModelConfig, call: PredictCall): Promise<Response> {
   const cfg = config(request);
   const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'predict'), {
     method: 'POST',
     requestId: request.state.requestId,
-    body,
+    body: call.body,
     callerHeaders: request.headers,
-    contentType,
+    contentType: call.contentType,
   });
-  const upstream = await callUpstream(upstreamRequest, { timeoutMs: model.timeoutMs, callerSignal: request.signal });
-  request.state.upstreamStatus = upstream.status;
-  if (!upstream.ok) throw await upstreamFailure(upstream, model);
-  return relay(upstream);
+  return callUpstream(upstreamRequest, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
 }
