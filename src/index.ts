@@ -1,5 +1,6 @@
 import { Router } from 'itty-router';
 import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
+import { batch } from './routes/batch.ts';
 import { healthz, listModels, noRoute } from './routes/meta.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
@@ -10,6 +11,7 @@ router
   .get('/healthz', healthz)
   .get('/v1/models', withCaller, listModels)
   .post('/v1/models/:alias/predict', withCaller, predict)
+  .post('/v1/models/:alias/batch', withCaller, batch)
   .all('/v1/models/:alias/sync/*', withCaller, sync)
   .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));
 
