@@ -4,6 +4,8 @@ import { batch } from './routes/batch.ts';
 import { healthz, listModels, noRoute } from './routes/meta.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
+import { wake } from './routes/wake.ts';
+import { scheduledWake } from './wake.ts';
 
 const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
 
@@ -12,6 +14,7 @@ router
   .get('/v1/models', withCaller, listModels)
   .post('/v1/models/:alias/predict', withCaller, predict)
   .post('/v1/models/:alias/batch', withCaller, batch)
+  .post('/v1/models/:alias/wake', withCaller, wake)
   .all('/v1/models/:alias/sync/*', withCaller, sync)
   .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));
 
@@ -25,4 +28,5 @@ function methodsFor(path: string): string[] {
 
 export default {
   fetch: (request, env, ctx) => router.fetch(request, env, ctx),
+  scheduled: (controller, env) => scheduledWake(controller, env),
 } satisfies ExportedHandler<Env>;
