@@ -1,7 +1,7 @@
 import { Router } from 'itty-router';
 import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
 import { batch } from './routes/batch.ts';
-import { healthz, listModels, noRoute } from './routes/meta.ts';
+import { healthz, listModels, noRoute, openapi } from './routes/meta.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
 import { wake } from './routes/wake.ts';
@@ -11,12 +11,16 @@ const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: ren
 
 router
   .get('/healthz', healthz)
+  .get('/openapi.json', withCaller, openapi)
   .get('/v1/models', withCaller, listModels)
   .post('/v1/models/:alias/predict', withCaller, predict)
   .post('/v1/models/:alias/batch', withCaller, batch)
   .post('/v1/models/:alias/wake', withCaller, wake)
   .all('/v1/models/:alias/sync/*', withCaller, sync)
   .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));
+
+/** Every route as [method, path pattern], the catch-all included: the OpenAPI test checks each is documented. */
+export const routes = router.routes.map(([method, , , path]) => [method, path ?? ''] as const);
 
 /** Methods of the routes whose path matches, for 405's Allow header. */
 function methodsFor(path: string): string[] {
