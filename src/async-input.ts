@@ -17,6 +17,7 @@ const RETRY_RANGES: Record<string, [number, number]> = {
 };
 
 export interface AsyncSubmit {
+  modelInput: unknown;
   maxQueueSeconds: number;
 }
 
@@ -39,7 +40,7 @@ export function parseAsyncSubmit(value: unknown): AsyncSubmit {
       intIn(field, `inference_retry_config.${key}`, range[0], range[1]);
     }
   }
-  return { maxQueueSeconds: typeof value.max_time_in_queue_seconds === 'number' ? value.max_time_in_queue_seconds : DEFAULT_MAX_QUEUE_SECONDS };
+  return { modelInput: value.model_input, maxQueueSeconds: typeof value.max_time_in_queue_seconds === 'number' ? value.max_time_in_queue_seconds : DEFAULT_MAX_QUEUE_SECONDS };
 }
 
 /**

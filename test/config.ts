@@ -36,6 +36,24 @@ export const TEST_MODELS = {
   },
   asyncmodel: { model_id: 'abc123', environment: 'production', async: true },
   asyncchain: { chain_id: 'xyz789', environment: 'production', async: true },
+  typed: {
+    model_id: 'abc123',
+    environment: 'production',
+    async: true,
+    input_schema: {
+      type: 'object',
+      properties: {
+        prompt: { type: 'string', minLength: 1 },
+        n: { type: 'integer', minimum: 1, maximum: 4 },
+        tags: { type: 'array', items: { enum: ['a', 'b'] } },
+        fake: { type: 'object' },
+      },
+      required: ['prompt'],
+      additionalProperties: false,
+    },
+  },
+  'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
+  'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */

@@ -8,6 +8,7 @@ import { newOwner, type NewOwner } from '../async-owner.ts';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../async-input.ts';
 import { AsyncStore, recordExpiry, type AsyncRecord } from '../async-store.ts';
 import { isObject, readJson } from '../body.ts';
+import { validateInput } from '../input-schema.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
@@ -32,7 +33,8 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   }
   const cap = cfg.settings.asyncMaxBodyBytes;
   const { bytes, value } = await readJson(request, cap);
-  const { maxQueueSeconds } = parseAsyncSubmit(value);
+  const { modelInput, maxQueueSeconds } = parseAsyncSubmit(value);
+  validateInput(model, modelInput);
   const base = publicBase(cfg, request);
   const body = withWebhookEndpoint(bytes, `${base}${WEBHOOK_PATH}`);
   // Baseten's cap applies to what it receives, webhook_endpoint included.

@@ -4,6 +4,7 @@ import { bodyKind, cappedStream, readJson } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { validateInput } from '../input-schema.ts';
 import { relay, upstreamFailure } from '../streaming.ts';
 import { callUpstream, signedRequest, targetUrl, type Action } from '../upstream.ts';
 
@@ -11,12 +12,15 @@ export async function predict(request: GatewayRequest): Promise<Response> {
   const model = modelFor(request);
   const kind = bodyKind(request);
   if (kind === 'json') {
-    const { bytes } = await readJson(request, model.maxBodyBytes);
-    return forward(request, model, bytes, 'application/json');
+    const { bytes, value } = await readJson(request, model.maxBodyBytes);
+    validateInput(model, value);
+    return relay(await postToTarget(request, model, 'predict', bytes, 'application/json'));
   }
+  // Binary input cannot be checked against a schema, so it would bypass it.
+  if (model.inputSchema) throw new HttpError('unsupported_media_type', `model "${model.alias}" takes JSON input checked against its input schema`);
   const stream = cappedStream(request, model.maxBodyBytes);
   try {
-    return await forward(request, model, stream.body, 'application/octet-stream');
+    return relay(await postToTarget(request, model, 'predict', stream.body, 'application/octet-stream'));
   } catch (err) {
     if (stream.exceeded()) throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
     throw err;
@@ -31,22 +35,32 @@ export function modelFor(request: GatewayRequest): ModelConfig {
   return model;
 }
 
-async function forward(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {
-  return relay(await postToTarget(request, model, 'predict', body, contentType));
+/** POSTs the body to one of the target's actions with the alias's timeout; a non-2xx answer becomes the contract's error. */
+export async function postToTarget(request: GatewayRequest, model: ModelConfig, action: Action, body: BodyInit | null, contentType: string): Promise<Response> {
+  const upstream = await callTarget(request, model, action, { body, contentType, timeoutMs: model.timeoutMs, signal: request.signal });
+  request.state.upstreamStatus = upstream.status;
+  if (!upstream.ok) throw await upstreamFailure(upstream, model);
+  return upstream;
 }
 
-/** POSTs the body to one of the target's actions; a non-2xx answer becomes the contract's error. */
-export async function postToTarget(request: GatewayRequest, model: ModelConfig, action: Action, body: BodyInit | null, contentType: string): Promise<Response> {
+export interface TargetCall {
+  body: BodyInit | null;
+  contentType: string;
+  /** Time allowed until Baseten's response headers. */
+  timeoutMs: number;
+  /** Aborts the call, body included: the caller's disconnect, or a batch's deadline. */
+  signal: AbortSignal;
+}
+
+/** One signed POST to an action of the target, on behalf of this request; Baseten's answer as it came. */
+export function callTarget(request: GatewayRequest, model: ModelConfig, action: Action, call: TargetCall): Promise<Response> {
   const cfg = config(request);
   const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, action), {
     method: 'POST',
     requestId: request.state.requestId,
-    body,
+    body: call.body,
     callerHeaders: request.headers,
-    contentType,
+    contentType: call.contentType,
   });
-  const upstream = await callUpstream(upstreamRequest, { timeoutMs: model.timeoutMs, callerSignal: request.signal });
-  request.state.upstreamStatus = upstream.status;
-  if (!upstream.ok) throw await upstreamFailure(upstream, model);
-  return upstream;
+  return callUpstream(upstreamRequest, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
 }

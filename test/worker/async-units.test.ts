@@ -122,8 +122,8 @@ describe('async records in KV', () => {
 
 describe('async submit body', () => {
   it('defaults the queue time to Baseten\'s 600 s', () => {
-    expect(parseAsyncSubmit({ model_input: null })).toEqual({ maxQueueSeconds: 600 });
-    expect(parseAsyncSubmit({ model_input: 1, max_time_in_queue_seconds: 10, priority: 0, inference_retry_config: { max_attempts: 3 } })).toEqual({ maxQueueSeconds: 10 });
+    expect(parseAsyncSubmit({ model_input: null })).toEqual({ modelInput: null, maxQueueSeconds: 600 });
+    expect(parseAsyncSubmit({ model_input: 1, max_time_in_queue_seconds: 10, priority: 0, inference_retry_config: { max_attempts: 3 } })).toEqual({ modelInput: 1, maxQueueSeconds: 10 });
   });
 
   it('splices webhook_endpoint into the caller\'s bytes, trailing whitespace and all', () => {
