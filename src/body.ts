@@ -79,6 +79,11 @@ export async function readJson(request: Request, maxBytes: number): Promise<Json
   return { bytes, value: parseJson(bytes) };
 }
 
+/** A JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function parseJson(bytes: Uint8Array): unknown {
   let text: string;
   try {

@@ -84,7 +84,7 @@ const DEFAULT_TIMEOUT_MS = 600_000;
 const DEFAULT_ASYNC_MAX_BODY_BYTES = 256 * 1024;
 const DEFAULT_ASYNC_TTL_SECONDS = 7 * 24 * 3600;
 /** KV refuses expirationTtl below 60 seconds. */
-const KV_MIN_TTL_SECONDS = 60;
+export const KV_MIN_TTL_SECONDS = 60;
 
 /** Baseten IDs are short alphanumerics; anything else could steer the signed request elsewhere. */
 const BASETEN_ID = /^[a-z0-9]{1,64}$/i;

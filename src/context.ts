@@ -4,7 +4,7 @@
  * only place an error becomes a response) and `finish` (common headers, the
  * log line).
  */
-import type { IRequest } from 'itty-router';
+import type { IRequest, RequestHandler } from 'itty-router';
 import { authenticate, type Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
@@ -39,10 +39,14 @@ function configOf(env: Env): Config {
   }
 }
 
-/** Route middleware: who is calling (401 on a bad token; no token is an anonymous caller). */
-export async function withCaller(request: GatewayRequest): Promise<void> {
+/**
+ * Route middleware: who is calling (401 on a bad token; no token is an
+ * anonymous caller). Typed with the router's arguments so that the handler
+ * after it may take env and ctx.
+ */
+export const withCaller: RequestHandler<GatewayRequest, HandlerArgs> = async (request) => {
   request.state.caller = await authenticate(request, config(request));
-}
+};
 
 export function config(request: GatewayRequest): Config {
   return request.state.config!;

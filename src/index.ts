@@ -2,8 +2,11 @@ import { Router } from 'itty-router';
 import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
 import { healthz, listModels, noRoute, retrieveModel } from './routes/meta.ts';
 import { chatCompletions, completions, embeddings } from './routes/openai.ts';
+import { asyncQueue, submitAsync } from './routes/async.ts';
+import { asyncStatus, cancelAsync } from './routes/async-request.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
+import { basetenWebhook } from './routes/webhook.ts';
 
 const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
 
@@ -16,6 +19,11 @@ router
   .post('/v1/embeddings', withCaller, embeddings)
   .post('/v1/models/:alias/predict', withCaller, predict)
   .all('/v1/models/:alias/sync/*', withCaller, sync)
+  .post('/v1/models/:alias/async', withCaller, submitAsync)
+  .get('/v1/models/:alias/async/queue', withCaller, asyncQueue)
+  .get('/v1/async/:request_id', withCaller, asyncStatus)
+  .delete('/v1/async/:request_id', withCaller, cancelAsync)
+  .post('/v1/webhooks/baseten', basetenWebhook)
   .all('*', (request: GatewayRequest) => noRoute(methodsFor(new URL(request.url).pathname)));
 
 /** Methods of the routes whose path matches, for 405's Allow header. */

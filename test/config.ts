@@ -34,6 +34,8 @@ export const TEST_MODELS = {
     model_id: 'llm001', environment: 'production', timeout_ms: 1000, max_body_bytes: 4096,
     openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' },
   },
+  asyncmodel: { model_id: 'abc123', environment: 'production', async: true },
+  asyncchain: { chain_id: 'xyz789', environment: 'production', async: true },
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */

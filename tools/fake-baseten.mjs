@@ -506,7 +506,9 @@ function createApp(config, state) {
     return answerSteered(ctx, fake, target, () => {
       const record = createAsyncRecord(target, deployment, body, fake);
       startLifecycle(record);
-      return sendJson(ctx, config.asyncStatusCode, { request_id: record.request_id });
+      // `async_status: 202` (or 201) picks the documented success code for this one request.
+      const status = fake.async_status === 201 || fake.async_status === 202 ? fake.async_status : config.asyncStatusCode;
+      return sendJson(ctx, status, { request_id: record.request_id });
     });
   }
 

@@ -5,7 +5,7 @@ import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { relay, upstreamFailure } from '../streaming.ts';
-import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
+import { callUpstream, signedRequest, targetUrl, type Action } from '../upstream.ts';
 
 export async function predict(request: GatewayRequest): Promise<Response> {
   const model = modelFor(request);
@@ -32,8 +32,13 @@ export function modelFor(request: GatewayRequest): ModelConfig {
 }
 
 async function forward(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {
+  return relay(await postToTarget(request, model, 'predict', body, contentType));
+}
+
+/** POSTs the body to one of the target's actions; a non-2xx answer becomes the contract's error. */
+export async function postToTarget(request: GatewayRequest, model: ModelConfig, action: Action, body: BodyInit | null, contentType: string): Promise<Response> {
   const cfg = config(request);
-  const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'predict'), {
+  const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, action), {
     method: 'POST',
     requestId: request.state.requestId,
     body,
@@ -43,5 +48,5 @@ async function forward(request: GatewayRequest, model: ModelConfig, body: BodyIn
   const upstream = await callUpstream(upstreamRequest, { timeoutMs: model.timeoutMs, callerSignal: request.signal });
   request.state.upstreamStatus = upstream.status;
   if (!upstream.ok) throw await upstreamFailure(upstream, model);
-  return relay(upstream);
+  return upstream;
 }
