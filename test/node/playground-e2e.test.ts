@@ -116,6 +116,24 @@ describe('playground served by the gateway', () => {
     await client.close();
   });
 
+  it('labels every control, and runs a predict from the keyboard alone', async () => {
+    const page = await openPlayground();
+    const unlabeled = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLInputElement>('input, select, textarea, button'))
+      .filter((control) => !control.labels?.length && !control.getAttribute('aria-label') && !control.textContent?.trim())
+      .map((control) => control.outerHTML));
+    expect(unlabeled).toEqual([]);
+
+    const focusedId = () => page.evaluate(() => document.activeElement?.id);
+    for (let presses = 0; presses < 12 && (await focusedId()) !== 'input'; presses++) await page.keyboard.press('Tab');
+    expect(await focusedId()).toBe('input');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type('{"prompt": "typed"}');
+    await page.keyboard.press('Control+Enter');
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toMatch(/^Done: HTTP 200/);
+    expect(JSON.parse((await output(page))!)).toMatchObject({ input: { prompt: 'typed' } });
+    await page.close();
+  });
+
   it('shows predict output as it streams: the first chunk is on screen while the model is still sending', async () => {
     const page = await openPlayground();
     await page.getByLabel('Alias', { exact: true }).selectOption('echo');
@@ -137,12 +155,28 @@ describe('playground served by the gateway', () => {
     await page.close();
   });
 
+  it('stops a streaming predict: the partial output stays and the upstream request is cancelled', async () => {
+    const page = await openPlayground();
+    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"stream":{"chunks":50,"delay_ms":200}}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await page.waitForFunction(() => document.getElementById('output')!.textContent!.includes('chunk 1'));
+    await page.getByRole('button', { name: 'Stop' }).click();
+
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toBe('Stopped.');
+    await expect.poll(() => upstreamFor('str001').at(-1)!.aborted, WAIT).toBe(true);
+    expect(await output(page)).not.toContain('chunk 49');
+    expect(await page.getByRole('button', { name: 'Send predict' }).isEnabled()).toBe(true);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    await page.close();
+  });
+
   it('streams a chat reply token by token and keeps the conversation', async () => {
     const page = await openPlayground(gateway.url, LLM_TOKEN);
     await page.getByLabel('Alias', { exact: true }).selectOption('llm');
     await page.getByRole('radio', { name: 'Chat' }).check();
     await page.getByText('Request options').click();
-    await page.getByLabel('Extra fields merged into the request (JSON)').fill('{"fake":{"token_delay_ms":300}}');
+    await page.getByLabel('Extra fields merged into the request (JSON)').fill('{"fake":{"token_delay_ms":200}}');
     await page.getByLabel('Message').fill('hello from the browser');
     await page.getByLabel('Message').press('Control+Enter');
 
@@ -187,6 +221,83 @@ describe('playground served by the gateway', () => {
     await expect.poll(() => error.textContent(), WAIT).toContain('the model fell over');
     expect(await error.textContent()).toMatch(/upstream_error · HTTP 502 · request /);
     expect(await error.textContent()).not.toMatch(/\bat \S+:\d+/);
+    await page.close();
+  });
+  it('shows the alias\'s input schema from /openapi.json and checks the input against it before sending', async () => {
+    const page = await openPlayground();
+    const schema = { type: 'object', required: ['prompt'], properties: { prompt: { type: 'string' }, max_tokens: { type: 'integer' } } };
+    // The document's per-alias predict path, in the shape the gateway's /openapi.json gives it.
+    const document = { openapi: '3.1.0', paths: { '/v1/models/echo/predict': { post: { requestBody: { content: { 'application/json': { schema } } } } } } };
+    await page.route(`${gateway.url}/openapi.json`, (route) => route.fulfill({ json: document }));
+    await page.getByRole('button', { name: 'Load models' }).click();
+    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await expect.poll(() => page.locator('#schema-box').isVisible(), WAIT).toBe(true);
+    expect(JSON.parse((await page.locator('#schema').textContent())!)).toEqual(schema);
+
+    const sent = upstreamFor('str001').length;
+    const problem = page.locator('#input-problem');
+    await page.getByLabel('Model input (JSON)').fill('{"max_tokens": 5}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => problem.textContent(), WAIT).toBe('The input needs the field "prompt".');
+    await page.getByLabel('Model input (JSON)').fill('{"prompt": 5}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => problem.textContent(), WAIT).toBe('The field "prompt" must be of type string.');
+    expect(upstreamFor('str001').length).toBe(sent);
+
+    await page.getByLabel('Model input (JSON)').fill('{"prompt": "fits"}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toMatch(/^Done: HTTP 200/);
+    expect(await problem.isHidden()).toBe(true);
+    await page.getByLabel('Alias', { exact: true }).selectOption('jobs');
+    expect(await page.locator('#schema-box').isHidden()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('async requests in the playground', () => {
+  it('submits an async request and follows its status until the output shows', async () => {
+    const page = await openPlayground();
+    await page.getByLabel('Alias', { exact: true }).selectOption('jobs');
+    await page.getByRole('radio', { name: 'Async' }).check();
+    // Every status the page shows, in order, recorded in the page so none is missed between polls.
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      const status = document.getElementById('async-status')!;
+      new MutationObserver(() => {
+        if (seen.at(-1) !== status.textContent) seen.push(status.textContent!);
+      }).observe(status, { childList: true, characterData: true, subtree: true });
+    });
+    await page.getByLabel('Model input (JSON)').fill('{"prompt":"later","fake":{"queue_ms":400,"run_ms":600}}');
+    await page.getByRole('button', { name: 'Submit async request' }).click();
+
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toMatch(/^Async request SUCCEEDED/);
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    expect(seen[0]).toBe('QUEUED');
+    expect(seen.at(-1)).toBe('SUCCEEDED');
+    expect(JSON.parse((await output(page))!)).toEqual({ echo: { prompt: 'later', fake: { queue_ms: 400, run_ms: 600 } } });
+    const requestId = await page.locator('#async-id').textContent();
+    expect(upstreamFor('job001').some((r) => r.method === 'GET' && r.path.endsWith(`/async_request/${requestId}`))).toBe(true);
+    expect(await page.getByRole('button', { name: 'Cancel async request' }).isDisabled()).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-async-desktop.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('cancels a queued async request from another allowed origin, the owner token crossing CORS', async () => {
+    const page = await openPlayground(originOf(allowedSite));
+    await page.getByLabel('Alias', { exact: true }).selectOption('jobs');
+    await page.getByRole('radio', { name: 'Async' }).check();
+    await page.getByLabel('Model input (JSON)').fill('{"prompt":"never mind","fake":{"queue_ms":60000}}');
+    await page.getByRole('button', { name: 'Submit async request' }).click();
+    const cancel = page.getByRole('button', { name: 'Cancel async request' });
+    await expect.poll(() => cancel.isEnabled(), WAIT).toBe(true);
+    await cancel.click();
+
+    await expect.poll(() => page.locator('#async-status').textContent(), WAIT).toBe('CANCELED');
+    await expect.poll(() => page.locator('#status').textContent(), WAIT).toMatch(/^Async request CANCELED/);
+    const requestId = await page.locator('#async-id').textContent();
+    expect(upstreamFor('job001').some((r) => r.method === 'DELETE' && r.path.endsWith(`/async_request/${requestId}`))).toBe(true);
+    expect(await page.locator('#error').isHidden()).toBe(true);
     await page.close();
   });
 });
