@@ -52,12 +52,16 @@ async function staticSite(): Promise<Server> {
 
 const originOf = (server: Server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+/** The `typed` alias's input schema, which the page reads from the gateway's own /openapi.json. */
+const TYPED_SCHEMA = { type: 'object', required: ['prompt'], properties: { prompt: { type: 'string' }, max_tokens: { type: 'integer' } } };
+
 beforeAll(async () => {
   [allowedSite, deniedSite] = await Promise.all([staticSite(), staticSite()]);
   gateway = await startLocalGateway({
     vars: {
       MODELS: {
         echo: { model_id: 'str001', environment: 'production', public: true },
+        typed: { model_id: 'str001', environment: 'production', public: true, input_schema: TYPED_SCHEMA },
         llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: SERVED } },
         jobs: { model_id: 'job001', environment: 'production', public: true, async: true },
       },
@@ -109,10 +113,10 @@ describe('playground served by the gateway', () => {
 
   it('loads the aliases this caller may use, and more with a token', async () => {
     const anonymous = await openPlayground();
-    expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'jobs']);
+    expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'jobs']);
     await anonymous.close();
     const client = await openPlayground(gateway.url, LLM_TOKEN);
-    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'llm', 'jobs']);
+    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs']);
     await client.close();
   });
 
@@ -225,14 +229,10 @@ describe('playground served by the gateway', () => {
   });
   it('shows the alias\'s input schema from /openapi.json and checks the input against it before sending', async () => {
     const page = await openPlayground();
-    const schema = { type: 'object', required: ['prompt'], properties: { prompt: { type: 'string' }, max_tokens: { type: 'integer' } } };
-    // The document's per-alias predict path, in the shape the gateway's /openapi.json gives it.
-    const document = { openapi: '3.1.0', paths: { '/v1/models/echo/predict': { post: { requestBody: { content: { 'application/json': { schema } } } } } } };
-    await page.route(`${gateway.url}/openapi.json`, (route) => route.fulfill({ json: document }));
     await page.getByRole('button', { name: 'Load models' }).click();
-    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await page.getByLabel('Alias', { exact: true }).selectOption('typed');
     await expect.poll(() => page.locator('#schema-box').isVisible(), WAIT).toBe(true);
-    expect(JSON.parse((await page.locator('#schema').textContent())!)).toEqual(schema);
+    expect(JSON.parse((await page.locator('#schema').textContent())!)).toEqual(TYPED_SCHEMA);
 
     const sent = upstreamFor('str001').length;
     const problem = page.locator('#input-problem');
