@@ -4,6 +4,8 @@ import { TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TEST_ORIGINS, TEST_WEBHOOK_SEC
 
 export default defineConfig({
   test: {
+    // The JSON report lets CI print one plain "N passed, N failed" line.
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     projects: [
       {
         // Unit and integration tests inside workerd, with real Miniflare KV and a fake Baseten on loopback.

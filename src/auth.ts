@@ -85,6 +85,10 @@ export function hexToBytes(hex: string): Uint8Array {
   return bytes;
 }
 
+export function bytesToHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
 /** Echoed names are cut and stripped of control characters so an error cannot carry injected text. */
 export function printable(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);

@@ -15,8 +15,9 @@ export function bodyKind(request: Request): BodyKind {
   throw new HttpError('unsupported_media_type', 'send Content-Type: application/json (or application/octet-stream for binary input)');
 }
 
-export function mediaType(request: Request): string {
-  return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+/** The bare, lower-cased media type of a request or a response. */
+export function mediaType(message: { headers: Headers }): string {
+  return (message.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 export function requireJson(request: Request): void {
@@ -37,20 +38,27 @@ function checkDeclaredLength(request: Request, maxBytes: number): void {
 /** Reads the whole body, stopping as soon as it passes maxBytes. */
 export async function readCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
   checkDeclaredLength(request, maxBytes);
-  if (!request.body) return new Uint8Array(0);
+  const bytes = await readAtMost(request.body, maxBytes).catch(() => {
+    // The caller went away or broke its framing mid-body: its fault, not the gateway's.
+    throw new HttpError('invalid_request', 'the request body ended before it was complete');
+  });
+  if (!bytes) throw tooLarge(maxBytes);
+  return bytes;
+}
+
+/** A whole stream (a request's or a response's body), or undefined as soon as it passes maxBytes. */
+export async function readAtMost(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = request.body.getReader();
+  const reader = body.getReader();
   for (;;) {
-    const { done, value } = await reader.read().catch(() => {
-      // The caller went away or broke its framing mid-body: its fault, not the gateway's.
-      throw new HttpError('invalid_request', 'the request body ended before it was complete');
-    });
+    const { done, value } = await reader.read();
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel();
-      throw tooLarge(maxBytes);
+      return undefined;
     }
     chunks.push(value);
   }
@@ -80,17 +88,34 @@ export async function readJson(request: Request, maxBytes: number): Promise<Json
   return { bytes, value: parseJson(bytes) };
 }
 
+/** A JSON object (not an array, not null). */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export function parseJson(bytes: Uint8Array): unknown {
-  let text: string;
+  const text = utf8(bytes);
+  if (text === undefined) throw new HttpError('invalid_request', 'request body is not valid UTF-8');
+  const parsed = jsonText(text);
+  if (!parsed) throw new HttpError('invalid_request', 'request body is not valid JSON');
+  return parsed.value;
+}
+
+/** Strict UTF-8 (a leading BOM dropped), or undefined for anything else. */
+export function utf8(bytes: Uint8Array): string | undefined {
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
-    throw new HttpError('invalid_request', 'request body is not valid UTF-8');
+    return undefined;
   }
+}
+
+/** The parsed value, boxed so that a JSON `null` is told apart from a parse failure. */
+export function jsonText(text: string): { value: unknown } | undefined {
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text) };
   } catch {
-    throw new HttpError('invalid_request', 'request body is not valid JSON');
+    return undefined;
   }
 }
 

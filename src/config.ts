@@ -4,6 +4,7 @@
  * holding JSON (.dev.vars, `wrangler dev --var`). Error messages name the
  * field and how to fix it, and never contain a secret.
  */
+import { inputSchemaProblem } from './input-schema.ts';
 
 export type Deployment =
   | { kind: 'environment'; name: string }
@@ -97,12 +98,13 @@ const DEFAULT_TIMEOUT_MS = 600_000;
 const DEFAULT_ASYNC_MAX_BODY_BYTES = 256 * 1024;
 const DEFAULT_ASYNC_TTL_SECONDS = 7 * 24 * 3600;
 /** KV refuses expirationTtl below 60 seconds. */
-const KV_MIN_TTL_SECONDS = 60;
+export const KV_MIN_TTL_SECONDS = 60;
 
 /** Baseten IDs are short alphanumerics; anything else could steer the signed request elsewhere. */
 const BASETEN_ID = /^[a-z0-9]{1,64}$/i;
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
-const ALIAS = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+/** Also published as the OpenAPI alias pattern, so no regex flags. */
+export const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Plain path segments (none starting with a dot), optionally ending in a '/*' wildcard. */
 const SYNC_ROUTE = /^(\/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+(\/\*)?$|^\/\*$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -273,7 +275,7 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     public: bool(raw.public, `${field}.public`),
     openai: raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`),
     syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
-    inputSchema: raw.input_schema === undefined ? undefined : object(raw.input_schema, `${field}.input_schema`),
+    inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
@@ -306,6 +308,13 @@ function parseOpenAI(value: unknown, field: string): { servedModelName: string }
   const name = raw.served_model_name;
   if (typeof name !== 'string' || name.length === 0 || name.length > 256) fail(`${field}.served_model_name: must be a non-empty string`);
   return { servedModelName: name };
+}
+
+function parseInputSchema(value: unknown, field: string): Record<string, unknown> {
+  const schema = object(value, field);
+  const problem = inputSchemaProblem(schema);
+  if (problem !== undefined) fail(`${field}${problem.startsWith('/:') ? problem.slice(1) : problem} (supported: see README "Input schemas")`);
+  return schema;
 }
 
 function parseSyncRoutes(value: unknown, field: string): string[] {

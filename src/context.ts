@@ -4,7 +4,7 @@
  * only place an error becomes a response) and `finish` (common headers, the
  * log line).
  */
-import type { IRequest } from 'itty-router';
+import type { IRequest, RequestHandler } from 'itty-router';
 import { authenticate, type Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
@@ -40,11 +40,15 @@ function configOf(env: Env): Config {
   }
 }
 
-/** Route middleware: who is calling (401 on a bad token; no token is an anonymous caller), then 429 over its rate limit. */
-export async function withCaller(request: GatewayRequest, env: Env): Promise<void> {
+/**
+ * Route middleware: who is calling (401 on a bad token; no token is an
+ * anonymous caller), then 429 over its rate limit. Typed with the router's
+ * arguments so that the handler after it may take env and ctx.
+ */
+export const withCaller: RequestHandler<GatewayRequest, HandlerArgs> = async (request, env) => {
   request.state.caller = await authenticate(request, config(request));
   await enforceRateLimit(request.state.caller, env, request.state.requestId);
-}
+};
 
 export function config(request: GatewayRequest): Config {
   return request.state.config!;

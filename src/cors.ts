@@ -6,7 +6,8 @@ import type { Config } from './config.ts';
 import { HttpError } from './errors.ts';
 
 const ALLOW_METHODS = 'GET, POST, PUT, PATCH, DELETE, OPTIONS';
-const ALLOW_HEADERS = 'authorization, content-type, x-request-id, accept';
+// x-async-owner-token: how an anonymous browser caller proves it owns an async request.
+const ALLOW_HEADERS = 'authorization, content-type, x-request-id, accept, x-async-owner-token';
 const EXPOSE_HEADERS = 'x-request-id, retry-after, content-type';
 const PREFLIGHT_MAX_AGE_SECONDS = '86400';
 

@@ -24,12 +24,15 @@ export class HttpError extends Error {
   readonly status: number;
   readonly type: ErrorType;
   readonly headers: Record<string, string>;
+  /** Extra public fields for the error object (never type, message or request_id), e.g. the id of work that did start upstream. */
+  readonly details: Record<string, string>;
 
-  constructor(type: ErrorType, message: string, headers: Record<string, string> = {}) {
+  constructor(type: ErrorType, message: string, headers: Record<string, string> = {}, details: Record<string, string> = {}) {
     super(message);
     this.type = type;
     this.status = ERROR_STATUS[type];
     this.headers = headers;
+    this.details = details;
   }
 }
 
@@ -40,7 +43,7 @@ export class HttpError extends Error {
  */
 export function errorResponse(err: unknown, requestId: string, secrets: readonly string[] = []): Response {
   const known = err instanceof HttpError ? err : new HttpError('internal', 'internal error');
-  const body = { error: { type: known.type, message: redact(known.message, secrets), request_id: requestId } };
+  const body = { error: { type: known.type, message: redact(known.message, secrets), request_id: requestId, ...known.details } };
   return new Response(JSON.stringify(body), {
     status: known.status,
     headers: { 'content-type': 'application/json', ...known.headers },

@@ -6,6 +6,9 @@
 import type { ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 
+/** What scrubbing needs: the alias to name, the target whose IDs it replaces. */
+export type Named = Pick<ModelConfig, 'alias' | 'target'>;
+
 /**
  * Response headers a caller may see. Everything else (set-cookie, server,
  * x-baseten-* internals, content-encoding after fetch decoded the body) stays behind.
@@ -14,12 +17,18 @@ const RELAYED_HEADERS = ['content-type', 'cache-control', 'content-disposition',
 
 /** The upstream body goes back as it arrives; without a length it stays chunked. */
 export function relay(upstream: Response, extraHeaders: Record<string, string> = {}): Response {
+  const headers = relayedHeaders(upstream, extraHeaders);
+  return new Response(upstream.body, { status: upstream.status, headers });
+}
+
+/** The upstream headers a caller may see, over `extraHeaders`. */
+export function relayedHeaders(upstream: Response, extraHeaders: Record<string, string> = {}): Headers {
   const headers = new Headers(extraHeaders);
   for (const name of RELAYED_HEADERS) {
     const value = upstream.headers.get(name);
     if (value !== null) headers.set(name, value);
   }
-  return new Response(upstream.body, { status: upstream.status, headers });
+  return headers;
 }
 
 /** Enough of an error body to carry its message; the rest is not read. */
@@ -68,7 +77,7 @@ export function errorMessageOf(text: string): string {
 }
 
 /** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in. */
-export function scrubIds(text: string, model: ModelConfig): string {
+export function scrubIds(text: string, model: Named): string {
   const ids = [model.target.id];
   if (model.target.deployment.kind === 'deployment') ids.push(model.target.deployment.id);
   let out = text;
@@ -81,10 +90,28 @@ function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 500);
 }
 
+/** A Baseten message fit for a caller: IDs replaced by the alias, one bounded line. */
+export function publicMessage(text: string, model: Named): string {
+  return clean(scrubIds(text, model));
+}
+
+/** Status, cancel and queue answers are a few hundred bytes; a longer one is cut, then fails to parse. */
+const CONTROL_BODY_MAX_BYTES = 16 * 1024;
+
+/** Baseten's small JSON control answers (status, cancel, queue); undefined when not JSON. */
+export async function readSmallJson(upstream: Response): Promise<unknown> {
+  const text = await readPrefix(upstream.body, CONTROL_BODY_MAX_BYTES);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Maps a non-2xx Baseten answer to the contract's error. */
-export async function upstreamFailure(upstream: Response, model: ModelConfig): Promise<HttpError> {
+export async function upstreamFailure(upstream: Response, model: Named): Promise<HttpError> {
   const text = await readPrefix(upstream.body, ERROR_BODY_MAX_BYTES);
-  const message = clean(scrubIds(errorMessageOf(text), model));
+  const message = publicMessage(errorMessageOf(text), model);
   const detail = `Baseten answered ${upstream.status}: ${message}`;
   if (upstream.status === 429) {
     const retryAfter = upstream.headers.get('retry-after') ?? '';

@@ -35,7 +35,35 @@ export const TEST_MODELS = {
   quick: { model_id: 'abc123', environment: 'production', timeout_ms: 300 },
   custom: { model_id: 'srv001', environment: 'production', sync_routes: ['/health', '/items/*'] },
   gone: { model_id: 'gone01', environment: 'production' },
+  llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' } },
+  'llm-tight': {
+    model_id: 'llm001', environment: 'production', timeout_ms: 1000, max_body_bytes: 4096,
+    openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' },
+  },
+  asyncmodel: { model_id: 'abc123', environment: 'production', async: true },
+  asyncchain: { chain_id: 'xyz789', environment: 'production', async: true },
+  typed: {
+    model_id: 'abc123',
+    environment: 'production',
+    async: true,
+    input_schema: {
+      type: 'object',
+      properties: {
+        prompt: { type: 'string', minLength: 1 },
+        n: { type: 'integer', minimum: 1, maximum: 4 },
+        tags: { type: 'array', items: { enum: ['a', 'b'] } },
+        fake: { type: 'object' },
+      },
+      required: ['prompt'],
+      additionalProperties: false,
+    },
+  },
+  'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
+  'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
 };
+
+/** What the fake's OpenAI-compatible engines answer to, by model id. */
+export const TEST_SERVED_NAMES = { llm001: 'Qwen/Qwen2.5-3B-Instruct' };
 
 export const TEST_CLIENTS = {
   alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'] },

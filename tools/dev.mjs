@@ -11,6 +11,7 @@ const gateway = await startLocalGateway({
 });
 console.log(`
 gateway     ${gateway.url}   (fake Baseten at ${gateway.fake.url})
+playground  ${gateway.url}/   (open in a browser)
 try         curl -s ${gateway.url}/v1/models/echo/predict -H 'content-type: application/json' -d '{"prompt":"hello"}'
             curl -sN ${gateway.url}/v1/models/echo/predict -H 'content-type: application/json' -d '{"fake":{"stream":{"chunks":5,"chunk_bytes":16,"delay_ms":300}}}'
 token       dev-token-change-me (admin, every alias): curl -s ${gateway.url}/v1/models -H 'authorization: Bearer dev-token-change-me'

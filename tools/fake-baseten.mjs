@@ -61,6 +61,7 @@ const DEFAULT_MAX_QUEUE_SECONDS = 600;
  * @property {number} bodyBytes Total body length.
  * @property {number} time Arrival, ms since epoch.
  * @property {boolean} aborted Set when the client went away before the answer finished.
+ * @property {boolean} finished Set once the whole answer has been handed to the socket.
  */
 
 /**
@@ -258,6 +259,7 @@ function createApp(config, state) {
       bodyBytes: 0,
       time: Date.now(),
       aborted: false,
+      finished: false,
     };
     const seq = state.requests.push(entry) - 1;
     /** @type {Ctx} */
@@ -265,6 +267,10 @@ function createApp(config, state) {
     // Tests prove the gateway cancelled its upstream fetch by this flag.
     res.on('close', () => {
       if (!res.writableFinished && !ctx.selfClosed) entry.aborted = true;
+    });
+    // Lets a test see that a streamed answer reached it while the fake was still writing.
+    res.on('finish', () => {
+      entry.finished = true;
     });
 
     const body = await readBody(req, entry);
@@ -521,7 +527,9 @@ function createApp(config, state) {
     return answerSteered(ctx, fake, target, () => {
       const record = createAsyncRecord(target, deployment, body, fake);
       startLifecycle(record);
-      return sendJson(ctx, config.asyncStatusCode, { request_id: record.request_id });
+      // `async_status: 202` (or 201) picks the documented success code for this one request.
+      const status = fake.async_status === 201 || fake.async_status === 202 ? fake.async_status : config.asyncStatusCode;
+      return sendJson(ctx, status, { request_id: record.request_id });
     });
   }
 
@@ -886,9 +894,13 @@ function createApp(config, state) {
     const inputs = typeof body.input === 'string' ? [body.input] : body.input;
     if (!Array.isArray(inputs) || inputs.length === 0) return sendOpenAIError(ctx, 400, '`input` must be a string or a non-empty array');
     const tokens = inputs.reduce((sum, item) => sum + countWords(typeof item === 'string' ? item : JSON.stringify(item)), 0);
+    // The openai clients ask for base64 (little-endian float32) unless told otherwise; vLLM honours it.
+    const encode = body.encoding_format === 'base64'
+      ? (/** @type {number[]} */ vector) => Buffer.from(new Float32Array(vector).buffer).toString('base64')
+      : (/** @type {number[]} */ vector) => vector;
     return sendJson(ctx, 200, withEchoedHeaders(ctx, fake, {
       object: 'list',
-      data: inputs.map((item, index) => ({ object: 'embedding', index, embedding: embed(item) })),
+      data: inputs.map((item, index) => ({ object: 'embedding', index, embedding: encode(embed(item)) })),
       model,
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     }));
@@ -896,6 +908,8 @@ function createApp(config, state) {
 
   /**
    * OpenAI server-sent events: one `data:` line per chunk, then `data: [DONE]`.
+   * `mid_event_pause_ms` writes the second event in two halves with a pause between, the way a
+   * slow engine or a proxy can split an event across TCP segments.
    * @param {Ctx} ctx
    * @param {object[]} events
    * @param {Record<string, any>} fake
@@ -904,12 +918,21 @@ function createApp(config, state) {
     const { res } = ctx;
     const firstDelayMs = isPositive(fake.first_delay_ms) ? fake.first_delay_ms : 0;
     const tokenDelayMs = isPositive(fake.token_delay_ms) ? fake.token_delay_ms : 0;
+    const midEventPauseMs = isPositive(fake.mid_event_pause_ms) ? fake.mid_event_pause_ms : 0;
     res.writeHead(200, { ...ctx.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
     res.flushHeaders();
     for (const [i, event] of events.entries()) {
       const wait = i === 0 ? firstDelayMs : tokenDelayMs;
       if (wait > 0) await pause(wait, res);
-      if (!(await writeWithBackpressure(res, `data: ${JSON.stringify(event)}\n\n`))) return;
+      const text = `data: ${JSON.stringify(event)}\n\n`;
+      if (i === 1 && midEventPauseMs > 0) {
+        const half = Math.floor(text.length / 2);
+        if (!(await writeWithBackpressure(res, text.slice(0, half)))) return;
+        await pause(midEventPauseMs, res);
+        if (!(await writeWithBackpressure(res, text.slice(half)))) return;
+        continue;
+      }
+      if (!(await writeWithBackpressure(res, text))) return;
     }
     if (!(await writeWithBackpressure(res, 'data: [DONE]\n\n'))) return;
     res.end();

@@ -1,6 +1,9 @@
-/** Routes that never call Baseten: health and the caller's model list. */
+/** Routes that never call Baseten: health, the caller's model list, the OpenAPI document. */
+import { authorizeModel } from '../auth.ts';
+import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { openApiFor } from '../openapi.ts';
 
 export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
@@ -15,8 +18,22 @@ export function listModels(request: GatewayRequest): Response {
   const who = caller(request);
   const data = [...config(request).models.values()]
     .filter((model) => who.canUse(model))
-    .map((model) => ({ id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' }));
+    .map(modelObject);
   return json({ object: 'list', data });
+}
+
+/** One alias in OpenAI's model shape, for `client.models.retrieve(alias)`. */
+export function retrieveModel(request: GatewayRequest): Response {
+  return json(modelObject(authorizeModel(caller(request), config(request), String(request.params.alias))));
+}
+
+function modelObject(model: ModelConfig) {
+  return { id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' };
+}
+
+/** The OpenAPI document, with the aliases this caller may use. */
+export function openapi(request: GatewayRequest): Response {
+  return new Response(openApiFor(config(request), caller(request)), { headers: { 'content-type': 'application/json' } });
 }
 
 /** 405 with Allow when the path exists under other methods, else 404. */

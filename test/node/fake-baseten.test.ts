@@ -335,6 +335,39 @@ describe('OpenAI-compatible sync routes', () => {
     const models = await (await get('/model-llm/production/sync/v1/models')).json();
     expect(models.data[0].id).toBe('Qwen/Qwen2.5-3B-Instruct');
   });
+
+  it('answers embeddings as float arrays, or as base64 float32 when asked', async () => {
+    const path = '/model-llm/production/sync/v1/embeddings';
+    const floats = await (await post(path, { model: 'Qwen/Qwen2.5-3B-Instruct', input: 'a' })).json();
+    const packed = await (await post(path, { model: 'Qwen/Qwen2.5-3B-Instruct', input: 'a', encoding_format: 'base64' })).json();
+    const bytes = Buffer.from(packed.data[0].embedding, 'base64');
+    const decoded = Array.from(new Float32Array(new Uint8Array(bytes).buffer)); // copied: pooled Buffers may be unaligned
+    expect(decoded).toHaveLength(8);
+    decoded.forEach((value, i) => expect(value).toBeCloseTo(floats.data[0].embedding[i], 6));
+  });
+
+  it('splits an event in two around mid_event_pause_ms and marks the request finished only at the end', async () => {
+    const res = await post(CHAT, {
+      model: 'Qwen/Qwen2.5-3B-Instruct',
+      messages: [{ role: 'user', content: 'hello' }],
+      stream: true,
+      fake: { tokens: 2, mid_event_pause_ms: 300 },
+    });
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    // Read until the first half of the second event is in: the fake is then pausing inside it.
+    while (!/\n\n[^\n]+$/.test(text)) text += decoder.decode((await reader.read()).value!);
+    expect(fake.requests[0]!.finished).toBe(false);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(text.split('\n\n').filter(Boolean)).toHaveLength(5);
+    await waitFor(() => fake.requests[0]!.finished);
+  });
 });
 
 describe('large answers', () => {

@@ -13,6 +13,8 @@ export interface FakeRequest {
   body: string;
   bodyBytes: number;
   aborted: boolean;
+  /** The fake has written its whole answer. */
+  finished: boolean;
 }
 
 let counter = 0;

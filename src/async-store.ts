@@ -1,0 +1,143 @@
+/**
+ * Async requests in Workers KV (binding ASYNC_REQUESTS). The only module that
+ * knows the key layout:
+ *
+ *   async/v1/request/<request_id>   AsyncRecord. Who owns the request, the alias
+ *       and Baseten target it went to, when, and the last status the gateway
+ *       learned: QUEUED, or a final status seen on Baseten's status endpoint
+ *       (EXPIRED, CANCELED, WEBHOOK_FAILED, FAILED) or set by a cancel. Written
+ *       on submit, on cancel and when a status poll learns a final status.
+ *       Lives async_ttl_seconds plus the longest the request can take (its
+ *       queue time, Baseten's one-hour run limit, webhook slack), so it
+ *       outlives the result.
+ *   async/v1/result/<request_id>    AsyncResult. What Baseten's signed webhook
+ *       delivered: final status, output, errors. Written only by the webhook,
+ *       at most once per delivery, derived from the payload alone (a repeated
+ *       delivery writes the same bytes). A key of its own so that no
+ *       read-modify-write of the record (a cancel racing the webhook) can ever
+ *       drop an output. Lives async_ttl_seconds from delivery.
+ *
+ * <request_id> is Baseten's: 32 lowercase hex characters, checked before any
+ * key is built. Values are JSON objects with "v": 1; a reader refuses other
+ * versions rather than guess at them. A binding that throws (KV outage)
+ * becomes a 503 service_unavailable.
+ */
+import { KV_MIN_TTL_SECONDS, type Target } from './config.ts';
+import { HttpError } from './errors.ts';
+
+export const ASYNC_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED'] as const;
+export type AsyncStatus = (typeof ASYNC_STATUSES)[number];
+
+export interface AsyncError {
+  code: string;
+  message: string;
+}
+
+export interface CancelOutcome {
+  canceled: boolean;
+  /** Baseten's own words, e.g. why an IN_PROGRESS request could not be canceled. */
+  message: string;
+}
+
+export interface AsyncRecord {
+  v: 1;
+  request_id: string;
+  /** "client:<name>", or "anon:<sha256 hex of the owner token>" for anonymous callers. */
+  owner: string;
+  alias: string;
+  /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
+  target: Target;
+  created_at: string;
+  /** Epoch seconds at which KV drops the record; rewrites keep it. */
+  expires_at: number;
+  status: AsyncStatus;
+  status_at: string;
+  errors: AsyncError[];
+  cancel?: CancelOutcome & { at: string };
+}
+
+export interface AsyncResult {
+  v: 1;
+  request_id: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  /** The webhook's `data`: the model output, null when the request failed. */
+  output: unknown;
+  errors: AsyncError[];
+  /** The webhook's `time`: when Baseten sent it. */
+  delivered_at: string;
+}
+
+export const recordKey = (requestId: string) => `async/v1/request/${requestId}`;
+export const resultKey = (requestId: string) => `async/v1/result/${requestId}`;
+/** Baseten runs an async request for at most one hour once it leaves the queue. */
+const RUN_LIMIT_SECONDS = 3600;
+/** Baseten's single webhook retry comes ~2 s after the first attempt; generous room for it and for clocks. */
+const DELIVERY_SLACK_SECONDS = 300;
+/**
+ * KV caches a read, a "not found" included, for cacheTtl at the location that
+ * read it. The result key is polled while it does not exist yet: the shortest
+ * allowed cacheTtl (30 s) bounds how long a poll can miss a delivered result.
+ */
+const RESULT_CACHE_TTL_SECONDS = 30;
+
+/** When the record may go: everything the request can still take, then the configured retention. */
+export function recordExpiry(createdMs: number, maxQueueSeconds: number, ttlSeconds: number): number {
+  return Math.floor(createdMs / 1000) + maxQueueSeconds + RUN_LIMIT_SECONDS + DELIVERY_SLACK_SECONDS + ttlSeconds;
+}
+
+/** KV refuses an expiration less than 60 s ahead: a rewrite near the end gets that minimum. */
+export function kvExpiration(expiresAt: number, nowMs: number): number {
+  return Math.max(expiresAt, Math.ceil(nowMs / 1000) + KV_MIN_TTL_SECONDS);
+}
+
+export class AsyncStore {
+  readonly #kv: KVNamespace;
+
+  constructor(kv: KVNamespace) {
+    this.#kv = kv;
+  }
+
+  record(requestId: string): Promise<AsyncRecord | undefined> {
+    return this.#read(recordKey(requestId), {});
+  }
+
+  result(requestId: string): Promise<AsyncResult | undefined> {
+    return this.#read(resultKey(requestId), { cacheTtl: RESULT_CACHE_TTL_SECONDS });
+  }
+
+  saveRecord(record: AsyncRecord, nowMs: number): Promise<void> {
+    return this.#write(recordKey(record.request_id), record, { expiration: kvExpiration(record.expires_at, nowMs) });
+  }
+
+  saveResult(result: AsyncResult, ttlSeconds: number): Promise<void> {
+    return this.#write(resultKey(result.request_id), result, { expirationTtl: Math.max(ttlSeconds, KV_MIN_TTL_SECONDS) });
+  }
+
+  async #read<T extends { v: number }>(key: string, options: { cacheTtl?: number }): Promise<T | undefined> {
+    let text: string | null;
+    try {
+      text = await this.#kv.get(key, { type: 'text', ...options });
+    } catch (err) {
+      throw unavailable('read', err);
+    }
+    if (text === null) return undefined;
+    const value = JSON.parse(text) as T;
+    // A record written by a later layout is not guessed at: a plain error, logged, 500.
+    if (value.v !== 1) throw new Error(`unsupported async record version ${String(value.v)} at ${key}`);
+    return value;
+  }
+
+  async #write(key: string, value: { v: 1 }, options: KVNamespacePutOptions): Promise<void> {
+    try {
+      await this.#kv.put(key, JSON.stringify(value), options);
+    } catch (err) {
+      throw unavailable('write', err);
+    }
+  }
+}
+
+function unavailable(operation: string, err: unknown): HttpError {
+  // The cause is for the log only; the caller learns that storage, not its request, failed.
+  console.error(JSON.stringify({ level: 'error', event: 'kv_failure', operation, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+  return new HttpError('service_unavailable', 'async request storage is unavailable; try again shortly', { 'retry-after': '5' });
+}

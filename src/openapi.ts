@@ -1,0 +1,179 @@
+/**
+ * The OpenAPI 3.1 document of the public API, generated from the route table
+ * (api-routes.ts), the error types (errors.ts) and the config's input
+ * schemas, never written by hand. Built once per isolate; each caller is
+ * served the per-alias paths of the aliases it may use only.
+ */
+import { ANY_INPUT, PATH_PARAMETERS, ROUTE_DOCS, SHARED_SCHEMAS, type JsonSchema, type RouteDoc } from './api-routes.ts';
+import type { Caller } from './auth.ts';
+import type { Config, ModelConfig } from './config.ts';
+import { ERROR_STATUS, type ErrorType } from './errors.ts';
+import { SANE_REQUEST_ID } from './request-id.ts';
+
+type Json = Record<string, unknown>;
+type Paths = Record<string, Record<string, Json>>;
+
+interface Built {
+  /** The document without any per-alias path. */
+  base: Json & { paths: Paths };
+  /** Each alias's own paths (only aliases with something of their own to say, such as an input schema). */
+  aliasPaths: Map<string, Paths>;
+  /** Serialized views, by caller name: a client always sees the same aliases. */
+  served: Map<string, string>;
+}
+
+const built = new WeakMap<Config, Built>();
+
+/** The document as served to this caller (JSON text), built on first use. */
+export function openApiFor(config: Config, caller: Caller): string {
+  const entry = builtFor(config);
+  let text = entry.served.get(caller.name);
+  if (text === undefined) {
+    text = JSON.stringify(view(entry, config, (model) => caller.canUse(model)));
+    entry.served.set(caller.name, text);
+  }
+  return text;
+}
+
+/** The document with the per-alias paths of the aliases `visible` accepts. */
+export function openApiDocument(config: Config, visible: (model: ModelConfig) => boolean = () => true): Json {
+  return view(builtFor(config), config, visible);
+}
+
+/** An OpenAPI path template from an itty route pattern: ":alias" → "{alias}", a trailing "*" → "{route}". */
+export function openApiPath(routerPath: string): string {
+  return routerPath.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{route}');
+}
+
+function builtFor(config: Config): Built {
+  let entry = built.get(config);
+  if (!entry) {
+    entry = build(config);
+    built.set(config, entry);
+  }
+  return entry;
+}
+
+function view(entry: Built, config: Config, visible: (model: ModelConfig) => boolean): Json {
+  const paths: Paths = { ...entry.base.paths };
+  for (const model of config.models.values()) {
+    if (visible(model)) Object.assign(paths, entry.aliasPaths.get(model.alias));
+  }
+  return { ...entry.base, paths };
+}
+
+function build(config: Config): Built {
+  const paths: Paths = {};
+  const aliasPaths = new Map<string, Paths>();
+  for (const route of ROUTE_DOCS) {
+    (paths[route.path] ??= {})[route.method] = operation(route, config, ANY_INPUT);
+    for (const model of config.models.values()) {
+      if (!model.inputSchema || !route.perAlias?.(model)) continue;
+      const own = aliasPaths.get(model.alias) ?? {};
+      (own[route.path.replace('{alias}', model.alias)] ??= {})[route.method] = operation(route, config, model.inputSchema, model);
+      aliasPaths.set(model.alias, own);
+    }
+  }
+  const base = {
+    openapi: '3.1.0',
+    info: {
+      title: 'Baseten edge gateway',
+      version: '1.0.0',
+      description: 'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
+    },
+    servers: [{ url: config.publicBaseUrl ?? '/' }],
+    security: [{ bearer: [] }, {}],
+    paths,
+    components: components(),
+  };
+  return { base, aliasPaths, served: new Map() };
+}
+
+function operation(route: RouteDoc, config: Config, input: JsonSchema, model?: ModelConfig): Json {
+  const path = model ? route.path.replace('{alias}', model.alias) : route.path;
+  const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
+  parameters.push({ $ref: '#/components/parameters/RequestId' });
+  const responses: Json = {};
+  for (const [status, reply] of Object.entries(route.replies)) {
+    responses[status] = {
+      description: reply.description,
+      headers: { 'x-request-id': { $ref: '#/components/headers/RequestId' } },
+      ...(reply.content && { content: mediaTypes(reply.content) }),
+    };
+  }
+  for (const type of [...route.errors, 'internal' as const]) responses[ERROR_STATUS[type]] = { $ref: `#/components/responses/${type}` };
+  return {
+    operationId: model ? `${route.operationId}.${model.alias}` : route.operationId,
+    summary: model ? `${route.summary} (alias ${model.alias})` : route.summary,
+    ...(route.access === 'admin' && { description: 'Admin clients only (`"admin": true` in CLIENTS): others get 401 or 403.' }),
+    security: security(route, model),
+    parameters,
+    ...(route.body && { requestBody: { required: true, content: mediaTypes(route.body(input, config, model)) } }),
+    responses,
+  };
+}
+
+/** Bearer, or anonymous (the empty requirement) where public aliases allow it. */
+function security(route: RouteDoc, model?: ModelConfig): Json[] {
+  switch (route.access) {
+    case 'open': return [];
+    case 'admin': return [{ bearer: [] }];
+    case 'webhook': return [{ basetenSignature: [] }];
+    case 'caller': return model && !model.public ? [{ bearer: [] }] : [{ bearer: [] }, {}];
+  }
+}
+
+function mediaTypes(content: Readonly<Record<string, JsonSchema>>): Json {
+  return Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }]));
+}
+
+const ERROR_WHEN: Record<ErrorType, string> = {
+  invalid_request: 'Malformed JSON, a bad field, or input that breaks the alias\'s input_schema (the message names the path)',
+  unauthorized: 'Missing or bad token, or a private alias called without one',
+  forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
+  not_found: 'Unknown alias, route or request',
+  method_not_allowed: 'Known path, other method',
+  payload_too_large: 'Body over the alias\'s max_body_bytes, or too many batch rows',
+  unsupported_media_type: 'Not application/json (or application/octet-stream where predict takes it)',
+  rate_limited: 'Over the rate limit, or Baseten\'s 429',
+  internal: 'Bad gateway configuration (the message names the field), or a bug',
+  upstream_error: 'Baseten answered 4xx/5xx (its status and message carried) or could not be reached',
+  service_unavailable: 'A service the gateway needs is unavailable',
+  upstream_timeout: 'Baseten did not answer in time',
+};
+
+function components(): Json {
+  const errorSchema = {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['type', 'message', 'request_id'],
+        properties: { type: { enum: Object.keys(ERROR_STATUS) }, message: { type: 'string' }, request_id: { type: 'string' } },
+      },
+    },
+  };
+  const responses = Object.fromEntries((Object.keys(ERROR_STATUS) as ErrorType[]).map((type) => [type, {
+    description: `${type}: ${ERROR_WHEN[type]}`,
+    headers: {
+      'x-request-id': { $ref: '#/components/headers/RequestId' },
+      ...(type === 'rate_limited' && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+    },
+    content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
+  }]));
+  return {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },
+      basetenSignature: { type: 'apiKey', in: 'header', name: 'X-BASETEN-SIGNATURE', description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation' },
+    },
+    parameters: {
+      RequestId: { name: 'x-request-id', in: 'header', required: false, description: 'Echoed and sent upstream when sane; otherwise a new one is made', schema: { type: 'string', pattern: SANE_REQUEST_ID.source } },
+    },
+    headers: {
+      RequestId: { description: 'The request id, also sent upstream and logged', schema: { type: 'string' } },
+    },
+    schemas: { Error: errorSchema, ...SHARED_SCHEMAS },
+    responses,
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * GET /v1/async/{request_id}: the caller's own request, from KV and, while
+ * it is not final, from Baseten's /async_request/{id}.
+ * DELETE /v1/async/{request_id}: cancel upstream, keep the outcome.
+ *
+ * Unknown ids and other callers' ids get the same 404, so nothing tells
+ * which ids exist.
+ */
+import { presentedOwner, sameOwner } from '../async-owner.ts';
+import { AsyncStore, type AsyncRecord, type AsyncResult } from '../async-store.ts';
+import { caller, config, type GatewayRequest } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { publicMessage, readSmallJson, upstreamFailure } from '../streaming.ts';
+import { asyncRequestUrl } from '../upstream.ts';
+import {
+  afterBasetenStatus, afterCancel, isFinal, isRequestId, parseBasetenStatus, parseCancelOutcome, statusView,
+  type BasetenStatus, type StatusView,
+} from '../webhooks.ts';
+import { controlCall } from './async.ts';
+import { json } from './meta.ts';
+
+export async function asyncStatus(request: GatewayRequest, env: Env): Promise<Response> {
+  const store = new AsyncStore(env.ASYNC_REQUESTS);
+  const { record, result } = await ownedRequest(request, store);
+  if (result || isFinal(record.status)) return json(publicView(statusView(record, result, undefined), record));
+
+  // Not final here: either it is still running, or its result or final status has not reached this location yet.
+  const reported = await basetenStatus(request, record);
+  const learned = reported && afterBasetenStatus(record, reported, Date.now());
+  if (learned) {
+    // Awaited, so the next poll at this location is served from KV; a failed write (the store logs it) only costs a later Baseten call.
+    await store.saveRecord(learned, Date.now()).catch(() => {});
+  }
+  return json(publicView(statusView(learned ?? record, undefined, reported), record));
+}
+
+export async function cancelAsync(request: GatewayRequest, env: Env): Promise<Response> {
+  const store = new AsyncStore(env.ASYNC_REQUESTS);
+  const { record, result } = await ownedRequest(request, store);
+  const status = result?.status ?? record.status;
+  if (isFinal(status)) {
+    // Baseten cancels only QUEUED requests; a final one is answered without spending its cancel rate limit.
+    return json({ request_id: record.request_id, model: record.alias, canceled: false, message: `request is already ${status}` });
+  }
+  const upstream = await upstreamCall(request, record, 'DELETE');
+  if (!upstream.ok) throw await upstreamFailure(upstream, record);
+  const outcome = parseCancelOutcome(await readSmallJson(upstream));
+  if (!outcome) throw new HttpError('upstream_error', 'Baseten answered an unreadable cancel outcome');
+  // Baseten's answer stands even if it cannot be kept (the store logs it): a later status poll learns CANCELED from Baseten itself.
+  await store.saveRecord(afterCancel(record, outcome, Date.now()), Date.now()).catch(() => {});
+  return json({ request_id: record.request_id, model: record.alias, canceled: outcome.canceled, message: publicMessage(outcome.message, record) });
+}
+
+/** The record and result of the id in the path, if this caller owns it; otherwise the one 404. */
+async function ownedRequest(request: GatewayRequest, store: AsyncStore): Promise<{ record: AsyncRecord; result?: AsyncResult }> {
+  const requestId = String(request.params.request_id);
+  // Checked before anything is looked up or sent: ids are Baseten's 32 hex characters.
+  if (!isRequestId(requestId)) throw new HttpError('invalid_request', 'an async request id is 32 lowercase hex characters');
+  const [record, result, owner] = await Promise.all([
+    store.record(requestId),
+    store.result(requestId),
+    presentedOwner(caller(request), request.headers),
+  ]);
+  if (!record || !sameOwner(record.owner, owner)) {
+    throw new HttpError('not_found', 'no async request with this id for this caller (anonymous callers send the owner_token from the submit in x-async-owner-token)');
+  }
+  request.state.alias = record.alias;
+  return { record, result };
+}
+
+/** Baseten's view, or undefined when Baseten no longer knows the id (it keeps status for an hour after completion). */
+async function basetenStatus(request: GatewayRequest, record: AsyncRecord): Promise<BasetenStatus | undefined> {
+  const upstream = await upstreamCall(request, record, 'GET');
+  if (upstream.status === 404) {
+    await upstream.body?.cancel();
+    return undefined;
+  }
+  if (!upstream.ok) throw await upstreamFailure(upstream, record);
+  const reported = parseBasetenStatus(await readSmallJson(upstream));
+  if (!reported) throw new HttpError('upstream_error', 'Baseten answered an unreadable async status');
+  return reported;
+}
+
+function upstreamCall(request: GatewayRequest, record: AsyncRecord, method: 'GET' | 'DELETE'): Promise<Response> {
+  return controlCall(request, asyncRequestUrl(config(request), record.target, record.request_id), method);
+}
+
+/** Error and cancel messages come from Baseten and may name its IDs: the alias stands in. */
+function publicView(view: StatusView, record: AsyncRecord): StatusView {
+  const errors = view.errors.map((error) => ({ code: error.code, message: publicMessage(error.message, record) }));
+  const cancel = view.cancel && { ...view.cancel, message: publicMessage(view.cancel.message, record) };
+  return { ...view, errors, ...(cancel ? { cancel } : {}) };
+}

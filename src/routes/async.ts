@@ -1,0 +1,143 @@
+/**
+ * POST /v1/models/{alias}/async: queue a request on the target's
+ * /async_predict (chains: /async_run_remote), results to come back through
+ * the gateway's webhook, and record it in KV as this caller's.
+ * GET /v1/models/{alias}/async/queue: the target's async queue status.
+ */
+import { newOwner, type NewOwner } from '../async-owner.ts';
+import { parseAsyncSubmit, withWebhookEndpoint } from '../async-input.ts';
+import { AsyncStore, recordExpiry, type AsyncRecord } from '../async-store.ts';
+import { isObject, readJson } from '../body.ts';
+import { validateInput } from '../input-schema.ts';
+import type { Config, ModelConfig } from '../config.ts';
+import { caller, config, type GatewayRequest } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { readSmallJson, upstreamFailure } from '../streaming.ts';
+import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
+import { isRequestId, queuedRecord } from '../webhooks.ts';
+import { json } from './meta.ts';
+import { modelFor, postToTarget } from './predict.ts';
+
+const WEBHOOK_PATH = '/v1/webhooks/baseten';
+/** Status, cancel and queue calls answer at once; a stuck one should not hold a caller for the alias's predict timeout. */
+const CONTROL_TIMEOUT_MS = 30_000;
+/** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
+const SAVE_RETRY_DELAYS_MS = [1_000, 4_000];
+
+export async function submitAsync(request: GatewayRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
+  const model = asyncModelFor(request);
+  const cfg = config(request);
+  // Without a secret every webhook is refused, so the output would be lost: refuse the work up front.
+  if (cfg.webhookSecrets.length === 0) {
+    throw new HttpError('service_unavailable', 'async inference is not available: the gateway has no BASETEN_WEBHOOK_SECRET to receive results with');
+  }
+  const cap = cfg.settings.asyncMaxBodyBytes;
+  const { bytes, value } = await readJson(request, cap);
+  const { modelInput, maxQueueSeconds } = parseAsyncSubmit(value);
+  validateInput(model, modelInput);
+  const base = publicBase(cfg, request);
+  const body = withWebhookEndpoint(bytes, `${base}${WEBHOOK_PATH}`);
+  // Baseten's cap applies to what it receives, webhook_endpoint included.
+  if (body.byteLength > cap) throw new HttpError('payload_too_large', `request body is larger than ${cap} bytes once the gateway adds webhook_endpoint`);
+
+  const requestId = await queueUpstream(request, model, body);
+  const owner = await newOwner(caller(request));
+  const nowMs = Date.now();
+  const record = queuedRecord({
+    requestId, owner: owner.owner, alias: model.alias, target: model.target, nowMs,
+    expiresAt: recordExpiry(nowMs, maxQueueSeconds, cfg.settings.asyncTtlSeconds),
+  });
+  const accepted = acceptedBody(record, `${base}/v1/async/${requestId}`, owner);
+  const store = new AsyncStore(env.ASYNC_REQUESTS);
+  try {
+    await store.saveRecord(record, nowMs);
+  } catch (err) {
+    if (!(err instanceof HttpError)) throw err;
+    // Baseten has the work: the caller gets its id (and owner token) with the 503, and the record is tried again.
+    ctx.waitUntil(saveLater(store, record));
+    throw new HttpError(
+      'service_unavailable',
+      'Baseten queued the request but the gateway could not record it yet (it retries for a few seconds); poll status_url instead of resubmitting',
+      err.headers,
+      errorDetails(accepted),
+    );
+  }
+  return json(accepted, 201, { location: accepted.status_url });
+}
+
+export async function asyncQueue(request: GatewayRequest): Promise<Response> {
+  const model = asyncModelFor(request);
+  const cfg = config(request);
+  const upstream = await controlCall(request, targetUrl(cfg, model.target, 'async_queue_status'), 'GET');
+  if (!upstream.ok) throw await upstreamFailure(upstream, model);
+  const answer = await readSmallJson(upstream);
+  const queued = isObject(answer) ? answer.num_queued_requests : undefined;
+  const inProgress = isObject(answer) ? answer.num_in_progress_requests : undefined;
+  if (typeof queued !== 'number' || typeof inProgress !== 'number') throw new HttpError('upstream_error', 'Baseten answered an unreadable queue status');
+  // Baseten's answer also names model_id and deployment_id: only the counts and the alias go out.
+  return json({ model: model.alias, num_queued_requests: queued, num_in_progress_requests: inProgress });
+}
+
+/** A call on one of Baseten's async control endpoints (queue, status, cancel), with the short control timeout. */
+export async function controlCall(request: GatewayRequest, url: string, method: 'GET' | 'DELETE'): Promise<Response> {
+  const upstreamRequest = signedRequest(config(request), url, { method, requestId: request.state.requestId });
+  const upstream = await callUpstream(upstreamRequest, { timeoutMs: CONTROL_TIMEOUT_MS, callerSignal: request.signal });
+  request.state.upstreamStatus = upstream.status;
+  return upstream;
+}
+
+/** The alias from the path, usable by this caller and open to async requests. */
+function asyncModelFor(request: GatewayRequest): ModelConfig {
+  const model = modelFor(request);
+  if (!model.async) throw new HttpError('forbidden', `model "${model.alias}" does not accept async requests`);
+  return model;
+}
+
+/** The origin Baseten can reach this gateway at: PUBLIC_BASE_URL, else the one the caller used. */
+function publicBase(cfg: Config, request: Request): string {
+  return cfg.publicBaseUrl ?? new URL(request.url).origin;
+}
+
+/** Sends the submit and returns Baseten's request id (it answers 201 or 202 depending on the docs' generation: any 2xx). */
+async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<string> {
+  const upstream = await postToTarget(request, model, 'async_predict', body, 'application/json');
+  const answer = await readSmallJson(upstream);
+  const requestId = isObject(answer) ? answer.request_id : undefined;
+  if (!isRequestId(requestId)) throw new HttpError('upstream_error', 'Baseten accepted the request but answered no usable request id');
+  return requestId;
+}
+
+interface Accepted {
+  request_id: string;
+  model: string;
+  status: 'QUEUED';
+  status_url: string;
+  owner_token?: string;
+}
+
+function acceptedBody(record: AsyncRecord, statusUrl: string, owner: NewOwner): Accepted {
+  const body: Accepted = { request_id: record.request_id, model: record.alias, status: 'QUEUED', status_url: statusUrl };
+  if (owner.token) body.owner_token = owner.token;
+  return body;
+}
+
+/** The 503's extra error fields: the error's own request_id is the gateway's, so Baseten's is async_request_id. */
+function errorDetails(accepted: Accepted): Record<string, string> {
+  const details: Record<string, string> = { async_request_id: accepted.request_id, model: accepted.model, status_url: accepted.status_url };
+  if (accepted.owner_token) details.owner_token = accepted.owner_token;
+  return details;
+}
+
+async function saveLater(store: AsyncStore, record: AsyncRecord): Promise<void> {
+  for (const delayMs of SAVE_RETRY_DELAYS_MS) {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    try {
+      await store.saveRecord(record, Date.now());
+      console.log(JSON.stringify({ event: 'async_record_saved_late', async_request_id: record.request_id }));
+      return;
+    } catch {
+      // logged by the store; try again or give up below
+    }
+  }
+  console.error(JSON.stringify({ level: 'error', event: 'async_record_lost', async_request_id: record.request_id }));
+}

@@ -1,0 +1,108 @@
+/**
+ * POST /v1/chat/completions, /v1/completions, /v1/embeddings: the OpenAI
+ * protocol, for aliases whose target is an OpenAI-compatible engine (vLLM,
+ * TensorRT-LLM, SGLang) that Baseten exposes under /sync/v1. `model` names
+ * the alias and is rewritten to the engine's served name; every other byte of
+ * the body, and of the answer, passes through as is.
+ */
+import { authorizeModel } from '../auth.ts';
+import { mediaType, readJson } from '../body.ts';
+import type { Config, ModelConfig } from '../config.ts';
+import { caller, config, type GatewayRequest } from '../context.ts';
+import { HttpError, type ErrorType } from '../errors.ts';
+import { replaceMember } from '../json-member.ts';
+import { sseResponse } from '../sse.ts';
+import { relay, upstreamFailure } from '../streaming.ts';
+import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
+
+export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
+
+export const chatCompletions = (request: GatewayRequest) => forwardOpenAI(request, 'chat/completions');
+export const completions = (request: GatewayRequest) => forwardOpenAI(request, 'completions');
+export const embeddings = (request: GatewayRequest) => forwardOpenAI(request, 'embeddings');
+
+async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint): Promise<Response> {
+  const cfg = config(request);
+  // The alias, and so its own cap, is only known once the body is read: read up to the largest.
+  const { bytes, value } = await readJson(request, largestOpenAIBodyCap(cfg));
+  const { model, servedName } = openAIModel(request, requestedAlias(endpoint, value));
+  if (bytes.byteLength > model.maxBodyBytes) {
+    throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
+  }
+  const text = new TextDecoder().decode(bytes);
+  const body = replaceMember(text, 'model', JSON.stringify(servedName));
+  const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'sync', `/v1/${endpoint}`), {
+    method: 'POST',
+    requestId: request.state.requestId,
+    body,
+    callerHeaders: request.headers,
+    contentType: 'application/json',
+  });
+  const startedMs = Date.now();
+  const upstream = await callUpstream(upstreamRequest, { timeoutMs: model.timeoutMs, callerSignal: request.signal });
+  request.state.upstreamStatus = upstream.status;
+  if (!upstream.ok) throw await engineFailure(upstream, model);
+  if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
+  return sseResponse(upstream, {
+    keepAliveMs: cfg.settings.sseKeepAliveMs,
+    // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
+    firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
+    idleMs: model.timeoutMs,
+    onIdle: () => console.log(JSON.stringify({
+      level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
+    })),
+  });
+}
+
+/** The checks the gateway owns; every other field is the engine's business. */
+export function requestedAlias(endpoint: OpenAIEndpoint, body: unknown): string {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new HttpError('invalid_request', 'the request body must be a JSON object');
+  }
+  const model = 'model' in body ? body.model : undefined;
+  if (typeof model !== 'string' || model === '') {
+    throw new HttpError('invalid_request', '`model` must be a string: the alias of the model to call');
+  }
+  if (endpoint === 'chat/completions' && !('messages' in body && Array.isArray(body.messages))) {
+    throw new HttpError('invalid_request', '`messages` must be an array');
+  }
+  return model;
+}
+
+/** The alias, checked against this caller, and known to speak the OpenAI protocol. */
+function openAIModel(request: GatewayRequest, alias: string): { model: ModelConfig; servedName: string } {
+  const model = authorizeModel(caller(request), config(request), alias);
+  request.state.alias = model.alias;
+  if (!model.openai) {
+    // OpenAI itself answers 404 for a model that exists but not on this endpoint.
+    throw new HttpError('not_found', `model "${model.alias}" is not an OpenAI-compatible engine; call /v1/models/${model.alias}/predict`);
+  }
+  return { model, servedName: model.openai.servedModelName };
+}
+
+function largestOpenAIBodyCap(cfg: Config): number {
+  let cap = 0;
+  for (const model of cfg.models.values()) if (model.openai) cap = Math.max(cap, model.maxBodyBytes);
+  if (cap === 0) throw new HttpError('not_found', 'no OpenAI-compatible model is configured');
+  return cap;
+}
+
+/**
+ * The engine's own verdict on a bad request (a parameter out of range, a
+ * prompt too long) is the caller's to fix: it keeps its 4xx, so an OpenAI
+ * client raises BadRequestError with the engine's message. 401, 403 and 404
+ * from upstream mean the gateway's key or config is wrong, which the caller
+ * cannot fix: those stay 502, as on every other route.
+ */
+const CALLER_FAULTS: Partial<Record<number, ErrorType>> = {
+  400: 'invalid_request',
+  413: 'payload_too_large',
+  // FastAPI-based engines say 422 for a body that fails validation; OpenAI says 400.
+  422: 'invalid_request',
+};
+
+async function engineFailure(upstream: Response, model: ModelConfig): Promise<HttpError> {
+  const failure = await upstreamFailure(upstream, model);
+  const type = CALLER_FAULTS[upstream.status];
+  return type ? new HttpError(type, failure.message, failure.headers) : failure;
+}

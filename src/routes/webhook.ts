@@ -1,0 +1,41 @@
+/**
+ * POST /v1/webhooks/baseten: Baseten's async result delivery. The signature
+ * is checked over the raw bytes before anything is parsed; the result is
+ * written to KV before the 200, so that a failed write is a 503 and Baseten
+ * retries (it retries once, ~2 s later, on 500/502/503/504).
+ */
+import { AsyncStore } from '../async-store.ts';
+import { readCapped } from '../body.ts';
+import { config, type GatewayRequest } from '../context.ts';
+import { HttpError, type ErrorType } from '../errors.ts';
+import { resultOf, sameTarget, verifyWebhook, type WebhookVerdict } from '../webhooks.ts';
+import { json } from './meta.ts';
+
+/** Below KV's 25 MiB value limit, with room for the record around the output. */
+const WEBHOOK_MAX_BODY_BYTES = 20 * 1024 * 1024;
+
+const REFUSALS: Record<Exclude<WebhookVerdict, { ok: true }>['reason'], [ErrorType, string]> = {
+  not_configured: ['service_unavailable', 'webhooks are refused: no webhook secret is configured'],
+  unsigned: ['unauthorized', 'missing X-BASETEN-SIGNATURE'],
+  forged: ['unauthorized', 'X-BASETEN-SIGNATURE does not match'],
+  malformed: ['invalid_request', 'not an async result delivery'],
+  // A replay of an old, genuinely signed delivery lands here.
+  stale: ['unauthorized', 'delivery time is more than 300 s from now'],
+};
+
+export async function basetenWebhook(request: GatewayRequest, env: Env): Promise<Response> {
+  const cfg = config(request);
+  const body = await readCapped(request, WEBHOOK_MAX_BODY_BYTES);
+  const verdict = await verifyWebhook({ body, signature: request.headers.get('x-baseten-signature'), secrets: cfg.webhookSecrets, nowMs: Date.now() });
+  if (!verdict.ok) throw new HttpError(...REFUSALS[verdict.reason]);
+  const { payload } = verdict;
+
+  const store = new AsyncStore(env.ASYNC_REQUESTS);
+  const [record, stored] = await Promise.all([store.record(payload.request_id), store.result(payload.request_id)]);
+  if (!record) throw new HttpError('not_found', 'unknown async request');
+  if (!sameTarget(payload, record.target)) throw new HttpError('invalid_request', 'the delivery names another model than the request was sent to');
+  request.state.alias = record.alias;
+  // A repeated delivery changes nothing: the first stored result stands.
+  if (!stored) await store.saveResult(resultOf(payload), cfg.settings.asyncTtlSeconds);
+  return json({ received: true });
+}

@@ -1,0 +1,75 @@
+// The OpenAPI document, generated from the route table and the config: valid OpenAPI 3.1, and complete.
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { routes } from '../../src/index.ts';
+import { openApiDocument, openApiPath } from '../../src/openapi.ts';
+import { TEST_CLIENTS, TEST_MODELS } from '../config.ts';
+
+type Operation = { operationId: string; security: Record<string, string[]>[]; requestBody?: { content: Record<string, { schema: any }> }; responses: Record<string, unknown> };
+type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown>; schemas: Record<string, any> } };
+
+const config = parseConfig({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'fake-baseten-key', MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, SETTINGS: { batch_max_rows: 100 } });
+const doc = openApiDocument(config) as Document;
+
+describe('OpenAPI document', () => {
+  it('is valid OpenAPI 3.1 with every $ref resolvable', async () => {
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(doc));
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe('3.1');
+    expect(() => validator.resolveRefs()).not.toThrow();
+  });
+
+  it('documents every route the router serves', () => {
+    const served = routes.filter(([, path]) => path !== '*');
+    expect(served.length).toBeGreaterThan(5);
+    for (const [method, path] of served) {
+      const item = doc.paths[openApiPath(path)];
+      expect(item, `${method} ${path} is not in the OpenAPI document`).toBeDefined();
+      if (method !== 'ALL') expect(item![method.toLowerCase()], `${method} ${path} is not in the OpenAPI document`).toBeDefined();
+    }
+  });
+
+  it('documents the whole public contract, routes served by other modules included', () => {
+    const expected = [
+      'get /healthz', 'get /openapi.json', 'get /v1/models',
+      'post /v1/models/{alias}/predict', 'post /v1/models/{alias}/batch', 'post /v1/models/{alias}/wake',
+      'post /v1/models/{alias}/async', 'get /v1/models/{alias}/async/queue', 'get /v1/async/{request_id}', 'delete /v1/async/{request_id}',
+      'post /v1/webhooks/baseten', 'get /v1/models/{alias}/sync/{route}', 'post /v1/models/{alias}/sync/{route}',
+      'post /v1/chat/completions', 'post /v1/completions', 'post /v1/embeddings',
+    ];
+    for (const route of expected) {
+      const [method, path] = route.split(' ') as [string, string];
+      expect(doc.paths[path]?.[method], route).toBeDefined();
+    }
+  });
+
+  it('publishes an alias\'s input_schema as the body of its own predict, batch and async paths', () => {
+    const schema = TEST_MODELS.typed.input_schema;
+    const body = (path: string) => doc.paths[path]!.post!.requestBody!.content['application/json']!.schema;
+    expect(body('/v1/models/typed/predict')).toEqual(schema);
+    expect(body('/v1/models/typed/batch').properties.rows).toEqual({ type: 'array', items: schema, maxItems: 100 });
+    expect(body('/v1/models/typed/async').properties.model_input).toEqual(schema);
+    expect(doc.paths['/v1/models/typed/predict']!.post!.requestBody!.content['application/octet-stream']).toBeUndefined();
+    // Aliases without a schema are served by the templated paths.
+    expect(doc.paths['/v1/models/echo/predict']).toBeUndefined();
+  });
+
+  it('declares Bearer (or anonymous for public aliases), admin-only wake, the signed webhook and the error envelope', () => {
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['basetenSignature', 'bearer']);
+    expect(doc.paths['/v1/models/{alias}/predict']!.post!.security).toEqual([{ bearer: [] }, {}]);
+    expect(doc.paths['/v1/models/typed/predict']!.post!.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/v1/models/{alias}/wake']!.post!.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/v1/webhooks/baseten']!.post!.security).toEqual([{ basetenSignature: [] }]);
+    expect(doc.paths['/healthz']!.get!.security).toEqual([]);
+    expect(doc.paths['/v1/models/{alias}/batch']!.post!.responses['413']).toEqual({ $ref: '#/components/responses/payload_too_large' });
+    expect(doc.components.schemas.Error.properties.error.required).toEqual(['type', 'message', 'request_id']);
+  });
+
+  it('gives every operation a unique operationId', () => {
+    const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
