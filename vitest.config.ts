@@ -1,6 +1,6 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TEST_ORIGINS, TEST_WEBHOOK_SECRET } from './test/config.ts';
+import { RATE_LIMIT_TEST_CLIENTS, TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TEST_ORIGINS, TEST_WEBHOOK_SECRET } from './test/config.ts';
 
 export default defineConfig({
   test: {
@@ -18,7 +18,7 @@ export default defineConfig({
                 BASETEN_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
                 BASETEN_URL_TEMPLATE: `${inject('fakeBasetenUrl')}/{subdomain}`,
                 MODELS: TEST_MODELS,
-                CLIENTS: TEST_CLIENTS,
+                CLIENTS: { ...TEST_CLIENTS, ...RATE_LIMIT_TEST_CLIENTS },
                 ALLOWED_ORIGINS: TEST_ORIGINS,
               },
             },

@@ -3,18 +3,30 @@
  * count is the same wherever on Cloudflare its requests land. Used only for
  * callers whose config asks for `{ "limit", "period_seconds" }`; it costs a
  * round trip to the object on every request. The window lives in storage so
- * an evicted object does not forget it.
+ * an evicted object does not forget it. A plain fetch-based object (no
+ * `cloudflare:workers` import), so the route table still loads in Node tools.
  */
-import { DurableObject } from 'cloudflare:workers';
 import { takeFromWindow, type RateLimitOutcome, type Window } from './rate-limit.ts';
 
 const WINDOW_KEY = 'window';
 
-export class GlobalRateLimiter extends DurableObject<Env> {
-  async take(limit: number, periodSeconds: number): Promise<RateLimitOutcome> {
-    const stored = await this.ctx.storage.get<Window>(WINDOW_KEY);
+export interface TakeRequest {
+  limit: number;
+  periodSeconds: number;
+}
+
+export class GlobalRateLimiter implements DurableObject {
+  readonly #storage: DurableObjectStorage;
+
+  constructor(state: DurableObjectState) {
+    this.#storage = state.storage;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const { limit, periodSeconds } = await request.json<TakeRequest>();
+    const stored = await this.#storage.get<Window>(WINDOW_KEY);
     const { outcome, next } = takeFromWindow(stored, Date.now(), limit, periodSeconds);
-    if (outcome.allowed) await this.ctx.storage.put(WINDOW_KEY, next);
-    return outcome;
+    if (outcome.allowed) await this.#storage.put(WINDOW_KEY, next);
+    return Response.json(outcome satisfies RateLimitOutcome);
   }
 }

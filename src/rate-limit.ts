@@ -8,6 +8,7 @@
  */
 import type { Caller } from './auth.ts';
 import { bindingNamed } from './config.ts';
+import type { TakeRequest } from './global-rate-limiter.ts';
 import { HttpError } from './errors.ts';
 
 export interface RateLimitOutcome {
@@ -46,7 +47,9 @@ async function check(caller: Caller, env: Env): Promise<RateLimitOutcome> {
       // The config refuses a global policy when this binding is absent.
       const namespace = env.GLOBAL_RATE_LIMITER!;
       const counter = namespace.get(namespace.idFromName(caller.rateLimitKey));
-      return counter.take(policy.limit, policy.periodSeconds);
+      const take: TakeRequest = { limit: policy.limit, periodSeconds: policy.periodSeconds };
+      const res = await counter.fetch('https://global-rate-limiter/take', { method: 'POST', body: JSON.stringify(take) });
+      return res.json<RateLimitOutcome>();
     }
   }
 }

@@ -69,6 +69,14 @@ export const TEST_CLIENTS = {
   alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'] },
   bob: { token_sha256: TOKEN_SHA256.bob, models: ['echo', 'staging'] },
   admin: { token_sha256: TOKEN_SHA256.admin, models: ['*'], admin: true },
+};
+
+/**
+ * Clients on a rate-limit tier: they name bindings (wrangler.toml's
+ * RATE_LIMITER_STRICT, the GLOBAL_RATE_LIMITER Durable Object), so they are
+ * bound only where those exist (the workerd tests), not in config-only tests.
+ */
+export const RATE_LIMIT_TEST_CLIENTS = {
   limited: { token_sha256: TOKEN_SHA256.limited, models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
   strict: { token_sha256: TOKEN_SHA256.strict, models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
 };
