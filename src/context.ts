@@ -62,11 +62,10 @@ export function renderError(err: unknown, request: IRequest): Response {
   // `begin` may itself have failed (a bad config): the state is made here then.
   const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now() };
   request.state = state;
-  const secrets = state.config ? [state.config.apiKey, ...state.config.webhookSecrets] : [];
   if (!(err instanceof HttpError)) {
-    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: redact(describe(err), secrets) }));
+    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: redact(describe(err)) }));
   }
-  return errorResponse(err, state.requestId, secrets);
+  return errorResponse(err, state.requestId);
 }
 
 export function finish(response: Response, request: GatewayRequest): Response {

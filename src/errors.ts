@@ -1,3 +1,5 @@
+import { knownSecrets } from './config.ts';
+
 /** The contract's error types and the HTTP status each one carries. */
 export const ERROR_STATUS = {
   invalid_request: 400,
@@ -38,18 +40,19 @@ export class HttpError extends Error {
 
 /**
  * Renders any thrown value as the contract's envelope; unknown errors say
- * nothing internal. `secrets` are cut from the message whatever its source,
- * so an upstream error that quotes the key cannot carry it to a caller.
+ * nothing internal. Every known secret is cut from the message whatever its
+ * source, so an upstream error that quotes the key cannot carry it to a caller.
  */
-export function errorResponse(err: unknown, requestId: string, secrets: readonly string[] = []): Response {
+export function errorResponse(err: unknown, requestId: string): Response {
   const known = err instanceof HttpError ? err : new HttpError('internal', 'internal error');
-  const body = { error: { type: known.type, message: redact(known.message, secrets), request_id: requestId, ...known.details } };
+  const body = { error: { type: known.type, message: redact(known.message), request_id: requestId, ...known.details } };
   return new Response(JSON.stringify(body), {
     status: known.status,
     headers: { 'content-type': 'application/json', ...known.headers },
   });
 }
 
-export function redact(text: string, secrets: readonly string[]): string {
-  return secrets.reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
+/** The text with every secret this isolate knows replaced. */
+export function redact(text: string): string {
+  return knownSecrets().reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
 }

@@ -4,7 +4,7 @@
  * error with Baseten's status and message, its IDs replaced by the alias.
  */
 import type { ModelConfig } from './config.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, redact } from './errors.ts';
 
 /** What scrubbing needs: the alias to name, the target whose IDs it replaces. */
 export type Named = Pick<ModelConfig, 'alias' | 'target'>;
@@ -90,9 +90,9 @@ function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 500);
 }
 
-/** A Baseten message fit for a caller: IDs replaced by the alias, one bounded line. */
+/** A Baseten message fit for a caller: IDs replaced by the alias, secrets cut, one bounded line. */
 export function publicMessage(text: string, model: Named): string {
-  return clean(scrubIds(text, model));
+  return clean(redact(scrubIds(text, model)));
 }
 
 /** Status, cancel and queue answers are a few hundred bytes; a longer one is cut, then fails to parse. */

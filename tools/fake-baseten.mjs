@@ -93,6 +93,7 @@ const DEFAULT_MAX_QUEUE_SECONDS = 600;
  * @property {string | null} webhook_endpoint
  * @property {number} maxQueueSeconds
  * @property {unknown} data
+ * @property {number} statusResets Status lookups cut so far (`reset_status_first`).
  */
 
 /**
@@ -559,6 +560,7 @@ function createApp(config, state) {
       webhook_endpoint: body.webhook_endpoint ?? null,
       maxQueueSeconds: body.max_time_in_queue_seconds ?? DEFAULT_MAX_QUEUE_SECONDS,
       data: null,
+      statusResets: 0,
     };
     state.asyncRequests.set(record.request_id, record);
     return record;
@@ -612,6 +614,12 @@ function createApp(config, state) {
   function getAsyncStatus(ctx, target, requestId) {
     const record = findAsync(target, requestId);
     if (!record) return sendError(ctx, 404, `Async request ${requestId} not found`);
+    // `model_input.fake.reset_status_first: N`: the first N status lookups lose their connection
+    // before any answer byte, so a test can watch the client retry a safe GET.
+    if ((record.fake.reset_status_first ?? 0) > record.statusResets) {
+      record.statusResets += 1;
+      return cutConnection(ctx);
+    }
     return sendJson(ctx, 200, asyncStatusBody(record));
   }
 

@@ -4,9 +4,12 @@
  * model twice (the fake's log counts the attempts). The same faults under
  * `wrangler dev` are in test/node/faults-e2e.test.ts.
  */
+import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { TEST_API_KEY, TEST_WEBHOOK_SECRET } from '../config.ts';
-import { call, errorOf, sleep, uniqueId, upstreamRequests } from './helpers.ts';
+import worker from '../../src/index.ts';
+import { TEST_API_KEY, TEST_WEBHOOK_SECRET, TOKENS } from '../config.ts';
+import { deliver, deliveryBody, signature, storedResult, submit } from './async-helpers.ts';
+import { call, errorOf, GATEWAY, sleep, uniqueId, upstreamRequests } from './helpers.ts';
 
 async function predictWith(fake: Record<string, unknown>, alias = 'echo') {
   const id = uniqueId('fault');
@@ -62,6 +65,14 @@ describe('Baseten answers an error', () => {
     expect(text).toContain('key [redacted] refused; secret [redacted]');
   });
 
+  it('cuts the secrets out of a batch row\'s error too, whatever route renders it', async () => {
+    const res = await call('/v1/models/echo/batch', { token: 'alice', json: { rows: [{ fake: { status: 500, message: `key ${TEST_API_KEY}` } }, { ok: 1 }] } });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).not.toContain(TEST_API_KEY);
+    expect(text).toContain('key [redacted]');
+  });
+
   it('relays a garbage 200 body untouched: a success body is streamed, never parsed', async () => {
     const { res } = await predictWith({ garbage: true });
     expect(res.status).toBe(200);
@@ -111,6 +122,86 @@ describe('the connection fails', () => {
   it('never retries a POST to a custom route', async () => {
     const id = uniqueId('retry');
     const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=1', { token: 'alice', method: 'POST', body: '{}', headers: { 'x-request-id': id } });
+    expect(res.status).toBe(502);
+    expect(await upstreamRequests(id)).toHaveLength(1);
+  });
+});
+
+/** The real KV with one of its methods failing the next `times` calls: a passing KV outage. */
+function kvFailing(method: 'get' | 'put', times = Infinity): KVNamespace {
+  let left = times;
+  return new Proxy(env.ASYNC_REQUESTS, {
+    get(target, name) {
+      if (name === method && left-- > 0) return () => Promise.reject(new Error('KV is down'));
+      const value = Reflect.get(target, name) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+async function callWithKv(kv: KVNamespace, path: string, init: RequestInit<IncomingRequestCfProperties> = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const request = new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}${path}`, init);
+  const res = await worker.fetch(request, { ...env, ASYNC_REQUESTS: kv } as Env, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+const alice = { authorization: `Bearer ${TOKENS.alice}` };
+
+describe('KV fails (async requests lose nothing)', () => {
+  it('answers a status read with 503 and retry-after while KV reads fail, and the same id reads normally once KV is back', async () => {
+    const { accepted } = await submit('asyncmodel');
+    const down = await callWithKv(kvFailing('get'), `/v1/async/${accepted.request_id}`, { headers: alice });
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect((await errorOf(down)).type).toBe('service_unavailable');
+    const back = await call(`/v1/async/${accepted.request_id}`, { token: 'alice' });
+    expect(back.status).toBe(200);
+    expect(await back.json()).toMatchObject({ request_id: accepted.request_id, status: 'QUEUED' });
+  });
+
+  it('answers 503 to a webhook whose result cannot be written, so Baseten retries, and the retry stores the output', async () => {
+    const { accepted } = await submit('asyncmodel');
+    const body = deliveryBody(accepted.request_id, { data: { output: 'kept' } });
+    const headers = { 'content-type': 'application/json', 'x-baseten-signature': await signature(body) };
+    const failed = await callWithKv(kvFailing('put'), '/v1/webhooks/baseten', { method: 'POST', body, headers });
+    expect(failed.status).toBe(503);
+    expect(await storedResult(accepted.request_id)).toBeNull();
+    const retried = await deliver(body, headers['x-baseten-signature']);
+    expect(retried.status).toBe(200);
+    const view = (await (await call(`/v1/async/${accepted.request_id}`, { token: 'alice' })).json()) as { status: string; output: unknown };
+    expect(view).toMatchObject({ status: 'SUCCEEDED', output: { output: 'kept' } });
+  });
+
+  it('still answers a status poll and a cancel when only KV writes fail (degraded: the outcome is not kept)', async () => {
+    const { accepted } = await submit('asyncmodel');
+    const polled = await callWithKv(kvFailing('put'), `/v1/async/${accepted.request_id}`, { headers: alice });
+    expect(polled.status).toBe(200);
+    await polled.arrayBuffer();
+    const canceled = await callWithKv(kvFailing('put'), `/v1/async/${accepted.request_id}`, { method: 'DELETE', headers: alice });
+    expect(canceled.status).toBe(200);
+    expect(await canceled.json()).toMatchObject({ canceled: true });
+    // Baseten knows it was canceled: the next poll learns it from there.
+    const later = (await (await call(`/v1/async/${accepted.request_id}`, { token: 'alice' })).json()) as { status: string };
+    expect(later.status).toBe('CANCELED');
+  });
+});
+
+describe('async status lookups are retried (GET), submits are not', () => {
+  it('asks Baseten again when the status connection drops before an answer', async () => {
+    const { accepted } = await submit('asyncmodel', { queue_ms: 600_000, reset_status_first: 1 });
+    const id = uniqueId('status');
+    const res = await call(`/v1/async/${accepted.request_id}`, { token: 'alice', headers: { 'x-request-id': id } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ status: 'QUEUED' });
+    const lookups = (await upstreamRequests(id)).filter((r) => r.path.endsWith(`/async_request/${accepted.request_id}`));
+    expect(lookups.map((r) => r.method)).toEqual(['GET', 'GET']);
+  });
+
+  it('sends an async submit once even when the connection drops after Baseten received it', async () => {
+    const id = uniqueId('submit');
+    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { reset: true } } }, headers: { 'x-request-id': id } });
     expect(res.status).toBe(502);
     expect(await upstreamRequests(id)).toHaveLength(1);
   });

@@ -5,9 +5,10 @@
  * Inputs workerd's fetch cannot build (lying Content-Length, raw CR/LF,
  * made-up methods) are sent over a raw socket in test/node/hostile-e2e.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ErrorType } from '../../src/errors.ts';
 import { TEST_API_KEY, TEST_WEBHOOK_SECRET, TOKEN_SHA256, TOKENS } from '../config.ts';
+import { deliver, deliveryBody, signature, storedResult, submit } from './async-helpers.ts';
 import { call, uniqueId, upstreamRequests, type CallOptions } from './helpers.ts';
 
 interface Case {
@@ -405,5 +406,95 @@ describe(`hostile requests (${CASES.length} cases)`, () => {
   it('left no prototype polluted', () => {
     expect(({} as Record<string, unknown>).admin).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+/**
+ * Hostile async and webhook requests: ids that are not Baseten's, another
+ * caller's ids, forged, stale and replayed deliveries. Built once a real
+ * request exists (alice's), so the cases can aim at it.
+ */
+interface AsyncCase {
+  name: string;
+  /** Path and init, given alice's request id. */
+  build: (owned: string) => Promise<[string, CallOptions]> | [string, CallOptions];
+  status: number;
+  type?: ErrorType;
+}
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const otherHex = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+const webhook = (body: string, signatureHeader?: string): [string, CallOptions] => [
+  '/v1/webhooks/baseten',
+  { method: 'POST', body, headers: { 'content-type': 'application/json', ...(signatureHeader === undefined ? {} : { 'x-baseten-signature': signatureHeader }) } },
+];
+const minutes = (n: number) => new Date(Date.now() + n * 60_000).toISOString();
+
+const ASYNC_CASES: AsyncCase[] = [
+  { name: 'async id that is not hex', build: () => ['/v1/async/not-a-request-id', { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id in upper case', build: (id) => [`/v1/async/${id.toUpperCase()}`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id one character short', build: (id) => [`/v1/async/${id.slice(1)}`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id one character long', build: (id) => [`/v1/async/${id}0`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id with encoded traversal', build: () => ['/v1/async/..%2f..%2fhealthz', { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id with a NUL', build: (id) => [`/v1/async/${id.slice(1)}%00`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'another client reads the request', build: (id) => [`/v1/async/${id}`, { token: 'bob' }], status: 404, type: 'not_found' },
+  { name: 'another client cancels the request', build: (id) => [`/v1/async/${id}`, { token: 'bob', method: 'DELETE' }], status: 404, type: 'not_found' },
+  { name: 'an anonymous caller reads a client\'s request', build: (id) => [`/v1/async/${id}`, {}], status: 404, type: 'not_found' },
+  { name: 'an anonymous caller with a made-up owner token', build: (id) => [`/v1/async/${id}`, { headers: { 'x-async-owner-token': 'o'.repeat(43) } }], status: 404, type: 'not_found' },
+  { name: 'an unknown id', build: () => [`/v1/async/${otherHex()}`, { token: 'alice' }], status: 404, type: 'not_found' },
+  { name: 'webhook: unsigned', build: (id) => webhook(deliveryBody(id)), status: 401, type: 'unauthorized' },
+  { name: 'webhook: a random signature', build: (id) => webhook(deliveryBody(id), `v1=${otherHex()}${otherHex()}`), status: 401, type: 'unauthorized' },
+  { name: 'webhook: signed with another secret', build: async (id) => { const b = deliveryBody(id); return webhook(b, await signature(b, 'whsec_other')); }, status: 401, type: 'unauthorized' },
+  { name: 'webhook: an empty v1=', build: (id) => webhook(deliveryBody(id), 'v1='), status: 401, type: 'unauthorized' },
+  { name: 'webhook: a valid HMAC under another scheme (v0=)', build: async (id) => { const b = deliveryBody(id); return webhook(b, (await signature(b)).replace('v1=', 'v0=')); }, status: 401, type: 'unauthorized' },
+  { name: 'webhook: the signature of other bytes', build: async (id) => webhook(deliveryBody(id, { data: 'tampered' }), await signature(deliveryBody(id))), status: 401, type: 'unauthorized' },
+  { name: 'webhook: the signature with one hex digit changed', build: async (id) => { const b = deliveryBody(id); const s = await signature(b); return webhook(b, s.slice(0, -1) + (s.endsWith('0') ? '1' : '0')); }, status: 401, type: 'unauthorized' },
+  { name: 'webhook: a stale delivery (a replay, 10 minutes old)', build: async (id) => { const b = deliveryBody(id, { time: minutes(-10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
+  { name: 'webhook: a delivery from the future', build: async (id) => { const b = deliveryBody(id, { time: minutes(10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
+  { name: 'webhook: signed, for an id never submitted', build: async () => { const b = deliveryBody(otherHex()); return webhook(b, await signature(b)); }, status: 404, type: 'not_found' },
+  { name: 'webhook: signed, naming another model', build: async (id) => { const b = deliveryBody(id, { modelId: 'zzz999' }); return webhook(b, await signature(b)); }, status: 400, type: 'invalid_request' },
+  { name: 'webhook: signed, not JSON', build: async () => webhook('{oops', await signature('{oops')), status: 400, type: 'invalid_request' },
+  { name: 'webhook: over 20 MiB', build: (id) => webhook(`${deliveryBody(id).slice(0, -1)},"pad":"${'p'.repeat(21 * MiB)}"}`, 'v1=00'), status: 413, type: 'payload_too_large' },
+  { name: 'webhook: GET', build: () => ['/v1/webhooks/baseten', { method: 'GET' }], status: 405, type: 'method_not_allowed' },
+];
+
+describe(`hostile async and webhook requests (${ASYNC_CASES.length} cases)`, () => {
+  let owned = '';
+  beforeAll(async () => {
+    owned = (await submit('asyncmodel')).accepted.request_id;
+    expect(owned).toMatch(HEX32);
+  });
+
+  it.each(ASYNC_CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
+    const id = uniqueId('hostile-async');
+    const [path, init] = await c.build(owned);
+    const res = await call(path, { ...init, headers: { ...(init.headers as Record<string, string> | undefined), 'x-request-id': id } });
+    const body = await res.text();
+    expect(res.status).toBe(c.status);
+    if (c.type) expect((JSON.parse(body) as { error: { type: string } }).error.type).toBe(c.type);
+    for (const secret of [TEST_API_KEY, TEST_WEBHOOK_SECRET]) expect(body).not.toContain(secret);
+    // Refused: nothing asked of Baseten, nothing stored.
+    expect(await upstreamRequests(id)).toHaveLength(0);
+    expect(await storedResult(owned)).toBeNull();
+  });
+
+  it('keeps the first delivered result when a second, genuinely signed delivery says otherwise', async () => {
+    const first = deliveryBody(owned, { data: { output: 'first' } });
+    expect((await deliver(first, await signature(first))).status).toBe(200);
+    const second = deliveryBody(owned, { data: { output: 'second' } });
+    expect((await deliver(second, await signature(second))).status).toBe(200);
+    expect((await deliver(first, await signature(first))).status).toBe(200);
+    expect((await storedResult(owned))?.output).toEqual({ output: 'first' });
+  });
+
+  it('checks webhook signatures with crypto.subtle.timingSafeEqual, every given signature against every secret', async () => {
+    const compare = vi.spyOn(crypto.subtle, 'timingSafeEqual');
+    try {
+      const body = deliveryBody(otherHex());
+      await (await deliver(body, `v1=${otherHex()}${otherHex()},v1=${otherHex()}${otherHex()}`)).arrayBuffer();
+      expect(compare).toHaveBeenCalledTimes(2);
+    } finally {
+      compare.mockRestore();
+    }
   });
 });

@@ -126,9 +126,10 @@ describe('every outbound request goes to the configured origin', () => {
   beforeAll(() => {
     const original = globalThis.fetch;
     vi.spyOn(globalThis, 'fetch').mockImplementation((input, init) => {
-      const request = new Request(input, init);
-      const authorization = request.headers.get('authorization');
-      outbound.push({ url: request.url, signed: authorization !== null, authorization });
+      // Read without touching the body, which the real fetch still has to send.
+      const url = input instanceof Request ? input.url : String(input);
+      const authorization = (input instanceof Request ? input.headers : new Headers(init?.headers)).get('authorization');
+      outbound.push({ url, signed: authorization !== null, authorization });
       return original(input, init);
     });
   });
@@ -148,17 +149,44 @@ describe('every outbound request goes to the configured origin', () => {
     ['/v1/models/echo/predict?url=https://evil.com', { json: {}, headers: { forwarded: 'host=evil.com' } }],
     ['//evil.com/v1/models/echo/predict', { json: {} }],
     ['/v1/models/https:%2f%2fevil.com/predict', { json: {} }],
+    ['/openapi.json', { token: 'alice' }],
+    ['/v1/models/echo', { token: 'alice' }],
+    ['/v1/chat/completions', { token: 'alice', json: { model: 'llm', messages: [{ role: 'user', content: 'hi' }], stream: true } }],
+    ['/v1/completions', { token: 'alice', json: { model: 'llm', prompt: 'hi' } }],
+    ['/v1/embeddings', { token: 'alice', json: { model: 'llm', input: 'hi' } }],
+    ['/v1/models/echo/batch', { token: 'alice', json: { rows: [{ a: 1 }, { fake: { status: 500 } }] } }],
+    ['/v1/models/echo/wake', { token: 'admin', method: 'POST' }],
+    ['/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { queue_ms: 600_000 } }, webhook_endpoint: 'https://evil.com/hook' } }],
+    ['/v1/models/asyncmodel/async/queue', { token: 'alice' }],
+    ['/v1/async/0123456789abcdef0123456789abcdef', { token: 'alice' }],
+    ['/v1/webhooks/baseten', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'x-baseten-signature': 'v1=00' } }],
   ];
 
   it.each(routes)('%s signs only for the fake Baseten', async (path, init) => {
     const before = outbound.length;
     const res = await call(path, init);
-    await res.arrayBuffer();
+    // The spy must not break the call it watches.
+    expect(await res.text()).not.toContain('the connection to Baseten failed');
     for (const seen of outbound.slice(before)) {
       if (!seen.signed) continue;
       expect(new URL(seen.url).origin).toBe(new URL(fakeUrl()).origin);
       expect(new URL(seen.url).pathname).toMatch(/^\/(model|chain)-[a-z0-9]+\//);
     }
+  });
+
+  it('sends an async request\'s status and cancel only to the configured origin', async () => {
+    const before = outbound.length;
+    const submitted = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { queue_ms: 600_000 } } } });
+    const { request_id: id } = (await submitted.json()) as { request_id: string };
+    await (await call(`/v1/async/${id}`, { token: 'alice' })).arrayBuffer();
+    await (await call(`/v1/async/${id}`, { token: 'alice', method: 'DELETE' })).arrayBuffer();
+    const signed = outbound.slice(before).filter((seen) => seen.signed);
+    expect(signed.map((seen) => new URL(seen.url).pathname)).toEqual([
+      '/model-abc123/environments/production/async_predict',
+      `/model-abc123/async_request/${id}`,
+      `/model-abc123/async_request/${id}`,
+    ]);
+    for (const seen of signed) expect(new URL(seen.url).origin).toBe(new URL(fakeUrl()).origin);
   });
 
   it('signed every upstream request with the key and nothing else, and sent the key nowhere else', () => {
