@@ -10,7 +10,7 @@ import { API_KEY, secretScanner, startScannedGateway, WEBHOOK_SECRET, type Scann
 
 let gateway: ScannedGateway;
 beforeAll(async () => {
-  gateway = await startScannedGateway();
+  gateway = await startScannedGateway({ servedNames: { llm001: 'Qwen/Qwen2.5-3B-Instruct' } });
 });
 afterAll(async () => {
   await gateway?.stop();
@@ -263,6 +263,23 @@ describe('the secrets never leave: every route and failure mode, every answer an
     ['/v1/models/echo/predict', { method: 'OPTIONS', headers: { origin: 'http://localhost:8787', 'access-control-request-method': 'POST' } }],
     ['/v1/models/echo/predict', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } }],
     ['/nowhere'],
+    ['/openapi.json'],
+    ['/v1/models/echo', { headers: auth }],
+    ['/v1/chat/completions', post({ model: 'chat', messages: [{ role: 'user', content: 'hi' }], stream: true })],
+    ['/v1/chat/completions', post({ model: 'chat', messages: [{ role: 'user', content: 'hi' }] })],
+    ['/v1/completions', post({ model: 'chat', prompt: 'hi' })],
+    ['/v1/embeddings', post({ model: 'chat', input: 'hi' })],
+    ['/v1/chat/completions', post({ model: 'echo', messages: [] })],
+    ['/v1/models/echo/batch', post({ rows: [{ a: 1 }, { fake: { status: 500, message: `key ${API_KEY}` } }] })],
+    ['/v1/models/echo/wake', { method: 'POST', headers: auth }],
+    ['/v1/models/echo/wake', { method: 'POST' }],
+    ['/v1/models/echo/async', post({ model_input: { fake: { queue_ms: 0, run_ms: 0 } } })],
+    ['/v1/models/echo/async', post({ model_input: { fake: { fail: true, message: `secret ${WEBHOOK_SECRET}` } } })],
+    ['/v1/models/echo/async/queue', { headers: auth }],
+    ['/v1/async/0123456789abcdef0123456789abcdef', { headers: auth }],
+    ['/v1/async/0123456789abcdef0123456789abcdef', { method: 'DELETE', headers: auth }],
+    ['/v1/webhooks/baseten', post('{"request_id":"0123456789abcdef0123456789abcdef"}', { 'x-baseten-signature': 'v1=00' })],
+    ['/v1/webhooks/baseten', post('{}')],
   ];
 
   it.each(sweep.map(([path, init], i) => [`${init?.method ?? 'GET'} ${path} #${i}`, path, init] as const))('%s', async (_label, path, init) => {
@@ -271,6 +288,25 @@ describe('the secrets never leave: every route and failure mode, every answer an
     expect(res.headers.get('x-request-id')).toBeTruthy();
     expect(body).not.toContain(API_KEY);
     expect(body).not.toContain(WEBHOOK_SECRET);
+  });
+
+  it('follows async requests through status and cancel once Baseten has run them', async () => {
+    const ids: string[] = [];
+    for (const fake of [{ queue_ms: 0, run_ms: 0 }, { fail: true, message: `secret ${WEBHOOK_SECRET} key ${API_KEY}` }, { queue_ms: 600_000 }]) {
+      const submitted = await gateway.fetch('/v1/models/echo/async', post({ model_input: { fake } }));
+      expect(submitted.status).toBe(201);
+      ids.push(((await submitted.json()) as { request_id: string }).request_id);
+    }
+    // Baseten's webhooks come back through the gateway; then every view of the requests is scanned.
+    for (let i = 0; i < 50 && gateway.fake.webhookDeliveries.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (const id of ids) {
+      const view = await gateway.fetch(`/v1/async/${id}`, { headers: auth });
+      expect(view.status).toBe(200);
+      await view.text();
+    }
+    const canceled = await gateway.fetch(`/v1/async/${ids[2]}`, { method: 'DELETE', headers: auth });
+    expect(canceled.status).toBe(200);
+    await canceled.text();
   });
 
   it('scanned every answer, and the scanner sees a secret split across chunks', async () => {
