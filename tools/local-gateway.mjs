@@ -52,9 +52,10 @@ export async function startLocalGateway(options = {}) {
     ...options.vars,
   };
   const persistDir = mkdtempSync(join(tmpdir(), 'gateway-dev-'));
+  const inspectorPort = await freePort();
   const args = [
     WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(await freePort()),
+    '--inspector-port', String(inspectorPort),
     '--persist-to', persistDir, '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${typeof value === 'string' ? value : JSON.stringify(value)}`]),
     ...(options.extraArgs ?? []),
@@ -96,7 +97,7 @@ export async function startLocalGateway(options = {}) {
     await stop();
     throw err;
   }
-  return { url, port, fake, output, logs: () => output.join(''), stop, process: child };
+  return { url, port, inspectorPort, fake, output, logs: () => output.join(''), stop, process: child };
 }
 
 async function waitUntilReady(url, child, output) {
