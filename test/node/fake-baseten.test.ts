@@ -205,6 +205,38 @@ describe('streaming', () => {
   });
 });
 
+describe('connection faults', () => {
+  it('drops the connection after reading a predict with fake.reset, and logs that the request arrived', async () => {
+    await expect(post('/model-abc/production/predict', { fake: { reset: true } }, { 'x-request-id': 'reset-1' })).rejects.toThrow();
+    const seen = fake.requests.filter((r) => r.headers['x-request-id'] === 'reset-1');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.bodyBytes).toBeGreaterThan(0);
+  });
+
+  it('drops the first N requests of one x-request-id on a custom route, then answers', async () => {
+    const attempt = () => fetch(`${fake.url}/model-abc/production/sync/items?fake_reset_first=2`, { headers: { ...AUTH, 'x-request-id': 'flaky-1' } });
+    await expect(attempt()).rejects.toThrow();
+    await expect(attempt()).rejects.toThrow();
+    expect((await attempt()).status).toBe(200);
+  });
+
+  it('drops the first N status lookups of an async request (reset_status_first)', async () => {
+    const submitted = await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 60_000, reset_status_first: 1 } } });
+    const { request_id: id } = (await submitted.json()) as { request_id: string };
+    await expect(get(`/model-abc/async_request/${id}`)).rejects.toThrow();
+    expect((await get(`/model-abc/async_request/${id}`)).status).toBe(200);
+  });
+
+  it('sends garbage or a large body with an error status', async () => {
+    const garbage = await post('/model-abc/production/predict', { fake: { garbage: true, status: 503 } });
+    expect(garbage.status).toBe(503);
+    expect(await garbage.text()).toBe('{"output": <this is not json');
+    const large = await post('/model-abc/production/predict', { fake: { bytes: 100_000, status: 500 } });
+    expect(large.status).toBe(500);
+    expect((await large.arrayBuffer()).byteLength).toBe(100_000);
+  });
+});
+
 describe('async', () => {
   it('runs the lifecycle and delivers a signed webhook (one v1= per secret, newest first)', async () => {
     const receiver = await startReceiver();
