@@ -1,10 +1,10 @@
 import { Router } from 'itty-router';
 import { begin, finish, renderError, withCaller, type GatewayRequest, type HandlerArgs } from './context.ts';
+import { asyncStatus, cancelAsync } from './routes/async-request.ts';
+import { asyncQueue, submitAsync } from './routes/async.ts';
+import { batch } from './routes/batch.ts';
 import { healthz, listModels, noRoute, openapi, retrieveModel } from './routes/meta.ts';
 import { chatCompletions, completions, embeddings } from './routes/openai.ts';
-import { asyncQueue, submitAsync } from './routes/async.ts';
-import { asyncStatus, cancelAsync } from './routes/async-request.ts';
-import { batch } from './routes/batch.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
 import { wake } from './routes/wake.ts';
