@@ -29,16 +29,30 @@ function tooLarge(maxBytes: number): HttpError {
   return new HttpError('payload_too_large', `request body is larger than ${maxBytes} bytes`);
 }
 
-/** Refuses early when the declared length is already over the cap. */
-function checkDeclaredLength(request: Request, maxBytes: number): void {
-  const declared = Number(request.headers.get('content-length') ?? '0');
+/**
+ * Refuses early when the declared length is already over the cap; returns
+ * the declared length, or undefined when there is none (a chunked body).
+ */
+function checkDeclaredLength(request: Request, maxBytes: number): number | undefined {
+  const header = request.headers.get('content-length');
+  if (header === null) return undefined;
+  const declared = Number(header);
   if (declared > maxBytes) throw tooLarge(maxBytes);
+  return Number.isSafeInteger(declared) ? declared : undefined;
 }
 
 /** Reads the whole body, stopping as soon as it passes maxBytes. */
 export async function readCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
-  checkDeclaredLength(request, maxBytes);
+  const declared = checkDeclaredLength(request, maxBytes);
   if (!request.body) return new Uint8Array(0);
+  if (declared !== undefined) {
+    // HTTP framing holds the body to its declared length, already within the cap, so the
+    // runtime may read it in one go: several times cheaper than a JavaScript read loop.
+    // The check after it still holds the cap for a body that was not framed that way.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return bytes;
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = request.body.getReader();
@@ -78,10 +92,13 @@ export async function readJson(request: Request, maxBytes: number): Promise<Json
   return { bytes, value: parseJson(bytes) };
 }
 
+/** One decoder for every request: without `stream`, each decode() starts afresh. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 export function parseJson(bytes: Uint8Array): unknown {
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new HttpError('invalid_request', 'request body is not valid UTF-8');
   }
