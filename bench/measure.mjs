@@ -30,7 +30,7 @@ export async function runLoad(job) {
  * The same job against every target, `repeats` times in turn.
  * @param {Record<string, Target>} targets
  * @param {Record<string, unknown>} job
- * @param {{repeats: number, afterEach?: () => void}} options
+ * @param {{repeats: number, afterEach?: () => Promise<void>}} options
  * @returns {Promise<Record<string, {p50: number | null, p99: number | null, rps: number | null, errors: number, statuses: Record<string, number>}>>}
  */
 export async function compare(targets, job, { repeats, afterEach }) {
@@ -39,7 +39,7 @@ export async function compare(targets, job, { repeats, afterEach }) {
   for (let i = 0; i < repeats; i++) {
     for (const [name, target] of Object.entries(targets)) {
       runs[name]?.push(await runLoad({ ...job, ...target }));
-      afterEach?.();
+      await afterEach?.();
     }
   }
   return Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, {

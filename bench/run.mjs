@@ -7,10 +7,10 @@
 import { availableParallelism, cpus } from 'node:os';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startFakeBaseten } from '../tools/fake-baseten.mjs';
 import { freePort } from '../tools/local-gateway.mjs';
 import { buildWorker, bundleSize } from './build.mjs';
 import { measureCpu } from './cpu.mjs';
+import { startFakeProcess } from './fake-process.mjs';
 import { compare, runLoad } from './measure.mjs';
 import { startPortkey, portkeyVersion } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
@@ -35,7 +35,7 @@ const gatewayPath = await buildWorker({ outdir: here('out/gateway') });
 const floorPath = await buildWorker({ outdir: here('out/floor'), entry: 'bench/floor-worker.js', name: 'bench-floor' });
 const gatewayCode = readFileSync(gatewayPath, 'utf8');
 
-const fake = await startFakeBaseten({ apiKey: BASETEN_KEY, servedNames: { [CHAT_MODEL_ID]: SERVED_NAME } });
+const fake = await startFakeProcess({ apiKey: BASETEN_KEY, servedNames: { [CHAT_MODEL_ID]: SERVED_NAME } });
 /** @type {(() => Promise<void>)[]} */
 const cleanups = [() => fake.close()];
 try {
@@ -55,8 +55,7 @@ try {
   const portkey = await startPortkey(await freePort());
   cleanups.push(portkey.stop);
   const urls = { fake: fake.url, floor: floor.url, gateway: gateway.url, portkey: portkey.url };
-  // The fake keeps a log of every request; emptied between runs so it does not grow for minutes.
-  const options = { repeats: PLAN.repeats, afterEach: () => fake.reset() };
+  const options = { repeats: PLAN.repeats, afterEach: fake.reset };
   const cannon = { kind: 'cannon', seconds: PLAN.seconds, warmupSeconds: PLAN.warmupSeconds };
 
   step('small predict');
@@ -144,7 +143,7 @@ async function download(targets, pids, mib) {
       if (pid !== undefined) entry.peakKiB.push(peakRssKiB(pid));
       if (result.status !== 200 || result.bytes !== mib * 1024 * 1024) entry.errors++;
       else entry.mibPerSecond.push(result.bytes / 1024 / 1024 / result.seconds);
-      fake.reset();
+      await fake.reset();
     }
   }
   return Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, {
