@@ -1,194 +1,121 @@
 #!/usr/bin/env node
-// Load figures for the README: the gateway under `wrangler dev` on loopback,
-// in front of the fake Baseten, driven by autocannon. Not a test: run it with
-// `npm run bench:load`. Exits 1 if any request fails that was not meant to,
-// or if workerd's memory keeps growing from round to round.
-//
-// Rounds: 10,000 predicts at 50 connections, 10,000 at 100, 1,000 deliberate
-// 400s, then 200 concurrent streams, twice each. After every round it reads
-// the Worker's own JS heap (V8's Runtime.getHeapUsage, through wrangler dev's
-// inspector) and workerd's RSS from /proc. The pass/fail check is on the
-// Worker's heap: workerd's RSS under wrangler dev also grows by the dev
-// server's own per-request bookkeeping, even for /healthz with logging off.
+// The load generator, run as its own process so that it never shares an
+// event loop with the servers it measures. Takes one JSON job as argument and
+// prints one JSON result:
+//   {"kind":"cannon", url, method, headers, body, connections, seconds, warmupSeconds}
+//     autocannon; latencies are kept at full precision (autocannon's own
+//     histogram rounds to whole milliseconds, too coarse here).
+//   {"kind":"ttfb", url, headers, body, count, warmup}
+//     one request at a time; time from sending to the first body byte.
+//   {"kind":"download", url, headers, body, repeat}
+//     one request at a time; bytes and seconds of the whole body.
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { startLocalGateway } from '../tools/local-gateway.mjs';
+import { latencySummary } from './stats.mjs';
 
-const TOKEN = 'bench-token-0123456789abcdef';
-const PREDICTS = Number(process.env.BENCH_PREDICTS ?? 10_000);
-const STREAMS = Number(process.env.BENCH_STREAMS ?? 200);
-/** Heap the Worker may add between passes (V8's lazy collection) before it counts as growth. */
-const HEAP_GROWTH_LIMIT_MB = 1;
+/**
+ * @typedef {object} Target
+ * @property {string} url
+ * @property {string} [method]
+ * @property {Record<string, string>} headers
+ * @property {string} body
+ */
 
-const gateway = await startLocalGateway({
-  vars: {
-    MODELS: { echo: { model_id: 'demo01', environment: 'production', public: true } },
-    // The bench client is exempt from rate limiting: the limiter is not what is measured.
-    CLIENTS: { bench: { token_sha256: createHash('sha256').update(TOKEN).digest('hex'), models: ['*'], rate_limit: 'none' } },
-  },
-});
-
-const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
-const inspector = await openInspector(gateway.inspectorPort);
-const rows = [];
-let unexpected = 0;
-
-try {
-  const rounds = [
-    () => predicts(50),
-    () => predicts(100),
-    () => deliberateErrors(),
-    () => streams(),
-    () => predicts(50),
-    () => predicts(100),
-    () => deliberateErrors(),
-    () => streams(),
-  ];
-  for (const round of rounds) {
-    const row = await round();
-    row.workerHeapMb = +((await inspector.heapUsedBytes()) / 1024 / 1024).toFixed(2);
-    row.workerdRssMb = +(workerdRssKb() / 1024).toFixed(1);
-    rows.push(row);
-    console.log(JSON.stringify(row));
-  }
-} finally {
-  inspector.close();
-  await gateway.stop();
-}
-
-console.log(`\n${cpus().length} cores, Node ${process.version}, wrangler dev on loopback in front of the fake Baseten\n`);
-console.log('| round | requests | connections | ok | deliberate errors | other errors | req/s | p50 ms | p99 ms | Worker heap MB | workerd RSS MB |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const r of rows) {
-  console.log(`| ${r.round} | ${r.requests} | ${r.connections} | ${r.ok} | ${r.deliberate} | ${r.errors} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.workerHeapMb} | ${r.workerdRssMb} |`);
-}
-const growth = secondPassGrowth(rows, 'workerHeapMb');
-console.log(`\nWorker heap, second pass against the first, worst round: ${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MB (limit +${HEAP_GROWTH_LIMIT_MB} MB)`);
-console.log(`workerd RSS (dev server included), same comparison: +${secondPassGrowth(rows, 'workerdRssMb').toFixed(1)} MB`);
-if (unexpected > 0 || growth > HEAP_GROWTH_LIMIT_MB) {
-  console.error(`FAILED: ${unexpected} unexpected errors, Worker heap growth ${growth.toFixed(1)} MB`);
-  process.exitCode = 1;
-}
-
-async function predicts(connections) {
-  const result = await autocannon({
-    url: `${gateway.url}/v1/models/echo/predict`,
-    method: 'POST',
-    headers,
-    body: '{"prompt":"load"}',
-    connections,
-    amount: PREDICTS,
-    timeout: 30,
+/**
+ * @param {Target & {connections: number, seconds: number}} job
+ * @param {(status: number, ms: number) => void} [onResponse]
+ */
+function fire(job, onResponse) {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon({
+      url: job.url,
+      method: /** @type {'POST'} */ (job.method ?? 'POST'),
+      headers: job.headers,
+      body: job.body,
+      connections: job.connections,
+      duration: job.seconds,
+    }, (err, result) => (err ? reject(err) : resolve(result)));
+    if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
   });
-  const errors = result.errors + result.timeouts + result.non2xx;
-  unexpected += errors;
-  return {
-    round: 'predict', requests: PREDICTS, connections, ok: result['2xx'], deliberate: 0, errors,
-    rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
-  };
 }
 
-/** Malformed JSON on purpose: every answer must be the contract's 400, nothing else. */
-async function deliberateErrors() {
-  const amount = Math.round(PREDICTS / 10);
-  const result = await autocannon({
-    url: `${gateway.url}/v1/models/echo/predict`, method: 'POST', headers, body: '{oops', connections: 50, amount, timeout: 30,
-  });
-  const deliberate = result.statusCodeStats['400']?.count ?? 0;
-  const errors = result.errors + result.timeouts + (amount - deliberate);
-  unexpected += errors;
-  return {
-    round: 'malformed JSON', requests: amount, connections: 50, ok: 0, deliberate, errors,
-    rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
-  };
-}
-
-/** STREAMS streams open at once, 20 chunks of 1 KiB each, 50 ms apart. */
-async function streams() {
-  const expected = 20 * 1024;
-  const started = Date.now();
-  const outcomes = await Promise.all(Array.from({ length: STREAMS }, async () => {
-    try {
-      const res = await fetch(`${gateway.url}/v1/models/echo/predict`, {
-        method: 'POST', headers, body: JSON.stringify({ fake: { stream: { chunks: 20, chunk_bytes: 1024, delay_ms: 50 } } }),
-      });
-      return res.ok && (await res.arrayBuffer()).byteLength === expected;
-    } catch {
-      return false;
-    }
+/** @param {Target & {connections: number, seconds: number, warmupSeconds: number}} job */
+async function cannon(job) {
+  if (job.warmupSeconds > 0) await fire({ ...job, seconds: job.warmupSeconds });
+  /** @type {number[]} */
+  const latencies = [];
+  /** @type {Record<string, number>} */
+  const statuses = {};
+  const started = performance.now();
+  const result = /** @type {import('autocannon').Result} */ (await fire(job, (status, ms) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (status >= 200 && status < 300) latencies.push(ms);
   }));
-  const ok = outcomes.filter(Boolean).length;
-  unexpected += STREAMS - ok;
-  const seconds = (Date.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  const failed = Object.entries(statuses).filter(([status]) => Number(status) >= 300).reduce((sum, [, n]) => sum + n, 0);
   return {
-    round: 'concurrent streams', requests: STREAMS, connections: STREAMS, ok, deliberate: 0, errors: STREAMS - ok,
-    rps: Math.round(STREAMS / seconds), p50: '-', p99: '-',
+    ...latencySummary(latencies),
+    rps: latencies.length > 0 ? latencies.length / seconds : null,
+    statuses,
+    errors: failed + result.errors + result.timeouts,
   };
-}
-
-/** The second pass against the first, round by round, at the largest difference (MB). */
-function secondPassGrowth(all, field) {
-  const half = all.length / 2;
-  let worst = -Infinity;
-  for (let i = 0; i < half; i++) worst = Math.max(worst, all[i + half][field] - all[i][field]);
-  return worst;
 }
 
 /**
- * A DevTools protocol client on wrangler dev's inspector, for the Worker
- * isolate's heap. The inspector proxy accepts local origins only.
+ * One request; resolves with the time to the first body byte and to the end, in ms.
+ * @param {Target} target
+ * @param {http.Agent} agent
+ * @returns {Promise<{firstByteMs: number, totalMs: number, bytes: number, status: number}>}
  */
-async function openInspector(port) {
-  const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const socket = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: 'http://127.0.0.1' } });
-  await new Promise((resolve, reject) => {
-    socket.onopen = resolve;
-    socket.onerror = () => reject(new Error('could not open the inspector'));
+function timedRequest(target, agent) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let firstByteMs = NaN;
+    let bytes = 0;
+    const req = http.request(target.url, { method: target.method ?? 'POST', headers: target.headers, agent }, (res) => {
+      res.on('data', (chunk) => {
+        if (bytes === 0) firstByteMs = performance.now() - started;
+        bytes += chunk.length;
+      });
+      res.on('end', () => resolve({ firstByteMs, totalMs: performance.now() - started, bytes, status: res.statusCode ?? 0 }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(target.body);
   });
-  const pending = new Map();
-  let nextId = 0;
-  socket.onmessage = (event) => {
-    const message = JSON.parse(String(event.data));
-    pending.get(message.id)?.(message);
-    pending.delete(message.id);
-  };
-  const send = (method, params = {}) => new Promise((resolve, reject) => {
-    const id = ++nextId;
-    pending.set(id, resolve);
-    socket.send(JSON.stringify({ id, method, params }));
-    setTimeout(() => pending.delete(id) && reject(new Error(`${method}: no answer`)), 60_000);
-  });
-  return {
-    async heapUsedBytes() {
-      // A heap snapshot starts with a full collection: what is left is what the Worker holds.
-      await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-      return (await send('Runtime.getHeapUsage')).result.usedSize;
-    },
-    close: () => socket.close(),
-  };
 }
 
-function workerdRssKb() {
-  let total = 0;
-  for (const pid of descendants(gateway.process.pid)) {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (/^Name:\s+workerd/m.test(status)) total += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-    } catch {
-      // the process ended
-    }
+/** @param {Target & {count: number, warmup: number}} job */
+async function ttfb(job) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  /** @type {number[]} */
+  const times = [];
+  let errors = 0;
+  for (let i = 0; i < job.warmup + job.count; i++) {
+    const { firstByteMs, status } = await timedRequest(job, agent);
+    if (i < job.warmup) continue;
+    if (status === 200) times.push(firstByteMs);
+    else errors++;
   }
-  return total;
+  agent.destroy();
+  return { ...latencySummary(times), errors };
 }
 
-function descendants(pid) {
-  let children = [];
-  try {
-    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [pid];
+/** @param {Target & {repeat: number}} job */
+async function download(job) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const runs = [];
+  for (let i = 0; i < job.repeat; i++) {
+    const { totalMs, bytes, status } = await timedRequest(job, agent);
+    runs.push({ status, bytes, seconds: totalMs / 1000 });
   }
-  return [pid, ...children.flatMap(descendants)];
+  agent.destroy();
+  return { runs };
 }
+
+const kinds = { cannon, ttfb, download };
+const job = JSON.parse(process.argv[2] ?? '{}');
+const kind = kinds[/** @type {keyof typeof kinds} */ (job.kind)];
+if (!kind) throw new Error(`unknown job kind ${job.kind}`);
+process.stdout.write(`${JSON.stringify(await kind(job))}\n`);

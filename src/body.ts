@@ -37,13 +37,25 @@ function checkDeclaredLength(request: Request, maxBytes: number): void {
 
 /** Reads the whole body, stopping as soon as it passes maxBytes. */
 export async function readCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
-  checkDeclaredLength(request, maxBytes);
-  const bytes = await readAtMost(request.body, maxBytes).catch(() => {
+  const declared = declaredLength(request);
+  if ((declared ?? 0) > maxBytes) throw tooLarge(maxBytes);
+  const bytes = await readWhole(request, declared, maxBytes).catch(() => {
     // The caller went away or broke its framing mid-body: its fault, not the gateway's.
     throw new HttpError('invalid_request', 'the request body ended before it was complete');
   });
   if (!bytes) throw tooLarge(maxBytes);
   return bytes;
+}
+
+/**
+ * HTTP framing holds a body to its declared length, already within the cap,
+ * so the runtime may read it in one go: several times cheaper than a
+ * JavaScript read loop. The length check after it still holds the cap.
+ */
+async function readWhole(request: Request, declared: number | undefined, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (declared === undefined || !request.body) return readAtMost(request.body, maxBytes);
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  return bytes.byteLength > maxBytes ? undefined : bytes;
 }
 
 /** A whole stream (a request's or a response's body), or undefined as soon as it passes maxBytes. */
@@ -93,6 +105,9 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** One decoder for every request: without `stream`, each decode() starts afresh. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 export function parseJson(bytes: Uint8Array): unknown {
   const text = utf8(bytes);
   if (text === undefined) throw new HttpError('invalid_request', 'request body is not valid UTF-8');
@@ -104,7 +119,7 @@ export function parseJson(bytes: Uint8Array): unknown {
 /** Strict UTF-8 (a leading BOM dropped), or undefined for anything else. */
 export function utf8(bytes: Uint8Array): string | undefined {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return UTF8.decode(bytes);
   } catch {
     return undefined;
   }

@@ -119,7 +119,7 @@ describe('faults under wrangler dev', () => {
   });
 });
 
-describe('load under wrangler dev (bounded; figures are in bench/load.mjs)', () => {
+describe('load under wrangler dev (bounded; figures are in bench/load-dev.mjs)', () => {
   it('serves 300 predicts over 20 connections with no error', async () => {
     const result = await autocannon({
       url: `${gateway.url}/v1/models/echo/predict`,

@@ -116,6 +116,18 @@ describe('predict input errors', () => {
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
 
+  it('refuses a body over max_body_bytes whose Content-Length claims less', async () => {
+    const id = uniqueId();
+    const res = await call('/v1/models/small/predict', {
+      token: 'alice',
+      method: 'POST',
+      body: JSON.stringify({ text: 'x'.repeat(2000) }),
+      headers: { 'content-type': 'application/json', 'content-length': '100', 'x-request-id': id },
+    });
+    expect(res.status).toBe(413);
+    expect(await upstreamRequests(id)).toHaveLength(0);
+  });
+
   it('answers 405 with Allow for a wrong method on a known route', async () => {
     const res = await call('/v1/models/echo/predict', { method: 'GET' });
     expect(res.status).toBe(405);

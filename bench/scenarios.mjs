@@ -1,0 +1,88 @@
+// What is sent, and how each target is addressed: the fake Baseten directly,
+// the pass-through floor Worker, the gateway, and Portkey's gateway. Every
+// target reaches the same fake upstream with the same payload.
+import { createHash } from 'node:crypto';
+
+export const BASETEN_KEY = 'fake-baseten-key';
+/** The benchmark's client token; its hash goes in CLIENTS. */
+export const CLIENT_TOKEN = 'bench-client-token-4f1c9a7e2b';
+export const MODEL_ID = 'bench01';
+export const CHAT_MODEL_ID = 'chat01';
+export const SERVED_NAME = 'bench/chat-model';
+
+/** The gateway's vars: one predict alias, one OpenAI alias, one client allowed both. */
+export function gatewayVars(upstreamUrl) {
+  return {
+    BASETEN_API_KEY: BASETEN_KEY,
+    BASETEN_URL_TEMPLATE: `${upstreamUrl}/{subdomain}`,
+    MODELS: {
+      bench: { model_id: MODEL_ID, environment: 'production' },
+      chat: { model_id: CHAT_MODEL_ID, environment: 'production', openai: { served_model_name: SERVED_NAME } },
+    },
+    CLIENTS: { bench: { token_sha256: createHash('sha256').update(CLIENT_TOKEN).digest('hex'), models: ['*'] } },
+  };
+}
+
+/** About 200 bytes of JSON; the fake's echo of it is about as long. */
+export const SMALL_INPUT = {
+  inputs: { prompt: 'The quick brown fox jumps over the lazy dog while we count', max_new_tokens: 64, temperature: 0.7 },
+  request_tag: 'bench-small-predict',
+};
+
+/** A JSON input of about `bytes` bytes. @param {number} bytes */
+export function inputOfSize(bytes) {
+  return { inputs: { text: 'x'.repeat(Math.max(0, bytes - 24)) } };
+}
+
+/** An input the fake answers with a chunked stream of `chunks` × `chunkBytes`. @param {number} chunks @param {number} chunkBytes */
+export function streamInput(chunks, chunkBytes) {
+  return { fake: { stream: { chunks, chunk_bytes: chunkBytes } } };
+}
+
+const json = { 'content-type': 'application/json' };
+const signed = { ...json, authorization: `Api-Key ${BASETEN_KEY}` };
+const client = { ...json, authorization: `Bearer ${CLIENT_TOKEN}` };
+const predictPath = `/model-${MODEL_ID}/environments/production/predict`;
+const chatBase = `/model-${CHAT_MODEL_ID}/environments/production/sync/v1`;
+
+/**
+ * POST predict with `input`, three ways.
+ * @param {{fake: string, floor: string, gateway: string}} urls
+ * @param {unknown} input
+ */
+export function predictTargets(urls, input) {
+  const body = JSON.stringify(input);
+  return {
+    direct: { url: `${urls.fake}${predictPath}`, headers: signed, body },
+    floor: { url: `${urls.floor}${predictPath}`, headers: signed, body },
+    gateway: { url: `${urls.gateway}/v1/models/bench/predict`, headers: client, body },
+  };
+}
+
+/**
+ * POST chat/completions, three ways; the gateway is called by alias, the
+ * others by the engine's served name.
+ * @param {{fake: string, gateway: string, portkey: string}} urls
+ * @param {boolean} stream
+ */
+export function chatTargets(urls, stream) {
+  const messages = [
+    { role: 'system', content: 'You are a terse assistant.' },
+    { role: 'user', content: 'Name three colours of the rainbow and one fruit of each colour please' },
+  ];
+  const body = (model) => JSON.stringify({ model, messages, max_tokens: 64, stream });
+  return {
+    direct: { url: `${urls.fake}${chatBase}/chat/completions`, headers: signed, body: body(SERVED_NAME) },
+    gateway: { url: `${urls.gateway}/v1/chat/completions`, headers: client, body: body('chat') },
+    portkey: {
+      url: `${urls.portkey}/v1/chat/completions`,
+      headers: {
+        ...json,
+        authorization: `Bearer ${BASETEN_KEY}`,
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `${urls.fake}${chatBase}`,
+      },
+      body: body(SERVED_NAME),
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Serves a built Worker with the Miniflare (and workerd) that wrangler ships,
+// on a loopback socket straight into the Worker: no `wrangler dev` proxy and
+// no Miniflare entry Worker in front, so what is measured is the Worker alone.
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const fromWrangler = createRequire(require.resolve('wrangler'));
+const miniflarePath = fromWrangler.resolve('miniflare');
+/** @type {typeof import('miniflare')} */
+const { Miniflare, convertV4MiniflareOptions } = fromWrangler('miniflare');
+
+export const runtimeVersions = {
+  miniflare: createRequire(miniflarePath)('miniflare/package.json').version,
+  workerd: createRequire(miniflarePath)('workerd/package.json').version,
+};
+
+/** The production environment's compatibility settings, read by wrangler itself. */
+export function compatibility() {
+  const { unstable_readConfig } = fromWrangler('wrangler');
+  const config = unstable_readConfig({ env: 'production' }, { hideWarnings: true });
+  return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
+}
+
+/**
+ * @typedef {object} ServeOptions
+ * @property {string} name
+ * @property {{path: string, contents: string}[]} modules ES modules, entry first
+ * @property {Record<string, unknown>} [bindings] vars, as JSON values
+ * @property {string[]} [kvNamespaces]
+ * @property {string} [outboundService] name of a Worker in `extraWorkers` that receives every global fetch()
+ * @property {Record<string, unknown>[]} [extraWorkers] Miniflare worker options
+ */
+
+/**
+ * Starts one workerd process for this Worker.
+ * @param {ServeOptions} options
+ * @returns {Promise<{url: string, pid: number, dispose: () => Promise<void>}>}
+ */
+export async function serveWorker(options) {
+  const before = new Set(workerdChildren());
+  const mf = new Miniflare(convertV4MiniflareOptions({
+    workers: [
+      {
+        name: options.name,
+        modules: options.modules.map(({ path, contents }) => ({ type: 'ESModule', path, contents })),
+        ...compatibility(),
+        bindings: options.bindings ?? {},
+        kvNamespaces: options.kvNamespaces ?? [],
+        ...(options.outboundService ? { outboundService: options.outboundService } : {}),
+        unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+      },
+      ...(options.extraWorkers ?? []),
+    ],
+    // The Worker's console output is dropped: a deployed Worker's logs cost the caller nothing either.
+    handleStructuredLogs: () => {},
+  }));
+  const url = await mf.unsafeGetDirectURL(options.name);
+  const pid = workerdChildren().find((child) => !before.has(child));
+  if (pid === undefined) throw new Error('workerd process not found');
+  return { url: url.origin, pid, dispose: () => mf.dispose() };
+}
+
+/** Pids of this process's workerd children. */
+function workerdChildren() {
+  const pids = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (comm === 'workerd' && ppid === process.pid) pids.push(Number(entry));
+    } catch {
+      // the process ended while being read
+    }
+  }
+  return pids;
+}
