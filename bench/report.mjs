@@ -185,7 +185,7 @@ export function renderMarkdown(r) {
     '',
     `Produced by \`${r.command}\` on ${r.date.slice(0, 10)}: ${m.nproc} × ${m.cpu}, Node ${m.node}, workerd ${m.workerd} (Miniflare ${m.miniflare}), Portkey gateway ${m.portkeyGateway}. Load average ${m.loadAverage.start} at the start, ${m.loadAverage.end} at the end.`,
     '',
-    'Every figure is the median of the medians of ' + `${r.plan.repeats} repeats (targets take turns within each repeat), after a warm-up. ` +
+    'Every figure is the median of the medians of ' + `${r.plan.repeats} repeats (${r.plan.cpuRepeats} inside workerd; targets take turns within each repeat), after a warm-up. ` +
       `Load runs last ${r.plan.seconds} s each (autocannon, in its own process); first byte is ${r.plan.ttfbCount} sequential requests. ` +
       '**direct**: the client calls the fake Baseten itself. **floor**: a pass-through Worker (`bench/floor-worker.js`) built and served exactly like the gateway. ' +
       'All targets run on this one machine, in front of the same fake upstream (`tools/fake-baseten.mjs`), so load generator, Worker and upstream share its cores.',
@@ -195,7 +195,8 @@ export function renderMarkdown(r) {
   ];
   for (const row of rows(r)) {
     if ('section' in row) lines.push(`| **${row.section}** |${' |'.repeat(COLUMNS.length - 1)}`);
-    else lines.push(`| ${COLUMNS.map(([key]) => (row[key] ?? '').replace(/\|/g, '\\|')).join(' | ')} |`);
+    // Markdown drops leading spaces: an arrow marks a row that details the one above.
+    else lines.push(`| ${COLUMNS.map(([key]) => (row[key] ?? '').replace(/^  /, '↳ ').replace(/\|/g, '\\|')).join(' | ')} |`);
   }
   lines.push('');
   return `${lines.join('\n')}\n`;
