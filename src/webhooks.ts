@@ -11,7 +11,7 @@
  */
 import { hexToBytes, timingSafeEqualBytes } from './auth.ts';
 import { ASYNC_STATUSES, type AsyncError, type AsyncRecord, type AsyncResult, type AsyncStatus, type CancelOutcome } from './async-store.ts';
-import { isObject } from './body.ts';
+import { isObject, jsonText, utf8 } from './body.ts';
 import type { Target } from './config.ts';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -77,18 +77,11 @@ export async function verifyWebhook(input: { body: Uint8Array; signature: string
   if (input.secrets.length === 0) return { ok: false, reason: 'not_configured' };
   if (signaturesOf(input.signature).length === 0) return { ok: false, reason: 'unsigned' };
   if (!(await signatureMatches(input.body, input.signature, input.secrets))) return { ok: false, reason: 'forged' };
-  const payload = parseWebhookPayload(decodeJson(input.body));
+  const text = utf8(input.body);
+  const payload = parseWebhookPayload(text === undefined ? undefined : jsonText(text)?.value);
   if (!payload) return { ok: false, reason: 'malformed' };
   if (!isFresh(payload.time, input.nowMs)) return { ok: false, reason: 'stale' };
   return { ok: true, payload };
-}
-
-function decodeJson(bytes: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes));
-  } catch {
-    return undefined;
-  }
 }
 
 export function parseWebhookPayload(value: unknown): WebhookPayload | undefined {

@@ -1,10 +1,11 @@
 /** ANY /v1/models/{alias}/sync/{route}: a custom-server route the alias lists in sync_routes. */
-import { readCapped } from '../body.ts';
+import { binaryBody } from '../body.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { relay, upstreamFailure } from '../streaming.ts';
 import { matchSyncRoute } from '../sync-routes.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
+import { noRoute } from './meta.ts';
 import { modelFor } from './predict.ts';
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
@@ -12,15 +13,14 @@ const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 const SYNC_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 export async function sync(request: GatewayRequest): Promise<Response> {
-  if (!SYNC_METHODS.includes(request.method)) {
-    throw new HttpError('method_not_allowed', `use ${SYNC_METHODS.join(', ')}`, { allow: SYNC_METHODS.join(', ') });
-  }
+  if (!SYNC_METHODS.includes(request.method)) noRoute(SYNC_METHODS);
   const model = modelFor(request);
   const url = new URL(request.url);
   const prefix = `/v1/models/${String(request.params.alias)}/sync`;
   const route = matchSyncRoute(url.pathname.slice(prefix.length), model.syncRoutes);
   if (route === undefined) throw new HttpError('not_found', `route not available for model "${model.alias}"`);
-  const body = BODYLESS_METHODS.has(request.method) ? null : await readCapped(request, model.maxBodyBytes);
+  // Streamed like a binary predict body: a custom server's upload may be as large as the cap allows.
+  const body = BODYLESS_METHODS.has(request.method) ? null : await binaryBody(request, model.maxBodyBytes);
   const cfg = config(request);
   const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'sync', route + url.search), {
     method: request.method,

@@ -83,6 +83,19 @@ describe('sync routes', () => {
     expect(seen!.query).toContain('full=1');
   });
 
+  it('streams a request body to the custom server, and refuses one over max_body_bytes', async () => {
+    const id = uniqueId();
+    const res = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'PUT', body: 'payload-bytes', headers: { 'content-type': 'text/plain', 'x-request-id': id } });
+    expect(res.status).toBe(200);
+    const [seen] = await upstreamRequests(id);
+    expect(seen!.method).toBe('PUT');
+    expect(seen!.body).toBe('payload-bytes');
+    const big = uniqueId();
+    const over = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'POST', body: 'x'.repeat(11 * 1024 * 1024), headers: { 'x-request-id': big } });
+    expect(over.status).toBe(413);
+    expect(await upstreamRequests(big)).toHaveLength(0);
+  });
+
   it.each([
     '/v1/models/custom/sync/secret',
     '/v1/models/custom/sync/items',
