@@ -23,7 +23,7 @@
  * becomes a 503 service_unavailable.
  */
 import { KV_MIN_TTL_SECONDS, type Target } from './config.ts';
-import { HttpError } from './errors.ts';
+import { describeForLog, HttpError } from './errors.ts';
 
 export const ASYNC_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED'] as const;
 export type AsyncStatus = (typeof ASYNC_STATUSES)[number];
@@ -138,6 +138,6 @@ export class AsyncStore {
 
 function unavailable(operation: string, err: unknown): HttpError {
   // The cause is for the log only; the caller learns that storage, not its request, failed.
-  console.error(JSON.stringify({ level: 'error', event: 'kv_failure', operation, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }));
+  console.error(JSON.stringify({ level: 'error', event: 'kv_failure', operation, error: describeForLog(err) }));
   return new HttpError('service_unavailable', 'async request storage is unavailable; try again shortly', { 'retry-after': '5' });
 }

@@ -8,7 +8,7 @@ import type { IRequest, RequestHandler } from 'itty-router';
 import { authenticate, type Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
-import { errorResponse, HttpError, redact } from './errors.ts';
+import { describeForLog, errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
@@ -63,7 +63,7 @@ export function renderError(err: unknown, request: IRequest): Response {
   const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now() };
   request.state = state;
   if (!(err instanceof HttpError)) {
-    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: redact(describe(err)) }));
+    console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: describeForLog(err) }));
   }
   return errorResponse(err, state.requestId);
 }
@@ -75,9 +75,4 @@ export function finish(response: Response, request: GatewayRequest): Response {
   withCorsHeaders(response.headers, state.config, request.headers.get('origin'));
   logRequest(request, state, response.status);
   return response;
-}
-
-/** Error names and messages for the log only; never sent to a caller. */
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -56,3 +56,8 @@ export function errorResponse(err: unknown, requestId: string): Response {
 export function redact(text: string): string {
   return knownSecrets().reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
 }
+
+/** A thrown value as text for the log only (never sent to a caller), secrets cut. */
+export function describeForLog(err: unknown): string {
+  return redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+}

@@ -9,7 +9,7 @@
 import type { Caller } from './auth.ts';
 import { bindingNamed } from './config.ts';
 import type { TakeRequest } from './global-rate-limiter.ts';
-import { HttpError } from './errors.ts';
+import { describeForLog, HttpError } from './errors.ts';
 
 export interface RateLimitOutcome {
   allowed: boolean;
@@ -24,7 +24,7 @@ export async function enforceRateLimit(caller: Caller, env: Env, requestId: stri
   try {
     outcome = await check(caller, env);
   } catch (err) {
-    console.error(JSON.stringify({ level: 'error', request_id: requestId, error: `rate limiter failed, request let through: ${String(err)}` }));
+    console.error(JSON.stringify({ level: 'error', request_id: requestId, error: `rate limiter failed, request let through: ${describeForLog(err)}` }));
     return;
   }
   if (!outcome.allowed) {
