@@ -50,8 +50,7 @@ export function parseAsyncSubmit(value: unknown): AsyncSubmit {
  * body was parsed as a non-empty object (model_input is required) and has no
  * webhook_endpoint, so the result is valid JSON with a single one.
  */
-export function withWebhookEndpoint(body: Uint8Array, url: string): Uint8Array {
-  const text = new TextDecoder().decode(body);
+export function withWebhookEndpoint(text: string, url: string): Uint8Array {
   const close = text.lastIndexOf('}');
   return new TextEncoder().encode(`${text.slice(0, close)},"webhook_endpoint":${JSON.stringify(url)}${text.slice(close)}`);
 }

@@ -91,13 +91,19 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 export interface JsonBody {
   /** The exact bytes the caller sent, forwarded upstream untouched. */
   bytes: Uint8Array;
+  /** The same bytes decoded, for routes that splice the JSON text. */
+  text: string;
   value: unknown;
 }
 
 export async function readJson(request: Request, maxBytes: number): Promise<JsonBody> {
   requireJson(request);
   const bytes = await readCapped(request, maxBytes);
-  return { bytes, value: parseJson(bytes) };
+  const text = utf8(bytes);
+  if (text === undefined) throw new HttpError('invalid_request', 'request body is not valid UTF-8');
+  const parsed = jsonText(text);
+  if (!parsed) throw new HttpError('invalid_request', 'request body is not valid JSON');
+  return { bytes, text, value: parsed.value };
 }
 
 /** A JSON object (not an array, not null). */
@@ -108,13 +114,6 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 /** One decoder for every request: without `stream`, each decode() starts afresh. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-export function parseJson(bytes: Uint8Array): unknown {
-  const text = utf8(bytes);
-  if (text === undefined) throw new HttpError('invalid_request', 'request body is not valid UTF-8');
-  const parsed = jsonText(text);
-  if (!parsed) throw new HttpError('invalid_request', 'request body is not valid JSON');
-  return parsed.value;
-}
 
 /** Strict UTF-8 (a leading BOM dropped), or undefined for anything else. */
 export function utf8(bytes: Uint8Array): string | undefined {

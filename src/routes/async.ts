@@ -32,11 +32,11 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
     throw new HttpError('service_unavailable', 'async inference is not available: the gateway has no BASETEN_WEBHOOK_SECRET to receive results with');
   }
   const cap = cfg.settings.asyncMaxBodyBytes;
-  const { bytes, value } = await readJson(request, cap);
+  const { text, value } = await readJson(request, cap);
   const { modelInput, maxQueueSeconds } = parseAsyncSubmit(value);
   validateInput(model, modelInput);
   const base = publicBase(cfg, request);
-  const body = withWebhookEndpoint(bytes, `${base}${WEBHOOK_PATH}`);
+  const body = withWebhookEndpoint(text, `${base}${WEBHOOK_PATH}`);
   // Baseten's cap applies to what it receives, webhook_endpoint included.
   if (body.byteLength > cap) throw new HttpError('payload_too_large', `request body is larger than ${cap} bytes once the gateway adds webhook_endpoint`);
 

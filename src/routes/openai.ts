@@ -24,12 +24,11 @@ export const embeddings = (request: GatewayRequest) => forwardOpenAI(request, 'e
 async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint): Promise<Response> {
   const cfg = config(request);
   // The alias, and so its own cap, is only known once the body is read: read up to the largest.
-  const { bytes, value } = await readJson(request, largestOpenAIBodyCap(cfg));
+  const { bytes, text, value } = await readJson(request, largestOpenAIBodyCap(cfg));
   const { model, servedName } = openAIModel(request, requestedAlias(endpoint, value));
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const text = new TextDecoder().decode(bytes);
   const body = replaceMember(text, 'model', JSON.stringify(servedName));
   const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'sync', `/v1/${endpoint}`), {
     method: 'POST',

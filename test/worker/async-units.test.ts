@@ -127,7 +127,7 @@ describe('async submit body', () => {
   });
 
   it('splices webhook_endpoint into the caller\'s bytes, trailing whitespace and all', () => {
-    const out = new TextDecoder().decode(withWebhookEndpoint(encode('{"model_input": {"n": 12345678901234567890}}\n '), 'https://g.example/v1/webhooks/baseten'));
+    const out = new TextDecoder().decode(withWebhookEndpoint('{"model_input": {"n": 12345678901234567890}}\n ', 'https://g.example/v1/webhooks/baseten'));
     expect(out).toBe('{"model_input": {"n": 12345678901234567890},"webhook_endpoint":"https://g.example/v1/webhooks/baseten"}\n ');
     expect(JSON.parse(out).webhook_endpoint).toBe('https://g.example/v1/webhooks/baseten');
   });
