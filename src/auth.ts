@@ -30,7 +30,7 @@ export async function authenticate(request: Request, config: Config): Promise<Ca
   // Compare against every client, without stopping at a match, so timing says nothing.
   let found: Config['clients'][number] | undefined;
   for (const client of config.clients) {
-    if (timingSafeEqualBytes(digest, hexToBytes(client.tokenSha256)) && !found) found = client;
+    if (timingSafeEqualBytes(digest, client.tokenDigest) && !found) found = client;
   }
   if (!found) throw new HttpError('unauthorized', 'invalid token');
   const client = found;
@@ -79,15 +79,7 @@ export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
 }
 
-export function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length >> 1);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
-}
 
-export function bytesToHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** Echoed names are cut and stripped of control characters so an error cannot carry injected text. */
 export function printable(text: string): string {

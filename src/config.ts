@@ -4,6 +4,7 @@
  * holding JSON (.dev.vars, `wrangler dev --var`). Error messages name the
  * field and how to fix it, and never contain a secret.
  */
+import { hexToBytes } from './hex.ts';
 import { inputSchemaProblem } from './input-schema.ts';
 
 export type Deployment =
@@ -43,7 +44,8 @@ export type RateLimitPolicy =
 
 export interface ClientConfig {
   name: string;
-  tokenSha256: string;
+  /** SHA-256 of the client's token, as bytes: decoded once here, compared on every request. */
+  tokenDigest: Uint8Array;
   /** Aliases this client may call; '*' means every alias. */
   models: ReadonlySet<string> | '*';
   admin: boolean;
@@ -71,6 +73,8 @@ export interface Config {
   allowedOrigins: ReadonlySet<string> | '*';
   publicBaseUrl?: string;
   settings: Settings;
+  /** The largest body cap among OpenAI-compatible aliases (0 when there is none): an OpenAI body names its alias only inside. */
+  openaiMaxBodyBytes: number;
 }
 
 /** The raw bindings the config is read from; the KV and rate-limit bindings are checked, not parsed. */
@@ -169,6 +173,7 @@ export function parseConfig(env: ConfigSource): Config {
     allowedOrigins,
     publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
     settings: parseSettings(optional(env.SETTINGS) ?? {}, env),
+    openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
   return deepFreeze(config);
 }
@@ -349,7 +354,7 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
     });
     return {
       name,
-      tokenSha256: hash,
+      tokenDigest: hexToBytes(hash),
       models: list.includes('*') ? '*' : new Set(list),
       admin: bool(client.admin, `${field}.admin`),
       rateLimitKey: `client:${name}`,
@@ -431,7 +436,8 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+  // Typed arrays cannot be frozen; the digests in them are never handed out to change.
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value);
     const children = value instanceof Map || value instanceof Set ? [...value.values()] : Object.values(value);
     for (const child of children) deepFreeze(child);

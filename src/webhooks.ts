@@ -9,7 +9,8 @@
  * comma-separated, newest first. Baseten's reference verifier refuses a
  * payload whose `time` is more than 300 s old.
  */
-import { hexToBytes, timingSafeEqualBytes } from './auth.ts';
+import { timingSafeEqualBytes } from './auth.ts';
+import { hexToBytes } from './hex.ts';
 import { ASYNC_STATUSES, type AsyncError, type AsyncRecord, type AsyncResult, type AsyncStatus, type CancelOutcome } from './async-store.ts';
 import { isObject, jsonText, utf8 } from './body.ts';
 import type { Target } from './config.ts';

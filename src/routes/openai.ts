@@ -24,7 +24,7 @@ export const embeddings = (request: GatewayRequest) => forwardOpenAI(request, 'e
 async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint): Promise<Response> {
   const cfg = config(request);
   // The alias, and so its own cap, is only known once the body is read: read up to the largest.
-  const { bytes, text, value } = await readJson(request, largestOpenAIBodyCap(cfg));
+  const { bytes, text, value } = await readJson(request, openAIBodyCap(cfg));
   const { model, servedName } = openAIModel(request, requestedAlias(endpoint, value));
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
@@ -79,11 +79,9 @@ function openAIModel(request: GatewayRequest, alias: string): { model: ModelConf
   return { model, servedName: model.openai.servedModelName };
 }
 
-function largestOpenAIBodyCap(cfg: Config): number {
-  let cap = 0;
-  for (const model of cfg.models.values()) if (model.openai) cap = Math.max(cap, model.maxBodyBytes);
-  if (cap === 0) throw new HttpError('not_found', 'no OpenAI-compatible model is configured');
-  return cap;
+function openAIBodyCap(cfg: Config): number {
+  if (cfg.openaiMaxBodyBytes === 0) throw new HttpError('not_found', 'no OpenAI-compatible model is configured');
+  return cfg.openaiMaxBodyBytes;
 }
 
 /**

@@ -2,7 +2,7 @@
 import { env } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { recordKey, resultKey, type AsyncRecord, type AsyncResult } from '../../src/async-store.ts';
-import { bytesToHex } from '../../src/auth.ts';
+import { bytesToHex } from '../../src/hex.ts';
 import { hmacSha256 } from '../../src/webhooks.ts';
 import { TEST_WEBHOOK_SECRET } from '../config.ts';
 import { call, sleep, uniqueId, type CallOptions } from './helpers.ts';
