@@ -66,6 +66,7 @@ beforeAll(async () => {
         typed: { model_id: 'str001', environment: 'production', public: true, input_schema: TYPED_SCHEMA },
         llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: SERVED } },
         jobs: { model_id: 'job001', environment: 'production', public: true, async: true },
+        queued: { model_id: 'job001', environment: 'production', public: true, async: true, input_schema: TYPED_SCHEMA },
       },
       CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] } },
       ALLOWED_ORIGINS: [originOf(allowedSite)],
@@ -97,6 +98,11 @@ async function openPlayground(origin = gateway.url, token = ''): Promise<Page> {
 }
 
 const output = (page: Page) => page.locator('#output').textContent();
+const status = (page: Page) => page.locator('#status').textContent();
+/** How far a scroll box is from showing its last line, in pixels (0: it shows the end). */
+const distanceFromEnd = (page: Page, selector: string) =>
+  page.locator(selector).evaluate((box) => box.scrollHeight - box.scrollTop - box.clientHeight);
+const overflows = (page: Page, selector: string) => page.locator(selector).evaluate((box) => box.scrollHeight > box.clientHeight);
 const upstreamFor = (modelId: string) => gateway.fake.requests.filter((r) => r.path.startsWith(`/model-${modelId}/`));
 
 describe('playground served by the gateway', () => {
@@ -115,10 +121,10 @@ describe('playground served by the gateway', () => {
 
   it('loads the aliases this caller may use, and more with a token', async () => {
     const anonymous = await openPlayground();
-    expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'jobs']);
+    expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'jobs', 'queued']);
     await anonymous.close();
     const client = await openPlayground(gateway.url, LLM_TOKEN);
-    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs']);
+    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs', 'queued']);
     await client.close();
   });
 
@@ -253,6 +259,210 @@ describe('playground served by the gateway', () => {
     expect(await error.isHidden()).toBe(true);
     await page.getByLabel('Alias', { exact: true }).selectOption('jobs');
     expect(await page.locator('#schema-box').isHidden()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('the playground keeps no stale state', () => {
+  it('clears the last answer on every send: a failed predict shows its error over an empty output', async () => {
+    const page = await openPlayground();
+    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await page.getByLabel('Model input (JSON)').fill('{"prompt":"first"}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done: HTTP 200/);
+    expect(await output(page)).toContain('first');
+
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"status":500,"message":"the model fell over"}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('the model fell over');
+    expect(await output(page)).toBe('');
+
+    await page.getByLabel('Model input (JSON)').fill('{"prompt":"third"}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done: HTTP 200/);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('a failed async submit leaves neither the earlier request id nor its output', async () => {
+    const page = await openPlayground();
+    await page.getByLabel('Alias', { exact: true }).selectOption('jobs');
+    await page.getByRole('radio', { name: 'Async' }).check();
+    await page.getByLabel('Model input (JSON)').fill('{"prompt":"kept?"}');
+    await page.getByRole('button', { name: 'Submit async request' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Async request SUCCEEDED/);
+    expect(await page.locator('#async-id').textContent()).not.toBe('');
+    expect(await output(page)).toContain('kept?');
+
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"status":500,"message":"the queue is gone"}}');
+    await page.getByRole('button', { name: 'Submit async request' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('the queue is gone');
+    expect(await page.locator('#async-job').isHidden()).toBe(true);
+    expect(await page.locator('#async-id').textContent()).toBe('');
+    expect(await output(page)).toBe('');
+    await page.close();
+  });
+
+  it('a new alias or mode clears the output, the error and the conversation, and stops the call in flight', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    const alias = page.getByLabel('Alias', { exact: true });
+    await alias.selectOption('llm');
+    await page.getByRole('radio', { name: 'Chat' }).check();
+    await page.getByLabel('Message').fill('remember me');
+    await page.getByRole('button', { name: 'Send message' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done/);
+    expect(await page.locator('#transcript .message').count()).toBe(2);
+
+    await page.getByRole('radio', { name: 'Predict' }).check();
+    await page.getByRole('radio', { name: 'Chat' }).check();
+    expect(await page.locator('#transcript .message').count()).toBe(0);
+    await page.getByLabel('Message').fill('a new start');
+    await page.getByRole('button', { name: 'Send message' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done/);
+    expect(JSON.parse(upstreamFor('llm001').at(-1)!.body).messages).toEqual([{ role: 'user', content: 'a new start' }]);
+
+    await alias.selectOption('echo');
+    await page.getByRole('radio', { name: 'Predict' }).check();
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"status":500,"message":"old failure"}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => page.locator('#error').isVisible(), WAIT).toBe(true);
+    await alias.selectOption('typed');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await status(page)).toBe('Idle.');
+
+    await alias.selectOption('echo');
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"stream":{"chunks":50,"delay_ms":200}}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await page.waitForFunction(() => document.getElementById('output')!.textContent!.includes('chunk 1'));
+    await alias.selectOption('typed');
+    await expect.poll(() => upstreamFor('str001').at(-1)!.aborted, WAIT).toBe(true);
+    expect(await output(page)).toBe('');
+    expect(await status(page)).toBe('Idle.');
+    expect(await page.getByRole('button', { name: 'Send predict' }).isEnabled()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Stop' }).isDisabled()).toBe(true);
+    await page.close();
+  });
+
+  it('a refused token lists no alias, and Send says why it sent nothing', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    expect(await page.locator('#alias option').allTextContents()).toContain('llm');
+    await page.getByLabel('Client token').fill('not-a-token-anyone-was-given');
+    await page.getByRole('button', { name: 'Load models' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toMatch(/HTTP 401/);
+    expect(await page.locator('#alias option').allTextContents()).toEqual(['no models loaded']);
+    expect(await page.locator('#alias').isDisabled()).toBe(true);
+
+    const sent = gateway.fake.requests.length;
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => page.locator('#input-problem').textContent(), WAIT).toMatch(/^Pick an alias first/);
+    expect(await page.locator('#input-problem').isVisible()).toBe(true);
+    expect(gateway.fake.requests.length).toBe(sent);
+    await page.close();
+  });
+
+  it('says why an empty chat message is not sent', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('llm');
+    await page.getByRole('radio', { name: 'Chat' }).check();
+    const sent = upstreamFor('llm001').length;
+    await page.getByLabel('Message').fill('   ');
+    await page.getByRole('button', { name: 'Send message' }).click();
+    const problem = page.locator('#message-problem');
+    await expect.poll(() => problem.textContent(), WAIT).toBe('Type a message first: an empty one is not sent.');
+    expect(await page.getByLabel('Message').getAttribute('aria-invalid')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('message');
+    expect(await page.locator('#transcript .message').count()).toBe(0);
+    expect(upstreamFor('llm001').length).toBe(sent);
+
+    await page.getByLabel('Message').fill('now with words');
+    await page.getByRole('button', { name: 'Send message' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done/);
+    expect(await problem.isHidden()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('modes offered per alias', () => {
+  const modeRadio = (page: Page, name: string) => page.getByRole('radio', { name });
+
+  it('withholds Async where the OpenAPI document lists no async path for the alias, and offers it where it does', async () => {
+    const page = await openPlayground();
+    const alias = page.getByLabel('Alias', { exact: true });
+    await alias.selectOption('queued');
+    expect(await modeRadio(page, 'Async').isEnabled()).toBe(true);
+    await modeRadio(page, 'Async').check();
+    expect(await page.getByRole('button', { name: 'Submit async request' }).isVisible()).toBe(true);
+
+    // typed has its own paths in the document (it has an input schema), and no async one among them.
+    await alias.selectOption('typed');
+    expect(await modeRadio(page, 'Async').isDisabled()).toBe(true);
+    expect(await modeRadio(page, 'Predict').isChecked()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Send predict' }).isVisible()).toBe(true);
+    expect(await page.locator('#modes-note').textContent()).toBe('Async is not offered: the gateway\'s OpenAPI document lists no async path for typed.');
+    await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-modes-desktop.png'), fullPage: true });
+
+    // Without paths of its own the document says nothing of echo: no mode is ruled out.
+    await alias.selectOption('echo');
+    for (const name of ['Predict', 'Async', 'Chat']) expect(await modeRadio(page, name).isEnabled()).toBe(true);
+    expect(await page.locator('#modes-note').isHidden()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('streamed output stays in view', () => {
+  it('follows a long predict answer to its end, unless the user scrolls up to read', async () => {
+    const page = await openPlayground();
+    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"stream":{"chunks":80,"delay_ms":40}}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await page.waitForFunction(() => document.getElementById('output')!.textContent!.includes('chunk 40'));
+    expect(await overflows(page, '#output')).toBe(true);
+    expect(await distanceFromEnd(page, '#output')).toBeLessThanOrEqual(1);
+
+    await page.locator('#output').evaluate((box) => { box.scrollTop = 0; });
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done: HTTP 200/);
+    expect(await page.locator('#output').evaluate((box) => box.scrollTop)).toBe(0);
+    await page.close();
+  });
+
+  it('follows a long chat reply to its end', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('llm');
+    await page.getByRole('radio', { name: 'Chat' }).check();
+    const words = Array.from({ length: 300 }, (_, i) => `word${i}`).join(' ');
+    await page.getByLabel('Message').fill(words);
+    await page.getByRole('button', { name: 'Send message' }).click();
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done/);
+    expect(await page.locator('#transcript .message.assistant p').textContent()).toBe(`echo: ${words}`);
+    expect(await overflows(page, '#transcript')).toBe(true);
+    expect(await distanceFromEnd(page, '#transcript')).toBeLessThanOrEqual(1);
+    await page.close();
+  });
+
+  it('on a phone, Send brings the answer up from below the fold', async () => {
+    const page = await openPlayground();
+    await page.setViewportSize({ width: 390, height: 844 });
+    const answerTop = () => page.locator('#answer').evaluate((box) => box.getBoundingClientRect().top);
+    expect(await answerTop()).toBeGreaterThan(844);
+
+    await page.getByLabel('Alias', { exact: true }).selectOption('echo');
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"stream":{"chunks":40,"delay_ms":50}}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(answerTop, WAIT).toBeLessThan(50);
+    expect(await answerTop()).toBeGreaterThanOrEqual(0);
+    await expect.poll(() => status(page), WAIT).toMatch(/^Done: HTTP 200/);
+    const outputBox = await page.locator('#output').boundingBox();
+    expect(outputBox!.y + outputBox!.height).toBeLessThanOrEqual(844);
+    expect(await distanceFromEnd(page, '#output')).toBeLessThanOrEqual(1);
+    await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-predict-phone.png') });
+
+    // An error is brought into view too: here the gateway's refusal of a bad input.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.getByLabel('Model input (JSON)').fill('{"fake":{"status":500,"message":"seen on a phone"}}');
+    await page.getByRole('button', { name: 'Send predict' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('seen on a phone');
+    await expect.poll(answerTop, WAIT).toBeLessThan(50);
+    await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-error-phone.png') });
     await page.close();
   });
 });
