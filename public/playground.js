@@ -17,8 +17,11 @@ import { clearAnswer, el, revealAnswer, setBusy, setStatus, showError, showProbl
 
 /** @type {import('./models.js').OpenApi | null} */
 let openapi = null;
-/** The predict or chat in flight. */
-let running = /** @type {AbortController | null} */ (null);
+/**
+ * The predict or chat in flight.
+ * @type {AbortController | null}
+ */
+let running = null;
 /** Counts model list loads, so an older answer arriving late cannot overwrite a newer one. */
 let modelLoads = 0;
 
@@ -72,6 +75,8 @@ function showAliases(aliases, spec, emptyLabel) {
 /** A new alias (or a new list): nothing the old one answered stays, and only its modes are offered. */
 function aliasChanged() {
   startOver();
+  showProblem(el.inputProblem, undefined, el.input);
+  showProblem(el.messageProblem, undefined, el.message);
   const schema = schemaFor(openapi, el.alias.value);
   el.schemaBox.hidden = !schema;
   el.schema.textContent = schema ? JSON.stringify(schema, null, 2) : '';
