@@ -3,21 +3,25 @@
 // no Miniflare entry Worker in front, so what is measured is the Worker alone.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 
 const require = createRequire(import.meta.url);
-const fromWrangler = createRequire(require.resolve('wrangler'));
-const miniflarePath = fromWrangler.resolve('miniflare');
-/** @type {typeof import('miniflare')} */
-const { Miniflare, convertV4MiniflareOptions } = fromWrangler('miniflare');
+const fromMiniflare = createRequire(require.resolve('miniflare'));
 
 export const runtimeVersions = {
-  miniflare: createRequire(miniflarePath)('miniflare/package.json').version,
-  workerd: createRequire(miniflarePath)('workerd/package.json').version,
+  miniflare: require('miniflare/package.json').version,
+  workerd: fromMiniflare('workerd/package.json').version,
 };
+
+// Figures are only comparable with `wrangler dev` and deploys when both run the same Miniflare.
+const wranglerMiniflare = require('wrangler/package.json').dependencies.miniflare;
+if (runtimeVersions.miniflare !== wranglerMiniflare) {
+  throw new Error(`miniflare ${runtimeVersions.miniflare} is installed but wrangler ships ${wranglerMiniflare}: pin the miniflare devDependency to wrangler's`);
+}
 
 /** The production environment's compatibility settings, read by wrangler itself. */
 export function compatibility() {
-  const { unstable_readConfig } = fromWrangler('wrangler');
+  const { unstable_readConfig } = require('wrangler');
   const config = unstable_readConfig({ env: 'production' }, { hideWarnings: true });
   return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
 }
