@@ -43,8 +43,8 @@ async function staticSite(): Promise<Server> {
   };
   const server = createServer((req, res) => {
     const file = files[new URL(req.url ?? '/', 'http://x').pathname];
-    if (!file) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': file[1] }).end(readFileSync(join(PUBLIC_DIR, file[0])));
+    if (file) res.writeHead(200, { 'content-type': file[1] }).end(readFileSync(join(PUBLIC_DIR, file[0])));
+    else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;
