@@ -29,13 +29,16 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
   });
   const client = { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_TOKEN}` };
   const signed = { 'content-type': 'application/json', authorization: `Api-Key ${BASETEN_KEY}` };
-  /** A POST as it arrives over HTTP: with its Content-Length. */
+  /**
+   * A POST as it arrives over HTTP: with its Content-Length.
+   * @param {string} url @param {Record<string, string>} headers @param {unknown} input
+   */
   const post = (url, headers, input) => {
     const body = JSON.stringify(input);
     return { url, method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body };
   };
-  const gatewayCall = (path, input) => ({ via: 'gateway', request: post(`https://gateway.example${path}`, client, input) });
-  const directCall = (input) => ({ via: 'fetch', request: post(`${UPSTREAM}/model-${MODEL_ID}/environments/production/predict`, signed, input) });
+  const gatewayCall = (/** @type {string} */ path, /** @type {unknown} */ input) => ({ via: 'gateway', request: post(`https://gateway.example${path}`, client, input) });
+  const directCall = (/** @type {unknown} */ input) => ({ via: 'fetch', request: post(`${UPSTREAM}/model-${MODEL_ID}/environments/production/predict`, signed, input) });
   const big = inputOfSize(64 * 1024);
   const rows = { rows: Array.from({ length: 32 }, () => SMALL_INPUT) };
   const cases = {
@@ -48,7 +51,7 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
     /** @type {Record<string, unknown>} */
     const results = {};
     for (const [name, spec] of Object.entries(cases)) {
-      /** @type {Record<string, Sample[]>} */
+      /** @type {{gateway: Sample[], floor: Sample[]}} */
       const samples = { gateway: [], floor: [] };
       // The two loops take turns, so a busy moment of the machine lands on both.
       for (let i = 0; i < repeats; i++) {

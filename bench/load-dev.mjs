@@ -30,8 +30,25 @@ const gateway = await startLocalGateway({
   },
 });
 
+/**
+ * One round's figures, as printed; the memory figures are read after the round.
+ * @typedef {object} Row
+ * @property {string} round
+ * @property {number} requests
+ * @property {number} connections
+ * @property {number} ok
+ * @property {number} deliberate
+ * @property {number} errors
+ * @property {number} rps
+ * @property {number | string} p50
+ * @property {number | string} p99
+ * @property {number} [workerHeapMb]
+ * @property {number} [workerdRssMb]
+ */
+
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
 const inspector = await openInspector(gateway.inspectorPort);
+/** @type {Row[]} */
 const rows = [];
 let unexpected = 0;
 
@@ -47,6 +64,7 @@ try {
     () => streams(),
   ];
   for (const round of rounds) {
+    /** @type {Row} */
     const row = await round();
     row.workerHeapMb = +((await inspector.heapUsedBytes()) / 1024 / 1024).toFixed(2);
     row.workerdRssMb = +(workerdRssKb() / 1024).toFixed(1);
@@ -72,6 +90,7 @@ if (unexpected > 0 || growth > HEAP_GROWTH_LIMIT_MB) {
   process.exitCode = 1;
 }
 
+/** @param {number} connections */
 async function predicts(connections) {
   const result = await autocannon({
     url: `${gateway.url}/v1/models/echo/predict`,
@@ -96,7 +115,7 @@ async function deliberateErrors() {
   const result = await autocannon({
     url: `${gateway.url}/v1/models/echo/predict`, method: 'POST', headers, body: '{oops', connections: 50, amount, timeout: 30,
   });
-  const deliberate = result.statusCodeStats['400']?.count ?? 0;
+  const deliberate = result.statusCodeStats?.['400']?.count ?? 0;
   const errors = result.errors + result.timeouts + (amount - deliberate);
   unexpected += errors;
   return {
@@ -129,10 +148,14 @@ async function streams() {
 }
 
 /** The second pass against the first, round by round, at the largest difference (MB). */
+/**
+ * @param {Row[]} all
+ * @param {'workerHeapMb' | 'workerdRssMb'} field
+ */
 function secondPassGrowth(all, field) {
   const half = all.length / 2;
   let worst = -Infinity;
-  for (let i = 0; i < half; i++) worst = Math.max(worst, all[i + half][field] - all[i][field]);
+  for (let i = 0; i < half; i++) worst = Math.max(worst, Number(all[i + half]?.[field]) - Number(all[i]?.[field]));
   return worst;
 }
 
@@ -140,9 +163,12 @@ function secondPassGrowth(all, field) {
  * A DevTools protocol client on wrangler dev's inspector, for the Worker
  * isolate's heap. The inspector proxy accepts local origins only.
  */
+/** @param {number} port */
 async function openInspector(port) {
   const [target] = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
-  const socket = new WebSocket(target.webSocketDebuggerUrl, { headers: { origin: 'http://127.0.0.1' } });
+  // Node's WebSocket takes headers in its second argument, where the DOM's types only know protocols.
+  const init = /** @type {string[]} */ (/** @type {unknown} */ ({ headers: { origin: 'http://127.0.0.1' } }));
+  const socket = new WebSocket(target.webSocketDebuggerUrl, init);
   await new Promise((resolve, reject) => {
     socket.onopen = resolve;
     socket.onerror = () => reject(new Error('could not open the inspector'));
@@ -154,6 +180,7 @@ async function openInspector(port) {
     pending.get(message.id)?.(message);
     pending.delete(message.id);
   };
+  /** @type {(method: string, params?: object) => Promise<any>} */
   const send = (method, params = {}) => new Promise((resolve, reject) => {
     const id = ++nextId;
     pending.set(id, resolve);
@@ -172,7 +199,7 @@ async function openInspector(port) {
 
 function workerdRssKb() {
   let total = 0;
-  for (const pid of descendants(gateway.process.pid)) {
+  for (const pid of descendants(/** @type {number} */ (gateway.process.pid))) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
       if (/^Name:\s+workerd/m.test(status)) total += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0);
@@ -183,7 +210,12 @@ function workerdRssKb() {
   return total;
 }
 
+/**
+ * @param {number} pid
+ * @returns {number[]}
+ */
 function descendants(pid) {
+  /** @type {number[]} */
   let children = [];
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);

@@ -30,10 +30,10 @@ export function compatibility() {
  * @typedef {object} ServeOptions
  * @property {string} name
  * @property {{path: string, contents: string}[]} modules ES modules, entry first
- * @property {Record<string, unknown>} [bindings] vars, as JSON values
+ * @property {Record<string, import('miniflare').Json>} [bindings] vars, as JSON values
  * @property {string[]} [kvNamespaces]
  * @property {string} [outboundService] name of a Worker in `extraWorkers` that receives every global fetch()
- * @property {Record<string, unknown>[]} [extraWorkers] Miniflare worker options
+ * @property {import('miniflare').V4WorkerOptions[]} [extraWorkers] Miniflare worker options
  */
 
 /**

@@ -6,7 +6,7 @@
 import { getPlatformProxy } from 'wrangler';
 import { parseConfig } from '../src/config.ts';
 
-const option = (name) => {
+const option = (/** @type {string} */ name) => {
   const index = process.argv.indexOf(name);
   return index > 0 ? process.argv[index + 1] : undefined;
 };
