@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 // Load figures for the README: the gateway under `wrangler dev` on loopback,
 // in front of the fake Baseten, driven by autocannon. Not a test: run it with
 // `npm run bench:load`. Exits 1 if any request fails that was not meant to,
@@ -11,9 +14,6 @@
 // Worker's heap: workerd's RSS under wrangler dev also grows by the dev
 // server's own per-request bookkeeping, even for /healthz with logging off.
 import autocannon from 'autocannon';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { startLocalGateway } from '../tools/local-gateway.mjs';
 
 const TOKEN = 'bench-token-0123456789abcdef';
@@ -80,7 +80,9 @@ console.log(`\n${cpus().length} cores, Node ${process.version}, wrangler dev on 
 console.log('| round | requests | connections | ok | deliberate errors | other errors | req/s | p50 ms | p99 ms | Worker heap MB | workerd RSS MB |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
-  console.log(`| ${r.round} | ${r.requests} | ${r.connections} | ${r.ok} | ${r.deliberate} | ${r.errors} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.workerHeapMb} | ${r.workerdRssMb} |`);
+  console.log(
+    `| ${r.round} | ${r.requests} | ${r.connections} | ${r.ok} | ${r.deliberate} | ${r.errors} | ${r.rps} | ${r.p50} | ${r.p99} | ${r.workerHeapMb} | ${r.workerdRssMb} |`,
+  );
 }
 const growth = secondPassGrowth(rows, 'workerHeapMb');
 console.log(`\nWorker heap, second pass against the first, worst round: ${growth >= 0 ? '+' : ''}${growth.toFixed(2)} MB (limit +${HEAP_GROWTH_LIMIT_MB} MB)`);
@@ -104,8 +106,15 @@ async function predicts(connections) {
   const errors = result.errors + result.timeouts + result.non2xx;
   unexpected += errors;
   return {
-    round: 'predict', requests: PREDICTS, connections, ok: result['2xx'], deliberate: 0, errors,
-    rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
+    round: 'predict',
+    requests: PREDICTS,
+    connections,
+    ok: result['2xx'],
+    deliberate: 0,
+    errors,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
   };
 }
 
@@ -113,14 +122,27 @@ async function predicts(connections) {
 async function deliberateErrors() {
   const amount = Math.round(PREDICTS / 10);
   const result = await autocannon({
-    url: `${gateway.url}/v1/models/echo/predict`, method: 'POST', headers, body: '{oops', connections: 50, amount, timeout: 30,
+    url: `${gateway.url}/v1/models/echo/predict`,
+    method: 'POST',
+    headers,
+    body: '{oops',
+    connections: 50,
+    amount,
+    timeout: 30,
   });
   const deliberate = result.statusCodeStats?.['400']?.count ?? 0;
   const errors = result.errors + result.timeouts + (amount - deliberate);
   unexpected += errors;
   return {
-    round: 'malformed JSON', requests: amount, connections: 50, ok: 0, deliberate, errors,
-    rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99,
+    round: 'malformed JSON',
+    requests: amount,
+    connections: 50,
+    ok: 0,
+    deliberate,
+    errors,
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
   };
 }
 
@@ -128,22 +150,33 @@ async function deliberateErrors() {
 async function streams() {
   const expected = 20 * 1024;
   const started = Date.now();
-  const outcomes = await Promise.all(Array.from({ length: STREAMS }, async () => {
-    try {
-      const res = await fetch(`${gateway.url}/v1/models/echo/predict`, {
-        method: 'POST', headers, body: JSON.stringify({ fake: { stream: { chunks: 20, chunk_bytes: 1024, delay_ms: 50 } } }),
-      });
-      return res.ok && (await res.arrayBuffer()).byteLength === expected;
-    } catch {
-      return false;
-    }
-  }));
+  const outcomes = await Promise.all(
+    Array.from({ length: STREAMS }, async () => {
+      try {
+        const res = await fetch(`${gateway.url}/v1/models/echo/predict`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ fake: { stream: { chunks: 20, chunk_bytes: 1024, delay_ms: 50 } } }),
+        });
+        return res.ok && (await res.arrayBuffer()).byteLength === expected;
+      } catch {
+        return false;
+      }
+    }),
+  );
   const ok = outcomes.filter(Boolean).length;
   unexpected += STREAMS - ok;
   const seconds = (Date.now() - started) / 1000;
   return {
-    round: 'concurrent streams', requests: STREAMS, connections: STREAMS, ok, deliberate: 0, errors: STREAMS - ok,
-    rps: Math.round(STREAMS / seconds), p50: '-', p99: '-',
+    round: 'concurrent streams',
+    requests: STREAMS,
+    connections: STREAMS,
+    ok,
+    deliberate: 0,
+    errors: STREAMS - ok,
+    rps: Math.round(STREAMS / seconds),
+    p50: '-',
+    p99: '-',
   };
 }
 
@@ -181,12 +214,13 @@ async function openInspector(port) {
     pending.delete(message.id);
   };
   /** @type {(method: string, params?: object) => Promise<any>} */
-  const send = (method, params = {}) => new Promise((resolve, reject) => {
-    const id = ++nextId;
-    pending.set(id, resolve);
-    socket.send(JSON.stringify({ id, method, params }));
-    setTimeout(() => pending.delete(id) && reject(new Error(`${method}: no answer`)), 60_000);
-  });
+  const send = (method, params = {}) =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      pending.set(id, resolve);
+      socket.send(JSON.stringify({ id, method, params }));
+      setTimeout(() => pending.delete(id) && reject(new Error(`${method}: no answer`)), 60_000);
+    });
   return {
     async heapUsedBytes() {
       // A heap snapshot starts with a full collection: what is left is what the Worker holds.

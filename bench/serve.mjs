@@ -43,22 +43,24 @@ export function compatibility() {
  */
 export async function serveWorker(options) {
   const before = new Set(workerdChildren());
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    workers: [
-      {
-        name: options.name,
-        modules: options.modules.map(({ path, contents }) => ({ type: 'ESModule', path, contents })),
-        ...compatibility(),
-        bindings: options.bindings ?? {},
-        kvNamespaces: options.kvNamespaces ?? [],
-        ...(options.outboundService ? { outboundService: options.outboundService } : {}),
-        unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-      },
-      ...(options.extraWorkers ?? []),
-    ],
-    // The Worker's console output is dropped: a deployed Worker's logs cost the caller nothing either.
-    handleStructuredLogs: () => {},
-  }));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [
+        {
+          name: options.name,
+          modules: options.modules.map(({ path, contents }) => ({ type: 'ESModule', path, contents })),
+          ...compatibility(),
+          bindings: options.bindings ?? {},
+          kvNamespaces: options.kvNamespaces ?? [],
+          ...(options.outboundService ? { outboundService: options.outboundService } : {}),
+          unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+        },
+        ...(options.extraWorkers ?? []),
+      ],
+      // The Worker's console output is dropped: a deployed Worker's logs cost the caller nothing either.
+      handleStructuredLogs: () => {},
+    }),
+  );
   const url = await mf.unsafeGetDirectURL(options.name);
   const pid = workerdChildren().find((child) => !before.has(child));
   if (pid === undefined) throw new Error('workerd process not found');

@@ -19,7 +19,9 @@ try {
     env.BASETEN_API_KEY = 'placeholder';
   }
   const config = parseConfig(env);
-  console.log(`config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`);
+  console.log(
+    `config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`,
+  );
 } catch (err) {
   console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;

@@ -54,9 +54,17 @@ export async function startLocalGateway(options = {}) {
   const persistDir = mkdtempSync(join(tmpdir(), 'gateway-dev-'));
   const inspectorPort = await freePort();
   const args = [
-    WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspectorPort),
-    '--persist-to', persistDir, '--show-interactive-dev-session=false',
+    WRANGLER,
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--persist-to',
+    persistDir,
+    '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${typeof value === 'string' ? value : JSON.stringify(value)}`]),
     ...(options.extraArgs ?? []),
   ];
@@ -79,7 +87,13 @@ export async function startLocalGateway(options = {}) {
       } catch {
         child.kill('SIGTERM');
       }
-      const timer = setTimeout(() => { try { process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 5000);
       await exited;
       clearTimeout(timer);
     }
