@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpuMicros } from './proc.mjs';
-import { CLIENT_TOKEN, gatewayVars, MODEL_ID, SMALL_INPUT, inputOfSize, BASETEN_KEY } from './scenarios.mjs';
+import { BASETEN_KEY, CLIENT_TOKEN, gatewayVars, inputOfSize, MODEL_ID, SMALL_INPUT } from './scenarios.mjs';
 import { compatibility, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -21,7 +21,10 @@ const source = (/** @type {string} */ name) => readFileSync(fileURLToPath(new UR
 export async function measureCpu(gatewayCode, { iterations, repeats }) {
   const worker = await serveWorker({
     name: 'cpu-bench',
-    modules: [{ path: 'cpu-worker.js', contents: source('cpu-worker.js') }, { path: 'gateway.js', contents: gatewayCode }],
+    modules: [
+      { path: 'cpu-worker.js', contents: source('cpu-worker.js') },
+      { path: 'gateway.js', contents: gatewayCode },
+    ],
     bindings: gatewayVars(UPSTREAM),
     kvNamespaces: ['ASYNC_REQUESTS'],
     outboundService: 'stub-upstream',
@@ -29,13 +32,22 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
   });
   const client = { 'content-type': 'application/json', authorization: `Bearer ${CLIENT_TOKEN}` };
   const signed = { 'content-type': 'application/json', authorization: `Api-Key ${BASETEN_KEY}` };
-  /** A POST as it arrives over HTTP: with its Content-Length. */
+  /**
+   * A POST as it arrives over HTTP: with its Content-Length.
+   * @param {string} url @param {Record<string, string>} headers @param {unknown} input
+   */
   const post = (url, headers, input) => {
     const body = JSON.stringify(input);
     return { url, method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body };
   };
-  const gatewayCall = (path, input) => ({ via: 'gateway', request: post(`https://gateway.example${path}`, client, input) });
-  const directCall = (input) => ({ via: 'fetch', request: post(`${UPSTREAM}/model-${MODEL_ID}/environments/production/predict`, signed, input) });
+  const gatewayCall = (/** @type {string} */ path, /** @type {unknown} */ input) => ({
+    via: 'gateway',
+    request: post(`https://gateway.example${path}`, client, input),
+  });
+  const directCall = (/** @type {unknown} */ input) => ({
+    via: 'fetch',
+    request: post(`${UPSTREAM}/model-${MODEL_ID}/environments/production/predict`, signed, input),
+  });
   const big = inputOfSize(64 * 1024);
   const rows = { rows: Array.from({ length: 32 }, () => SMALL_INPUT) };
   const cases = {
@@ -48,7 +60,7 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
     /** @type {Record<string, unknown>} */
     const results = {};
     for (const [name, spec] of Object.entries(cases)) {
-      /** @type {Record<string, Sample[]>} */
+      /** @type {{gateway: Sample[], floor: Sample[]}} */
       const samples = { gateway: [], floor: [] };
       // The two loops take turns, so a busy moment of the machine lands on both.
       for (let i = 0; i < repeats; i++) {

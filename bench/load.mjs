@@ -28,14 +28,17 @@ import { latencySummary } from './stats.mjs';
  */
 function fire(job, onResponse) {
   return new Promise((resolve, reject) => {
-    const instance = autocannon({
-      url: job.url,
-      method: /** @type {'POST'} */ (job.method ?? 'POST'),
-      headers: job.headers,
-      body: job.body,
-      connections: job.connections,
-      duration: job.seconds,
-    }, (err, result) => (err ? reject(err) : resolve(result)));
+    const instance = autocannon(
+      {
+        url: job.url,
+        method: /** @type {'POST'} */ (job.method ?? 'POST'),
+        headers: job.headers,
+        body: job.body,
+        connections: job.connections,
+        duration: job.seconds,
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
     if (onResponse) instance.on('response', (_client, status, _bytes, ms) => onResponse(status, ms));
   });
 }
@@ -48,12 +51,16 @@ async function cannon(job) {
   /** @type {Record<string, number>} */
   const statuses = {};
   const started = performance.now();
-  const result = /** @type {import('autocannon').Result} */ (await fire(job, (status, ms) => {
-    statuses[status] = (statuses[status] ?? 0) + 1;
-    if (status >= 200 && status < 300) latencies.push(ms);
-  }));
+  const result = /** @type {import('autocannon').Result} */ (
+    await fire(job, (status, ms) => {
+      statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status >= 200 && status < 300) latencies.push(ms);
+    })
+  );
   const seconds = (performance.now() - started) / 1000;
-  const failed = Object.entries(statuses).filter(([status]) => Number(status) >= 300).reduce((sum, [, n]) => sum + n, 0);
+  const failed = Object.entries(statuses)
+    .filter(([status]) => Number(status) >= 300)
+    .reduce((sum, [, n]) => sum + n, 0);
   return {
     ...latencySummary(latencies),
     rps: latencies.length > 0 ? latencies.length / seconds : null,

@@ -42,13 +42,18 @@ export async function compare(targets, job, { repeats, afterEach }) {
       await afterEach?.();
     }
   }
-  return Object.fromEntries(Object.entries(runs).map(([name, list]) => [name, {
-    p50: median(list.map((r) => r.p50)),
-    p99: median(list.map((r) => r.p99)),
-    rps: median(list.map((r) => r.rps)),
-    errors: list.reduce((sum, r) => sum + r.errors, 0),
-    statuses: mergeCounts(list.map((r) => r.statuses ?? {})),
-  }]));
+  return Object.fromEntries(
+    Object.entries(runs).map(([name, list]) => [
+      name,
+      {
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        rps: median(list.map((r) => r.rps)),
+        errors: list.reduce((sum, r) => sum + r.errors, 0),
+        statuses: mergeCounts(list.map((r) => r.statuses ?? {})),
+      },
+    ]),
+  );
 }
 
 /** @param {Record<string, number>[]} counts */

@@ -51,7 +51,10 @@ export function sampleRss(pid, intervalMs) {
   };
 }
 
-/** User + system CPU time of a process, in microseconds. */
+/**
+ * User + system CPU time of a process, in microseconds.
+ * @param {number} pid
+ */
 export function cpuMicros(pid) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

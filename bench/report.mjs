@@ -13,7 +13,13 @@
  */
 
 const COLUMNS = /** @type {const} */ ([
-  ['figure', 'figure'], ['direct', 'direct'], ['floor', 'floor'], ['gateway', 'gateway'], ['portkey', 'Portkey'], ['target', 'target'], ['result', 'result'],
+  ['figure', 'figure'],
+  ['direct', 'direct'],
+  ['floor', 'floor'],
+  ['gateway', 'gateway'],
+  ['portkey', 'Portkey'],
+  ['target', 'target'],
+  ['result', 'result'],
 ]);
 
 /** @param {number | null | undefined} x @param {number} digits */
@@ -34,7 +40,9 @@ const kib = (/** @type {number | null} */ x) => (x === null ? null : x / 1024);
  */
 function errorCell(m) {
   if (!m || m.errors === 0) return '0';
-  const failed = Object.entries(m.statuses).filter(([status]) => Number(status) >= 300).map(([status, n]) => `${status}×${n}`);
+  const failed = Object.entries(m.statuses)
+    .filter(([status]) => Number(status) >= 300)
+    .map(([status, n]) => `${status}×${n}`);
   return `${m.errors}${failed.length ? ` (${failed.join(', ')})` : ''}`;
 }
 
@@ -47,7 +55,12 @@ export function rows(r) {
   for (const c of r.plan.concurrency) {
     const m = sp[`c${c}`];
     for (const q of ['p50', 'p99']) {
-      out.push({ figure: `${q} latency, ${c} connection${c > 1 ? 's' : ''}`, direct: num(m.direct[q], 3), floor: num(m.floor[q], 3), gateway: num(m.gateway[q], 3) });
+      out.push({
+        figure: `${q} latency, ${c} connection${c > 1 ? 's' : ''}`,
+        direct: num(m.direct[q], 3),
+        floor: num(m.floor[q], 3),
+        gateway: num(m.gateway[q], 3),
+      });
       const added = diff(m.gateway[q], m.floor[q]);
       const checked = c === 1 && q === 'p50';
       out.push({
@@ -60,8 +73,12 @@ export function rows(r) {
     if (c > 1) {
       const share = ratio(m.gateway.rps, m.floor.rps);
       out.push({
-        figure: `requests/s, ${c} connections`, direct: num(m.direct.rps, 0), floor: num(m.floor.rps, 0), gateway: num(m.gateway.rps, 0),
-        target: '≥ 90% of floor', result: `${verdict(share === null ? null : share >= 0.9)} (${num(share === null ? null : share * 100, 0)}%)`,
+        figure: `requests/s, ${c} connections`,
+        direct: num(m.direct.rps, 0),
+        floor: num(m.floor.rps, 0),
+        gateway: num(m.gateway.rps, 0),
+        target: '≥ 90% of floor',
+        result: `${verdict(share === null ? null : share >= 0.9)} (${num(share === null ? null : share * 100, 0)}%)`,
       });
     }
     out.push({ figure: `  errors, ${c} connection${c > 1 ? 's' : ''}`, direct: errorCell(m.direct), floor: errorCell(m.floor), gateway: errorCell(m.gateway) });
@@ -86,20 +103,30 @@ export function rows(r) {
     const share = ratio(t.gateway.mibPerSecond, t.floor.mibPerSecond);
     out.push({
       figure: `throughput, ${size.replace('MiB', ' MiB')} answer (MiB/s)`,
-      direct: num(t.direct.mibPerSecond, 0), floor: num(t.floor.mibPerSecond, 0), gateway: num(t.gateway.mibPerSecond, 0),
-      ...(size === largest ? { target: '≥ 90% of floor', result: `${verdict(share === null ? null : share >= 0.9)} (${num(share === null ? null : share * 100, 0)}%)` } : {}),
+      direct: num(t.direct.mibPerSecond, 0),
+      floor: num(t.floor.mibPerSecond, 0),
+      gateway: num(t.gateway.mibPerSecond, 0),
+      ...(size === largest
+        ? { target: '≥ 90% of floor', result: `${verdict(share === null ? null : share >= 0.9)} (${num(share === null ? null : share * 100, 0)}%)` }
+        : {}),
     });
   }
   for (const size of sizes) {
     const t = r.streaming.throughput[size];
-    out.push({ figure: `workerd peak RSS, ${size.replace('MiB', ' MiB')} answer (MiB)`, floor: num(kib(t.floor.peakRssKiB), 1), gateway: num(kib(t.gateway.peakRssKiB), 1) });
+    out.push({
+      figure: `workerd peak RSS, ${size.replace('MiB', ' MiB')} answer (MiB)`,
+      floor: num(kib(t.floor.peakRssKiB), 1),
+      gateway: num(kib(t.gateway.peakRssKiB), 1),
+    });
   }
   const first = r.streaming.throughput[sizes[0] ?? ''];
   const last = r.streaming.throughput[largest ?? ''];
   const growth = first && last ? kib(diff(last.gateway.peakRssKiB, first.gateway.peakRssKiB)) : null;
   out.push({
-    figure: `  gateway growth, ${sizes[0]} → ${largest} (MiB)`, gateway: plus(growth, 1),
-    target: '≤ +5 (flat)', result: verdict(growth === null ? null : growth <= 5),
+    figure: `  gateway growth, ${sizes[0]} → ${largest} (MiB)`,
+    gateway: plus(growth, 1),
+    target: '≤ +5 (flat)',
+    result: verdict(growth === null ? null : growth <= 5),
   });
 
   out.push({ section: 'OpenAI chat completions: this gateway vs Portkey (latency in ms)' });
@@ -111,21 +138,43 @@ export function rows(r) {
       out.push({ figure: `${label}: ${q}, 1 connection`, direct: num(one.direct[q], 3), gateway: num(one.gateway[q], 3), portkey: num(one.portkey[q], 3) });
       const ours = diff(one.gateway[q], one.direct[q]);
       const theirs = diff(one.portkey[q], one.direct[q]);
-      out.push({ figure: '  added over direct', gateway: plus(ours, 3), portkey: plus(theirs, 3), target: '< Portkey', result: ahead(ours, theirs, one, (a, b) => a < b) });
+      out.push({
+        figure: '  added over direct',
+        gateway: plus(ours, 3),
+        portkey: plus(theirs, 3),
+        target: '< Portkey',
+        result: ahead(ours, theirs, one, (a, b) => a < b),
+      });
     }
     out.push({
-      figure: `${label}: requests/s, 32 connections`, direct: num(many.direct.rps, 0), gateway: num(many.gateway.rps, 0), portkey: num(many.portkey.rps, 0),
-      target: '> Portkey', result: ahead(many.gateway.rps, many.portkey.rps, many, (a, b) => a > b),
+      figure: `${label}: requests/s, 32 connections`,
+      direct: num(many.direct.rps, 0),
+      gateway: num(many.gateway.rps, 0),
+      portkey: num(many.portkey.rps, 0),
+      target: '> Portkey',
+      result: ahead(many.gateway.rps, many.portkey.rps, many, (a, b) => a > b),
     });
-    for (const [c, m] of [[1, one], [32, many]]) {
-      out.push({ figure: `  errors, ${c} connection${c > 1 ? 's' : ''}`, direct: errorCell(m.direct), gateway: errorCell(m.gateway), portkey: errorCell(m.portkey) });
+    for (const [c, m] of [
+      [1, one],
+      [32, many],
+    ]) {
+      out.push({
+        figure: `  errors, ${c} connection${c > 1 ? 's' : ''}`,
+        direct: errorCell(m.direct),
+        gateway: errorCell(m.gateway),
+        portkey: errorCell(m.portkey),
+      });
     }
   }
 
   out.push({ section: 'Request path inside workerd (µs per request; upstream answers at once)' });
   const cpu = r.cpu;
   /** @type {[string, string, number][]} */
-  const cases = [['predict', 'small predict', 1], ['predict64k', '64 KiB body', 1], ['batch32', 'batch of 32 rows', 32]];
+  const cases = [
+    ['predict', 'small predict', 1],
+    ['predict64k', '64 KiB body', 1],
+    ['batch32', 'batch of 32 rows', 32],
+  ];
   for (const [key, label, fetches] of cases) {
     const c = cpu[key];
     const floorCase = c.floor ?? cpu.predict.floor;
@@ -147,8 +196,10 @@ export function rows(r) {
   out.push({ section: 'Bundle (wrangler deploy --dry-run)' });
   out.push({ figure: 'gateway Worker, raw (KiB)', gateway: num(r.bundle.rawBytes / 1024, 1) });
   out.push({
-    figure: 'gateway Worker, gzipped (KiB)', gateway: num(r.bundle.gzipBytes / 1024, 1),
-    target: '< 30', result: verdict(r.bundle.gzipBytes / 1024 < 30),
+    figure: 'gateway Worker, gzipped (KiB)',
+    gateway: num(r.bundle.gzipBytes / 1024, 1),
+    target: '< 30',
+    result: verdict(r.bundle.gzipBytes / 1024 < 30),
   });
   return out;
 }
@@ -171,7 +222,11 @@ function ahead(ours, theirs, m, better) {
 export function renderTable(r) {
   const all = rows(r);
   const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...all.map((row) => ('section' in row ? 0 : (row[key] ?? '').length))));
-  const line = (/** @type {string[]} */ cells) => cells.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (/** @type {string[]} */ cells) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   const out = [line(COLUMNS.map(([, title]) => title))];
   for (const row of all) out.push('section' in row ? `\n${row.section}` : line(COLUMNS.map(([key]) => row[key] ?? '')));
   return out.join('\n');
@@ -185,7 +240,8 @@ export function renderMarkdown(r) {
     '',
     `Produced by \`${r.command}\` on ${r.date.slice(0, 10)}: ${m.nproc} × ${m.cpu}, Node ${m.node}, workerd ${m.workerd} (Miniflare ${m.miniflare}), Portkey gateway ${m.portkeyGateway}. Load average ${m.loadAverage.start} at the start, ${m.loadAverage.end} at the end.`,
     '',
-    'Every figure is the median of the medians of ' + `${r.plan.repeats} repeats (${r.plan.cpuRepeats} inside workerd; targets take turns within each repeat), after a warm-up. ` +
+    'Every figure is the median of the medians of ' +
+      `${r.plan.repeats} repeats (${r.plan.cpuRepeats} inside workerd; targets take turns within each repeat), after a warm-up. ` +
       `Load runs last ${r.plan.seconds} s each (autocannon, in its own process); first byte is ${r.plan.ttfbCount} sequential requests. ` +
       '**direct**: the client calls the fake Baseten itself. **floor**: a pass-through Worker (`bench/floor-worker.js`) built and served exactly like the gateway. ' +
       'All targets run on this one machine, in front of the same fake upstream (`tools/fake-baseten.mjs`), so load generator, Worker and upstream share its cores.',
@@ -196,7 +252,7 @@ export function renderMarkdown(r) {
   for (const row of rows(r)) {
     if ('section' in row) lines.push(`| **${row.section}** |${' |'.repeat(COLUMNS.length - 1)}`);
     // Markdown drops leading spaces: an arrow marks a row that details the one above.
-    else lines.push(`| ${COLUMNS.map(([key]) => (row[key] ?? '').replace(/^  /, '↳ ').replace(/\|/g, '\\|')).join(' | ')} |`);
+    else lines.push(`| ${COLUMNS.map(([key]) => (row[key] ?? '').replace(/^ {2}/, '↳ ').replace(/\|/g, '\\|')).join(' | ')} |`);
   }
   lines.push('');
   return `${lines.join('\n')}\n`;

@@ -1,18 +1,18 @@
 #!/usr/bin/env node
+import { readFileSync, writeFileSync } from 'node:fs';
 // `npm run bench [-- --quick]`: what the gateway costs, against a direct call
 // to (fake) Baseten, a pass-through Worker (the floor) and Portkey's gateway,
 // all measured in this one run on this machine. Prints one table and writes
 // bench/results.json and bench/RESULTS.md. `--quick` (or BENCH_QUICK=1) runs
 // every step with tiny counts, to prove the benchmark still works.
 import { availableParallelism, cpus } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../tools/local-gateway.mjs';
 import { buildWorker, bundleSize } from './build.mjs';
 import { measureCpu } from './cpu.mjs';
 import { startFakeProcess } from './fake-process.mjs';
 import { compare, runLoad } from './measure.mjs';
-import { startPortkey, portkeyVersion } from './portkey.mjs';
+import { portkeyVersion, startPortkey } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
 import { BASETEN_KEY, CHAT_MODEL_ID, chatTargets, gatewayVars, predictTargets, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
@@ -66,11 +66,7 @@ try {
   }
 
   step('streaming predict: first byte');
-  const firstByte = await compare(
-    predictTargets(urls, streamInput(8, 256)),
-    { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup },
-    options,
-  );
+  const firstByte = await compare(predictTargets(urls, streamInput(8, 256)), { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup }, options);
 
   step('streaming predict: throughput and memory');
   const workerdPids = { floor: floor.pid, gateway: gateway.pid };
@@ -131,14 +127,17 @@ async function download(targets, pids, mib) {
   const runs = {};
   for (let i = 0; i < PLAN.repeats; i++) {
     for (const [name, target] of Object.entries(targets)) {
-      const entry = (runs[name] ??= { mibPerSecond: [], peakKiB: [], sampledKiB: [], idleKiB: [], errors: 0 });
+      const entry = runs[name] ?? { mibPerSecond: [], peakKiB: [], sampledKiB: [], idleKiB: [], errors: 0 };
+      runs[name] = entry;
       const pid = pids[name];
       const sampler = pid === undefined ? undefined : sampleRss(pid, MEMORY_SAMPLE_MS);
       if (pid !== undefined) {
         entry.idleKiB.push(rssKiB(pid));
         resetPeakRss(pid);
       }
-      const { runs: [result] } = await runLoad({ kind: 'download', repeat: 1, ...target });
+      const {
+        runs: [result],
+      } = await runLoad({ kind: 'download', repeat: 1, ...target });
       if (sampler) entry.sampledKiB.push(sampler.stop());
       if (pid !== undefined) entry.peakKiB.push(peakRssKiB(pid));
       if (result.status !== 200 || result.bytes !== mib * 1024 * 1024) entry.errors++;
@@ -146,13 +145,18 @@ async function download(targets, pids, mib) {
       await fake.reset();
     }
   }
-  return Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, {
-    mibPerSecond: median(r.mibPerSecond),
-    idleRssKiB: r.idleKiB.length ? Math.min(...r.idleKiB) : null,
-    peakRssKiB: r.peakKiB.length ? Math.max(...r.peakKiB) : null,
-    sampledPeakRssKiB: r.sampledKiB.length ? Math.max(...r.sampledKiB) : null,
-    errors: r.errors,
-  }]));
+  return Object.fromEntries(
+    Object.entries(runs).map(([name, r]) => [
+      name,
+      {
+        mibPerSecond: median(r.mibPerSecond),
+        idleRssKiB: r.idleKiB.length ? Math.min(...r.idleKiB) : null,
+        peakRssKiB: r.peakKiB.length ? Math.max(...r.peakKiB) : null,
+        sampledPeakRssKiB: r.sampledKiB.length ? Math.max(...r.sampledKiB) : null,
+        errors: r.errors,
+      },
+    ]),
+  );
 }
 
 function machine() {
@@ -171,4 +175,3 @@ function machine() {
 function loadAverage() {
   return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
 }
-

@@ -10,7 +10,10 @@ export const MODEL_ID = 'bench01';
 export const CHAT_MODEL_ID = 'chat01';
 export const SERVED_NAME = 'bench/chat-model';
 
-/** The gateway's vars: one predict alias, one OpenAI alias, one client allowed both. */
+/**
+ * The gateway's vars: one predict alias, one OpenAI alias, one client allowed both.
+ * @param {string} upstreamUrl
+ */
 export function gatewayVars(upstreamUrl) {
   return {
     BASETEN_API_KEY: BASETEN_KEY,
@@ -70,7 +73,7 @@ export function chatTargets(urls, stream) {
     { role: 'system', content: 'You are a terse assistant.' },
     { role: 'user', content: 'Name three colours of the rainbow and one fruit of each colour please' },
   ];
-  const body = (model) => JSON.stringify({ model, messages, max_tokens: 64, stream });
+  const body = (/** @type {string} */ model) => JSON.stringify({ model, messages, max_tokens: 64, stream });
   return {
     direct: { url: `${urls.fake}${chatBase}/chat/completions`, headers: signed, body: body(SERVED_NAME) },
     gateway: { url: `${urls.gateway}/v1/chat/completions`, headers: client, body: body('chat') },

@@ -3,21 +3,25 @@
 // no Miniflare entry Worker in front, so what is measured is the Worker alone.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 
 const require = createRequire(import.meta.url);
-const fromWrangler = createRequire(require.resolve('wrangler'));
-const miniflarePath = fromWrangler.resolve('miniflare');
-/** @type {typeof import('miniflare')} */
-const { Miniflare, convertV4MiniflareOptions } = fromWrangler('miniflare');
+const fromMiniflare = createRequire(require.resolve('miniflare'));
 
 export const runtimeVersions = {
-  miniflare: createRequire(miniflarePath)('miniflare/package.json').version,
-  workerd: createRequire(miniflarePath)('workerd/package.json').version,
+  miniflare: require('miniflare/package.json').version,
+  workerd: fromMiniflare('workerd/package.json').version,
 };
+
+// Figures are only comparable with `wrangler dev` and deploys when both run the same Miniflare.
+const wranglerMiniflare = require('wrangler/package.json').dependencies.miniflare;
+if (runtimeVersions.miniflare !== wranglerMiniflare) {
+  throw new Error(`miniflare ${runtimeVersions.miniflare} is installed but wrangler ships ${wranglerMiniflare}: pin the miniflare devDependency to wrangler's`);
+}
 
 /** The production environment's compatibility settings, read by wrangler itself. */
 export function compatibility() {
-  const { unstable_readConfig } = fromWrangler('wrangler');
+  const { unstable_readConfig } = require('wrangler');
   const config = unstable_readConfig({ env: 'production' }, { hideWarnings: true });
   return { compatibilityDate: config.compatibility_date, compatibilityFlags: config.compatibility_flags };
 }
@@ -26,10 +30,10 @@ export function compatibility() {
  * @typedef {object} ServeOptions
  * @property {string} name
  * @property {{path: string, contents: string}[]} modules ES modules, entry first
- * @property {Record<string, unknown>} [bindings] vars, as JSON values
+ * @property {Record<string, import('miniflare').Json>} [bindings] vars, as JSON values
  * @property {string[]} [kvNamespaces]
  * @property {string} [outboundService] name of a Worker in `extraWorkers` that receives every global fetch()
- * @property {Record<string, unknown>[]} [extraWorkers] Miniflare worker options
+ * @property {import('miniflare').V4WorkerOptions[]} [extraWorkers] Miniflare worker options
  */
 
 /**
@@ -39,22 +43,24 @@ export function compatibility() {
  */
 export async function serveWorker(options) {
   const before = new Set(workerdChildren());
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    workers: [
-      {
-        name: options.name,
-        modules: options.modules.map(({ path, contents }) => ({ type: 'ESModule', path, contents })),
-        ...compatibility(),
-        bindings: options.bindings ?? {},
-        kvNamespaces: options.kvNamespaces ?? [],
-        ...(options.outboundService ? { outboundService: options.outboundService } : {}),
-        unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
-      },
-      ...(options.extraWorkers ?? []),
-    ],
-    // The Worker's console output is dropped: a deployed Worker's logs cost the caller nothing either.
-    handleStructuredLogs: () => {},
-  }));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [
+        {
+          name: options.name,
+          modules: options.modules.map(({ path, contents }) => ({ type: 'ESModule', path, contents })),
+          ...compatibility(),
+          bindings: options.bindings ?? {},
+          kvNamespaces: options.kvNamespaces ?? [],
+          ...(options.outboundService ? { outboundService: options.outboundService } : {}),
+          unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
+        },
+        ...(options.extraWorkers ?? []),
+      ],
+      // The Worker's console output is dropped: a deployed Worker's logs cost the caller nothing either.
+      handleStructuredLogs: () => {},
+    }),
+  );
   const url = await mf.unsafeGetDirectURL(options.name);
   const pid = workerdChildren().find((child) => !before.has(child));
   if (pid === undefined) throw new Error('workerd process not found');

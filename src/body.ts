@@ -30,11 +30,6 @@ function tooLarge(maxBytes: number): HttpError {
   return new HttpError('payload_too_large', `request body is larger than ${maxBytes} bytes`);
 }
 
-/** Refuses early when the declared length is already over the cap. */
-function checkDeclaredLength(request: Request, maxBytes: number): void {
-  if ((declaredLength(request) ?? 0) > maxBytes) throw tooLarge(maxBytes);
-}
-
 /** Reads the whole body, stopping as soon as it passes maxBytes. */
 export async function readCapped(request: Request, maxBytes: number): Promise<Uint8Array> {
   const declared = declaredLength(request);

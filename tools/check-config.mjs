@@ -6,7 +6,7 @@
 import { getPlatformProxy } from 'wrangler';
 import { parseConfig } from '../src/config.ts';
 
-const option = (name) => {
+const option = (/** @type {string} */ name) => {
   const index = process.argv.indexOf(name);
   return index > 0 ? process.argv[index + 1] : undefined;
 };
@@ -19,7 +19,9 @@ try {
     env.BASETEN_API_KEY = 'placeholder';
   }
   const config = parseConfig(env);
-  console.log(`config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`);
+  console.log(
+    `config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`,
+  );
 } catch (err) {
   console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;

@@ -55,7 +55,10 @@ function optionsFromCommandLine(argv, env) {
   }
   if (env.FAKE_BASETEN_API_KEY) options.apiKey = env.FAKE_BASETEN_API_KEY;
   // Comma-separated, newest first, to rehearse a secret rotation.
-  if (env.FAKE_BASETEN_WEBHOOK_SECRET) options.webhookSecrets = env.FAKE_BASETEN_WEBHOOK_SECRET.split(',').map((s) => s.trim()).filter(Boolean);
+  if (env.FAKE_BASETEN_WEBHOOK_SECRET)
+    options.webhookSecrets = env.FAKE_BASETEN_WEBHOOK_SECRET.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (env.FAKE_BASETEN_SERVED_NAMES) options.servedNames = JSON.parse(env.FAKE_BASETEN_SERVED_NAMES);
   return options;
 }

@@ -54,9 +54,17 @@ export async function startLocalGateway(options = {}) {
   const persistDir = mkdtempSync(join(tmpdir(), 'gateway-dev-'));
   const inspectorPort = await freePort();
   const args = [
-    WRANGLER, 'dev', '--ip', '127.0.0.1', '--port', String(port),
-    '--inspector-port', String(inspectorPort),
-    '--persist-to', persistDir, '--show-interactive-dev-session=false',
+    WRANGLER,
+    'dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--inspector-port',
+    String(inspectorPort),
+    '--persist-to',
+    persistDir,
+    '--show-interactive-dev-session=false',
     ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${typeof value === 'string' ? value : JSON.stringify(value)}`]),
     ...(options.extraArgs ?? []),
   ];
@@ -66,7 +74,7 @@ export async function startLocalGateway(options = {}) {
     stdio: options.inherit ? 'inherit' : ['ignore', 'pipe', 'pipe'],
     detached: process.platform !== 'win32',
   });
-  /** Everything wrangler and the Worker printed, for tests that scan logs. */
+  /** @type {string[]} Everything wrangler and the Worker printed, for tests that scan logs. */
   const output = [];
   child.stdout?.on('data', (d) => output.push(d.toString()));
   child.stderr?.on('data', (d) => output.push(d.toString()));
@@ -75,11 +83,17 @@ export async function startLocalGateway(options = {}) {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       try {
-        process.kill(-child.pid, 'SIGTERM');
+        process.kill(-(/** @type {number} */ (child.pid)), 'SIGTERM');
       } catch {
         child.kill('SIGTERM');
       }
-      const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(/** @type {number} */ (child.pid)), 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 5000);
       await exited;
       clearTimeout(timer);
     }
@@ -100,6 +114,11 @@ export async function startLocalGateway(options = {}) {
   return { url, port, inspectorPort, fake, output, logs: () => output.join(''), stop, process: child };
 }
 
+/**
+ * @param {string} url
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {string[]} output
+ */
 async function waitUntilReady(url, child, output) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {

@@ -45,8 +45,8 @@ async function staticSite(): Promise<Server> {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const name = path === '/' ? 'index.html' : path.slice(1);
     const type = MEDIA_TYPES[extname(name)];
-    if (!type || !files.has(name)) return res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': type }).end(readFileSync(join(PUBLIC_DIR, name)));
+    if (type && files.has(name)) res.writeHead(200, { 'content-type': type }).end(readFileSync(join(PUBLIC_DIR, name)));
+    else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return server;

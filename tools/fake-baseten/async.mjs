@@ -95,16 +95,19 @@ function startLifecycle(app, record) {
   const maxQueueMs = record.maxQueueSeconds * 1000;
   const expires = Boolean(fake.expire) || queueMs > maxQueueMs;
 
-  app.schedule(() => {
-    if (record.status !== 'QUEUED') return; // canceled meanwhile
-    if (expires) {
-      setStatus(record, 'EXPIRED');
-      if (record.webhook_endpoint) record.webhook_status = 'CANCELED';
-      return;
-    }
-    setStatus(record, 'IN_PROGRESS');
-    app.schedule(() => finishInference(app, record), runMs);
-  }, expires ? Math.min(queueMs, maxQueueMs) : queueMs);
+  app.schedule(
+    () => {
+      if (record.status !== 'QUEUED') return; // canceled meanwhile
+      if (expires) {
+        setStatus(record, 'EXPIRED');
+        if (record.webhook_endpoint) record.webhook_status = 'CANCELED';
+        return;
+      }
+      setStatus(record, 'IN_PROGRESS');
+      app.schedule(() => finishInference(app, record), runMs);
+    },
+    expires ? Math.min(queueMs, maxQueueMs) : queueMs,
+  );
 }
 
 /**
@@ -113,7 +116,9 @@ function startLifecycle(app, record) {
  */
 function finishInference(app, record) {
   if (record.fake.fail) {
-    record.errors = [{ code: 'MODEL_PREDICT_ERROR', message: typeof record.fake.message === 'string' ? record.fake.message : 'Exception while running predict' }];
+    record.errors = [
+      { code: 'MODEL_PREDICT_ERROR', message: typeof record.fake.message === 'string' ? record.fake.message : 'Exception while running predict' },
+    ];
     record.data = null;
     setStatus(record, 'FAILED');
   } else {
@@ -230,7 +235,8 @@ function validateAsyncBody(body) {
   if (retry !== undefined) {
     if (!isObject(retry)) return 'inference_retry_config must be an object';
     if (retry.max_attempts !== undefined && !isIntIn(retry.max_attempts, 1, 10)) return 'inference_retry_config.max_attempts must be between 1 and 10';
-    if (retry.initial_delay_ms !== undefined && !isIntIn(retry.initial_delay_ms, 0, 10_000)) return 'inference_retry_config.initial_delay_ms must be between 0 and 10000';
+    if (retry.initial_delay_ms !== undefined && !isIntIn(retry.initial_delay_ms, 0, 10_000))
+      return 'inference_retry_config.initial_delay_ms must be between 0 and 10000';
     if (retry.max_delay_ms !== undefined && !isIntIn(retry.max_delay_ms, 0, 60_000)) return 'inference_retry_config.max_delay_ms must be between 0 and 60000';
   }
   return null;

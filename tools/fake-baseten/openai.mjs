@@ -65,14 +65,24 @@ async function chatCompletions(ctx, body, fake, model) {
   const usage = makeUsage(prompt, words.length);
 
   if (!body.stream) {
-    return sendJson(ctx, 200, withEchoedHeaders(ctx, fake, {
-      id, object: 'chat.completion', created, model,
-      choices: [{ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: 'stop' }],
-      usage,
-    }));
+    return sendJson(
+      ctx,
+      200,
+      withEchoedHeaders(ctx, fake, {
+        id,
+        object: 'chat.completion',
+        created,
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, logprobs: null, finish_reason: 'stop' }],
+        usage,
+      }),
+    );
   }
   const chunk = (/** @type {object} */ delta, /** @type {string | null} */ finish) => ({
-    id, object: 'chat.completion.chunk', created, model,
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   });
   /** @type {object[]} */
@@ -100,14 +110,24 @@ async function textCompletions(ctx, body, fake, model) {
   const usage = makeUsage(prompt, words.length);
 
   if (!body.stream) {
-    return sendJson(ctx, 200, withEchoedHeaders(ctx, fake, {
-      id, object: 'text_completion', created, model,
-      choices: [{ index: 0, text: words.join(' '), logprobs: null, finish_reason: 'stop' }],
-      usage,
-    }));
+    return sendJson(
+      ctx,
+      200,
+      withEchoedHeaders(ctx, fake, {
+        id,
+        object: 'text_completion',
+        created,
+        model,
+        choices: [{ index: 0, text: words.join(' '), logprobs: null, finish_reason: 'stop' }],
+        usage,
+      }),
+    );
   }
   const chunk = (/** @type {string} */ text, /** @type {string | null} */ finish) => ({
-    id, object: 'text_completion', created, model,
+    id,
+    object: 'text_completion',
+    created,
+    model,
     choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
   });
   /** @type {object[]} */
@@ -127,15 +147,20 @@ async function embeddings(ctx, body, fake, model) {
   if (!Array.isArray(inputs) || inputs.length === 0) return sendOpenAIError(ctx, 400, '`input` must be a string or a non-empty array');
   const tokens = inputs.reduce((sum, item) => sum + countWords(typeof item === 'string' ? item : JSON.stringify(item)), 0);
   // The openai clients ask for base64 (little-endian float32) unless told otherwise; vLLM honours it.
-  const encode = body.encoding_format === 'base64'
-    ? (/** @type {number[]} */ vector) => Buffer.from(new Float32Array(vector).buffer).toString('base64')
-    : (/** @type {number[]} */ vector) => vector;
-  return sendJson(ctx, 200, withEchoedHeaders(ctx, fake, {
-    object: 'list',
-    data: inputs.map((item, index) => ({ object: 'embedding', index, embedding: encode(embed(item)) })),
-    model,
-    usage: { prompt_tokens: tokens, total_tokens: tokens },
-  }));
+  const encode =
+    body.encoding_format === 'base64'
+      ? (/** @type {number[]} */ vector) => Buffer.from(new Float32Array(vector).buffer).toString('base64')
+      : (/** @type {number[]} */ vector) => vector;
+  return sendJson(
+    ctx,
+    200,
+    withEchoedHeaders(ctx, fake, {
+      object: 'list',
+      data: inputs.map((item, index) => ({ object: 'embedding', index, embedding: encode(embed(item)) })),
+      model,
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    }),
+  );
 }
 
 /**
@@ -184,7 +209,15 @@ function sendOpenAIError(ctx, status, message) {
 /** @param {number} status */
 function openAIErrorType(status) {
   /** @type {Record<number, string>} */
-  const types = { 400: 'BadRequestError', 401: 'AuthenticationError', 403: 'PermissionDeniedError', 404: 'NotFoundError', 405: 'MethodNotAllowedError', 422: 'UnprocessableEntityError', 429: 'RateLimitError' };
+  const types = {
+    400: 'BadRequestError',
+    401: 'AuthenticationError',
+    403: 'PermissionDeniedError',
+    404: 'NotFoundError',
+    405: 'MethodNotAllowedError',
+    422: 'UnprocessableEntityError',
+    429: 'RateLimitError',
+  };
   return types[status] ?? (status >= 500 ? 'InternalServerError' : 'APIError');
 }
 
@@ -197,7 +230,10 @@ function lastUserText(messages) {
   if (!isObject(last)) return '';
   if (typeof last.content === 'string') return last.content;
   if (Array.isArray(last.content)) {
-    return last.content.filter((part) => isObject(part) && typeof part.text === 'string').map((part) => part.text).join(' ');
+    return last.content
+      .filter((part) => isObject(part) && typeof part.text === 'string')
+      .map((part) => part.text)
+      .join(' ');
   }
   return '';
 }
@@ -234,7 +270,7 @@ function makeUsage(prompt, completionTokens) {
  */
 function embed(input) {
   const digest = createHash('sha256').update(JSON.stringify(input)).digest();
-  return Array.from({ length: 8 }, (_, i) => Math.round((digest.readUInt16BE(i * 2) / 0xffff * 2 - 1) * 1e6) / 1e6);
+  return Array.from({ length: 8 }, (_, i) => Math.round(((digest.readUInt16BE(i * 2) / 0xffff) * 2 - 1) * 1e6) / 1e6);
 }
 
 function nowSeconds() {

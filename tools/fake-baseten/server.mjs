@@ -84,10 +84,13 @@ function createApp(config, state) {
    * @param {number} ms
    */
   function schedule(fn, ms) {
-    const timer = setTimeout(() => {
-      state.timers.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        state.timers.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     state.timers.add(timer);
   }
@@ -222,8 +225,7 @@ function createApp(config, state) {
     const [name, ...rest] = deployment.endpoint;
     const method = ctx.req.method;
     const predictName = target.kind === 'model' ? 'predict' : 'run_remote';
-    const only = (/** @type {string} */ allowed, /** @type {() => unknown} */ fn) =>
-      method === allowed ? fn() : sendError(ctx, 405, 'Method not allowed');
+    const only = (/** @type {string} */ allowed, /** @type {() => unknown} */ fn) => (method === allowed ? fn() : sendError(ctx, 405, 'Method not allowed'));
 
     if (name === 'sync') return handleSync(app, ctx, target, rest);
     if (rest.length > 0) return sendError(ctx, 404, 'Route not found');

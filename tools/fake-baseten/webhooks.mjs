@@ -4,9 +4,9 @@
  * logged for tests. Only loopback receivers are contacted.
  */
 
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { createHmac } from 'node:crypto';
 
 /** @typedef {import('./types.mjs').App} App */
 /** @typedef {import('./types.mjs').AsyncRecord} AsyncRecord */
