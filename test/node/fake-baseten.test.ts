@@ -108,7 +108,7 @@ describe('auth and routing', () => {
   it('answers 404 for deleted models and unknown routes, 400 for bad JSON', async () => {
     const gone = await post('/model-gone42/production/predict', {});
     expect(gone.status).toBe(404);
-    expect(await gone.json()).toEqual({ error: 'Model not found' });
+    expect(await gone.json()).toEqual({ error: 'Model not found', error_code: 'model_does_not_exist' });
     expect((await post('/model-abc/production/nope', {})).status).toBe(404);
     expect((await post('/elsewhere', {})).status).toBe(404);
     expect((await post('/model-abc/production/predict', '{not json')).status).toBe(400);
