@@ -589,9 +589,11 @@ describe('webhooks as Baseten sends them', () => {
       const retried = await startReceiver(statuses);
       try {
         const id = await submit(retried.url, { webhook_retry_delay_ms: 5000 });
-        await sleep(20);
-        expect(retried.received).toHaveLength(1); // still waiting 5000 × timeScale 0.01 = 50 ms
         await waitFor(() => fake.asyncRequest(id)?.webhook_status === 'SUCCEEDED');
+        const [first, second] = fake.webhookDeliveries.filter((d) => d.request_id === id);
+        expect([first!.status, second!.status]).toEqual([502, 200]);
+        // 5000 ms × timeScale 0.01.
+        expect(second!.time - first!.time).toBeGreaterThanOrEqual(45);
         expect(retried.received).toHaveLength(2);
       } finally {
         await retried.close();

@@ -111,15 +111,6 @@ export function isBinary(req) {
 }
 
 /**
- * The steering object a test put in the body, or `{}`.
- * @param {unknown} value
- * @returns {Record<string, any>}
- */
-export function steeringOf(value) {
-  return isObject(value) && isObject(value.fake) ? value.fake : {};
-}
-
-/**
  * @param {unknown} value
  * @returns {value is Record<string, any>}
  */
