@@ -51,7 +51,7 @@ export async function startFakeBaseten(options = {}) {
   /** @type {FakeState} */
   const state = {
     requests: [], webhookDeliveries: [], asyncRequests: new Map(), timers: new Set(), lifetime: new AbortController(),
-    rules: [], clockOffsetMs: 0, limits: { ...config.asyncLimits }, rateWindows: new Map(),
+    rules: [], clockOffsetMs: 0, limits: { ...DEFAULT_ASYNC_LIMITS, ...config.asyncLimits }, rateWindows: new Map(),
   };
 
   const handler = createApp(config, state);
@@ -156,7 +156,7 @@ function createApp(config, state) {
     state.asyncRequests.clear();
     state.rules.length = 0;
     state.clockOffsetMs = 0;
-    state.limits = { ...config.asyncLimits };
+    state.limits = { ...DEFAULT_ASYNC_LIMITS, ...config.asyncLimits };
     state.rateWindows.clear();
     stopAsyncWork();
   }

@@ -13,7 +13,7 @@
  * @property {number} [timeScale] Multiplies the webhook retry delay and per-attempt timeout.
  * @property {201 | 202} [asyncStatusCode] Baseten's spec answers 201; older pages say 202.
  * @property {'hex' | 'opaque'} [requestIdShape] Shape of new request ids (Baseten only promises a string).
- * @property {AsyncLimits} [asyncLimits] Calls per window and per model before status, cancel and queue status answer 429.
+ * @property {Partial<AsyncLimits>} [asyncLimits] Calls per window and per model before status, cancel and queue status answer 429.
  * @property {number} [webhookRetryDelayMs] Wait before the one webhook retry (Baseten: ~2 s), before timeScale.
  * @property {string[]} [beiModels] Model ids served by a BEI engine (ids starting with `bei` always are).
  * @property {string[]} [modelApiSlugs] Slugs the Model APIs endpoint serves.
