@@ -7,18 +7,20 @@
  * `/production/predict`, `/environments/<env>/async_predict`, `/async_request/<id>`,
  * `/deployment/<id>/sync/v1/chat/completions`, and so on.
  *
- * It follows Baseten's documented behaviour (auth, error shape, predict echo, chunked streaming,
- * async lifecycle, signed webhooks, wake, sync routes, OpenAI-compatible engines) and lets a test
- * steer each request through a `fake` object in the JSON body, so gateway tests can provoke the
- * situations that are hard to get from the real service: errors, slow or broken streams, huge
- * bodies, leaked headers, failing webhooks.
+ * It follows Baseten's documented behaviour (auth, error shape and codes, request ids, predict
+ * echo, chunked streaming, async lifecycle and limits, signed webhooks, wake, sync routes,
+ * OpenAI-compatible and BEI engines, Model APIs, regional hosts, WebSockets) and lets a test steer
+ * each request, per target, through a `fake` object in the JSON body or rules sent to
+ * `/__fake/steer`, so gateway tests can provoke the situations that are hard to get from the real
+ * service. Every knob is listed in `tools/fake-baseten/README.md`.
  *
  * Run directly: `node tools/fake-baseten.mjs [--port 8788]`.
  *
  * This file is the entry point tests, tools and benchmarks import; the fake itself lives in
  * `tools/fake-baseten/`: `server.mjs` (startup, log, control routes, routing), `request.mjs`
  * (paths, auth, body), `http.mjs` (answers and streaming writes), `steering.mjs` (the `fake`
- * fields), `predict.mjs`, `async.mjs`, `webhooks.mjs`, `sync.mjs`, `openai.mjs`, `types.mjs`.
+ * fields), `targeting.mjs` (selectors and rules), `predict.mjs`, `async.mjs`, `webhooks.mjs`,
+ * `sync.mjs`, `openai.mjs` (engines and Model APIs), `bei.mjs`, `websocket.mjs`, `types.mjs`.
  */
 
 import { realpathSync } from 'node:fs';

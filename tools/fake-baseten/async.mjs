@@ -4,11 +4,11 @@
  * cancel and queue status, and the webhook once inference ends.
  */
 
-import { randomBytes } from 'node:crypto';
-import { cutConnection, sendError, sendJson } from './http.mjs';
-import { isIntIn, isNonNegative, isObject, parseJson, steeringOf } from './request.mjs';
+import { cutConnection, newRequestId, sendError, sendJson } from './http.mjs';
+import { isIntIn, isNonNegative, isObject, parseJson } from './request.mjs';
 import { answerSteered } from './steering.mjs';
-import { deliverWebhook } from './webhooks.mjs';
+import { steeringFor } from './targeting.mjs';
+import { deliverWebhook, isLoopbackUrl } from './webhooks.mjs';
 
 /** @typedef {import('./types.mjs').App} App */
 /** @typedef {import('./types.mjs').AsyncRecord} AsyncRecord */
@@ -22,6 +22,9 @@ const DEFAULT_QUEUE_MS = 50;
 const DEFAULT_RUN_MS = 50;
 /** Baseten's default `max_time_in_queue_seconds`. */
 const DEFAULT_MAX_QUEUE_SECONDS = 600;
+/** "Status is available for 1 hour after completion." */
+const STATUS_RETENTION_MS = 3_600_000;
+const FINAL_STATUSES = new Set(['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED']);
 
 /**
  * `POST .../async_predict` (chains: `.../async_run_remote`).
@@ -40,10 +43,13 @@ export async function submitAsync(app, ctx, target, deployment) {
   if (problem) return sendError(ctx, 400, problem);
 
   const body = /** @type {Record<string, any>} */ (parsed.value);
-  const fake = steeringOf(body.model_input);
-  return answerSteered(ctx, fake, target, () => {
+  const fake = steeringFor(ctx, body.model_input);
+  return answerSteered(ctx, fake, target, async () => {
     const record = createAsyncRecord(app, target, deployment, body, fake);
-    startLifecycle(app, record);
+    ctx.headers['x-baseten-request-id'] = record.request_id;
+    // `webhook_first`: the result reaches the receiver before the submit answer reaches the caller.
+    if (fake.webhook_first) await runAtOnce(app, record);
+    else startLifecycle(app, record);
     // `async_status: 202` (or 201) picks the documented success code for this one request.
     const status = fake.async_status === 201 || fake.async_status === 202 ? fake.async_status : app.config.asyncStatusCode;
     return sendJson(ctx, status, { request_id: record.request_id });
@@ -59,10 +65,12 @@ export async function submitAsync(app, ctx, target, deployment) {
  * @returns {AsyncRecord}
  */
 function createAsyncRecord(app, target, deployment, body, fake) {
-  const now = new Date().toISOString();
+  const createdMs = app.now();
+  const now = new Date(createdMs).toISOString();
+  const shape = fake.request_id_shape === 'opaque' || fake.request_id_shape === 'hex' ? fake.request_id_shape : app.config.requestIdShape;
   /** @type {AsyncRecord} */
   const record = {
-    request_id: randomBytes(16).toString('hex'),
+    request_id: newRequestId(shape),
     kind: target.kind,
     ownerId: target.id,
     deploymentLabel: deployment.label,
@@ -78,6 +86,8 @@ function createAsyncRecord(app, target, deployment, body, fake) {
     maxQueueSeconds: body.max_time_in_queue_seconds ?? DEFAULT_MAX_QUEUE_SECONDS,
     data: null,
     statusResets: 0,
+    createdMs,
+    finishedMs: null,
   };
   app.state.asyncRequests.set(record.request_id, record);
   return record;
@@ -95,41 +105,53 @@ function startLifecycle(app, record) {
   const maxQueueMs = record.maxQueueSeconds * 1000;
   const expires = Boolean(fake.expire) || queueMs > maxQueueMs;
 
-  app.schedule(
-    () => {
-      if (record.status !== 'QUEUED') return; // canceled meanwhile
-      if (expires) {
-        setStatus(record, 'EXPIRED');
-        if (record.webhook_endpoint) record.webhook_status = 'CANCELED';
-        return;
-      }
-      setStatus(record, 'IN_PROGRESS');
-      app.schedule(() => finishInference(app, record), runMs);
-    },
-    expires ? Math.min(queueMs, maxQueueMs) : queueMs,
-  );
+  app.schedule(() => {
+    if (record.status !== 'QUEUED') return; // canceled or expired meanwhile
+    if (expires) return expire(app, record);
+    setStatus(app, record, 'IN_PROGRESS');
+    app.schedule(() => void finishInference(app, record), runMs);
+  }, expires ? Math.min(queueMs, maxQueueMs) : queueMs);
+}
+
+/**
+ * Runs the inference and its webhook delivery to the end at once.
+ * @param {App} app
+ * @param {AsyncRecord} record
+ */
+async function runAtOnce(app, record) {
+  setStatus(app, record, 'IN_PROGRESS');
+  await finishInference(app, record);
 }
 
 /**
  * @param {App} app
  * @param {AsyncRecord} record
  */
-function finishInference(app, record) {
+function expire(app, record) {
+  setStatus(app, record, 'EXPIRED');
+  if (record.webhook_endpoint) record.webhook_status = 'CANCELED';
+}
+
+/**
+ * @param {App} app
+ * @param {AsyncRecord} record
+ */
+async function finishInference(app, record) {
   if (record.fake.fail) {
     record.errors = [
       { code: 'MODEL_PREDICT_ERROR', message: typeof record.fake.message === 'string' ? record.fake.message : 'Exception while running predict' },
     ];
     record.data = null;
-    setStatus(record, 'FAILED');
+    setStatus(app, record, 'FAILED');
   } else {
     record.data = { echo: record.model_input };
-    setStatus(record, 'SUCCEEDED');
+    setStatus(app, record, 'SUCCEEDED');
   }
-  if (record.webhook_endpoint) {
-    notifyReceiver(app, record).catch(() => {
-      // Only reachable after reset()/close() aborted the delivery; nothing left to update.
-    });
-  }
+  // `never_deliver`: the result is lost on Baseten's side; the webhook stays PENDING.
+  if (!record.webhook_endpoint || record.fake.never_deliver) return;
+  await notifyReceiver(app, record).catch(() => {
+    // Only reachable after reset()/close() aborted the delivery; nothing left to update.
+  });
 }
 
 /**
@@ -144,7 +166,7 @@ async function notifyReceiver(app, record) {
   const delivered = await deliverWebhook(app, record, signal);
   if (signal.aborted) return;
   record.webhook_status = delivered ? 'SUCCEEDED' : 'FAILED';
-  if (!delivered && record.status === 'SUCCEEDED') setStatus(record, 'WEBHOOK_FAILED');
+  if (!delivered && record.status === 'SUCCEEDED') setStatus(app, record, 'WEBHOOK_FAILED');
 }
 
 /**
@@ -154,6 +176,7 @@ async function notifyReceiver(app, record) {
  * @param {string} requestId
  */
 export function getAsyncStatus(app, ctx, target, requestId) {
+  if (!withinLimit(app, ctx, 'status', target)) return;
   const record = findAsync(app, target, requestId);
   if (!record) return sendError(ctx, 404, `Async request ${requestId} not found`);
   // `model_input.fake.reset_status_first: N`: the first N status lookups lose their connection
@@ -173,12 +196,13 @@ export function getAsyncStatus(app, ctx, target, requestId) {
  * @param {string} requestId
  */
 export function cancelAsync(app, ctx, target, requestId) {
+  if (!withinLimit(app, ctx, 'cancel', target)) return;
   const record = findAsync(app, target, requestId);
   if (!record) return sendError(ctx, 404, `Async request ${requestId} not found`);
   if (record.status !== 'QUEUED') {
     return sendJson(ctx, 200, { request_id: requestId, canceled: false, message: `request is ${record.status} and cannot be canceled` });
   }
-  setStatus(record, 'CANCELED');
+  setStatus(app, record, 'CANCELED');
   if (record.webhook_endpoint) record.webhook_status = 'CANCELED';
   return sendJson(ctx, 200, { request_id: requestId, canceled: true, message: 'request canceled' });
 }
@@ -190,9 +214,11 @@ export function cancelAsync(app, ctx, target, requestId) {
  * @param {Deployment} deployment
  */
 export function queueStatus(app, ctx, target, deployment) {
+  if (!withinLimit(app, ctx, 'queue_status', target)) return;
   let queued = 0;
   let inProgress = 0;
   for (const record of app.state.asyncRequests.values()) {
+    ageOut(app, record);
     if (record.kind !== target.kind || record.ownerId !== target.id || record.deploymentLabel !== deployment.label) continue;
     if (record.status === 'QUEUED') queued++;
     if (record.status === 'IN_PROGRESS') inProgress++;
@@ -206,14 +232,62 @@ export function queueStatus(app, ctx, target, deployment) {
 }
 
 /**
- * Request ids are global, but an id asked for under the wrong model is treated as unknown.
+ * Request ids are global, but an id asked for under the wrong model is treated as unknown, and
+ * so is one whose status Baseten no longer keeps (an hour after it became final).
  * @param {App} app
  * @param {Target} target
  * @param {string} requestId
  */
 function findAsync(app, target, requestId) {
   const record = app.state.asyncRequests.get(requestId);
-  return record && record.kind === target.kind && record.ownerId === target.id ? record : undefined;
+  if (!record || record.kind !== target.kind || record.ownerId !== target.id) return undefined;
+  ageOut(app, record);
+  if (record.finishedMs !== null && app.now() - record.finishedMs > STATUS_RETENTION_MS) {
+    app.state.asyncRequests.delete(requestId);
+    return undefined;
+  }
+  return record;
+}
+
+/**
+ * Brings a record up to the fake's clock, which tests may move on by hours: a request still
+ * QUEUED past its `max_time_in_queue_seconds` has EXPIRED.
+ * @param {App} app
+ * @param {AsyncRecord} record
+ */
+function ageOut(app, record) {
+  const deadline = record.createdMs + record.maxQueueSeconds * 1000;
+  if (record.status === 'QUEUED' && app.now() > deadline) {
+    expire(app, record);
+    record.finishedMs = deadline;
+    record.status_at = new Date(deadline).toISOString();
+  }
+}
+
+/**
+ * Baseten's per-model limits on status, cancel and queue status: over the limit within one
+ * window, 429 until the window ends. A window opens at its first call, so a burst of calls
+ * counts the same however fast the machine is.
+ * @param {App} app
+ * @param {Ctx} ctx
+ * @param {'status' | 'cancel' | 'queue_status'} kind
+ * @param {Target} target
+ * @returns {boolean} false once the 429 is sent.
+ */
+function withinLimit(app, ctx, kind, target) {
+  const { limits, rateWindows } = app.state;
+  const key = `${kind} ${target.kind}-${target.id}`;
+  const now = app.now();
+  let window = rateWindows.get(key);
+  if (!window || now - window.start >= limits.window_ms) {
+    window = { start: now, count: 0 };
+    rateWindows.set(key, window);
+  }
+  window.count += 1;
+  if (window.count <= limits[kind]) return true;
+  const retryAfter = Math.max(1, Math.ceil((window.start + limits.window_ms - now) / 1000));
+  sendError(ctx, 429, `Rate limit exceeded: at most ${limits[kind]} ${kind} calls per ${limits.window_ms} ms`, { retryAfter });
+  return false;
 }
 
 /**
@@ -224,8 +298,8 @@ function findAsync(app, target, requestId) {
 function validateAsyncBody(body) {
   if (!isObject(body)) return 'Request body must be a JSON object';
   if (body.model_input === undefined) return 'model_input is required';
-  if (body.webhook_endpoint !== undefined && body.webhook_endpoint !== null && !isHttpUrl(body.webhook_endpoint)) {
-    return 'webhook_endpoint must be an http(s) URL';
+  if (body.webhook_endpoint !== undefined && body.webhook_endpoint !== null && !isAcceptedWebhookUrl(body.webhook_endpoint)) {
+    return 'webhook_endpoint must be an https URL (http only for localhost)';
   }
   if (body.priority !== undefined && !isIntIn(body.priority, 0, 2)) return 'priority must be an integer between 0 and 2';
   if (body.max_time_in_queue_seconds !== undefined && !isIntIn(body.max_time_in_queue_seconds, 10, 259_200)) {
@@ -242,12 +316,15 @@ function validateAsyncBody(body) {
   return null;
 }
 
-/** @param {unknown} value */
-function isHttpUrl(value) {
+/**
+ * Baseten requires https, except for localhost during development.
+ * @param {unknown} value
+ */
+function isAcceptedWebhookUrl(value) {
   if (typeof value !== 'string') return false;
   try {
     const { protocol } = new URL(value);
-    return protocol === 'http:' || protocol === 'https:';
+    return protocol === 'https:' || (protocol === 'http:' && isLoopbackUrl(value));
   } catch {
     return false;
   }
@@ -279,10 +356,13 @@ export function asyncSnapshot(record) {
 }
 
 /**
+ * @param {App} app
  * @param {AsyncRecord} record
  * @param {string} status
  */
-function setStatus(record, status) {
+function setStatus(app, record, status) {
+  const now = app.now();
   record.status = status;
-  record.status_at = new Date().toISOString();
+  record.status_at = new Date(now).toISOString();
+  if (FINAL_STATUSES.has(status)) record.finishedMs = now;
 }

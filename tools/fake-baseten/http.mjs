@@ -4,24 +4,56 @@
  */
 
 import http from 'node:http';
+import { randomBytes } from 'node:crypto';
 
 /** @typedef {import('./types.mjs').Ctx} Ctx */
 
+/** The `error_code` Baseten's edge gives each status when it, not the model, answers. */
+const ERROR_CODES = /** @type {Record<number, string>} */ ({
+  400: 'client_error',
+  401: 'unauthorized',
+  403: 'unauthorized',
+  404: 'model_does_not_exist',
+  413: 'payload_too_large',
+  422: 'client_error',
+  429: 'rate_limited',
+  500: 'internal_baseten_error',
+  502: 'model_unavailable',
+  503: 'model_unavailable',
+  504: 'timeout',
+});
+
 /**
- * Baseten's error shape: `{"error": "<message>"}`. Errors from inside a Truss server carry
- * its error-source and error-code headers.
+ * @typedef {object} ErrorOptions
+ * @property {string | null} [errorCode] Baseten's `error_code`; null leaves it out, undefined picks the status's.
+ * @property {string} [detail]
+ * @property {boolean} [truss] A Truss server's own error: `{"error"}` only, with its source and code headers.
+ * @property {number} [trussCode] `X-BASETEN-ERROR-CODE`: 600 by default on 500 (the model's code raised), else 700.
+ * @property {string | number | null} [retryAfter] On 429 (default `1`) and 503; null leaves it out.
+ */
+
+/**
+ * Baseten's error shape: `{"error", "error_code"?, "detail"?}`. An error from inside a Truss
+ * server is the model's own `{"error"}` with `X-BASETEN-ERROR-SOURCE: 04` and its code.
  * @param {Ctx} ctx
  * @param {number} status
  * @param {string} message
- * @param {{truss?: boolean}} [opts]
+ * @param {ErrorOptions} [opts]
  */
 export function sendError(ctx, status, message, opts = {}) {
-  if (status === 429) ctx.headers['retry-after'] = '1';
-  if (opts.truss && status === 500) {
+  const retryAfter = opts.retryAfter === undefined ? (status === 429 ? '1' : null) : opts.retryAfter;
+  if (retryAfter !== null && (status === 429 || status === 503)) ctx.headers['retry-after'] = String(retryAfter);
+  /** @type {Record<string, unknown>} */
+  const body = { error: message };
+  if (opts.truss) {
     ctx.headers['x-baseten-error-source'] = '04';
-    ctx.headers['x-baseten-error-code'] = '600';
+    ctx.headers['x-baseten-error-code'] = String(opts.trussCode ?? (status === 500 ? 600 : 700));
+  } else {
+    const code = opts.errorCode === undefined ? ERROR_CODES[status] : opts.errorCode;
+    if (code) body.error_code = code;
   }
-  return sendJson(ctx, status, { error: message });
+  if (typeof opts.detail === 'string') body.detail = opts.detail;
+  return sendJson(ctx, status, body);
 }
 
 /**
@@ -34,22 +66,44 @@ export function sendJson(ctx, status, value) {
 }
 
 /**
+ * A whole small answer with its content-length; with `stall_body`, only its first half, then
+ * nothing until the client gives up.
  * @param {Ctx} ctx
  * @param {number} status
  * @param {string} contentType
  * @param {string} text
  */
-export function sendRaw(ctx, status, contentType, text) {
+export async function sendRaw(ctx, status, contentType, text) {
   if (ctx.res.destroyed || ctx.res.headersSent) return;
   const payload = Buffer.from(text, 'utf8');
   ctx.res.writeHead(status, { ...ctx.headers, 'content-type': contentType, 'content-length': String(payload.length) });
-  ctx.res.end(payload);
+  if (!ctx.stallBody) return void ctx.res.end(payload);
+  ctx.res.write(payload.subarray(0, Math.floor(payload.length / 2)));
+  await untilClosed(ctx.res);
 }
 
-/** @param {Ctx} ctx */
-export function cutConnection(ctx) {
+/**
+ * Baseten's request ids are only documented as strings: 32 hex characters in every example,
+ * or, when steered, an opaque shape with mixed case, `-` and `_`.
+ * @param {'hex' | 'opaque'} shape
+ */
+export function newRequestId(shape) {
+  if (shape !== 'opaque') return randomBytes(16).toString('hex');
+  const part = () => randomBytes(6).toString('base64url').replace(/[-_]/g, 'x');
+  return `req_${part()}-${part()}_${part()}`;
+}
+
+/**
+ * Ends the connection before any answer byte. `refused` sends a TCP reset, which a client
+ * reports as a refused or reset connection rather than an orderly close.
+ * @param {Ctx} ctx
+ * @param {{refused?: boolean}} [opts]
+ */
+export function cutConnection(ctx, opts = {}) {
   ctx.selfClosed = true;
-  ctx.res.socket?.destroy();
+  const socket = ctx.res.socket;
+  if (opts.refused && socket && !socket.destroyed) socket.resetAndDestroy();
+  else socket?.destroy();
   ctx.res.destroy();
 }
 

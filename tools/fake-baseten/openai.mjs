@@ -1,13 +1,15 @@
 /**
- * An OpenAI-compatible engine behind `/sync/v1`: models, chat and text completions (plain or as
- * server-sent events) and embeddings, with the served-name check and OpenAI's error shape.
+ * An OpenAI-compatible engine behind `/sync/v1`, and Baseten's Model APIs: models, chat and text
+ * completions (plain or as server-sent events, with `usage`, and a final usage chunk when
+ * `stream_options.include_usage`) and embeddings, with the model-name check and OpenAI's error shape.
  * Replies echo the prompt word by word so a test can count tokens.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
-import { defaultErrorMessage, pause, sendJson, withEchoedHeaders, writeWithBackpressure } from './http.mjs';
-import { isObject, isPositive, parseJson, steeringOf } from './request.mjs';
+import { cutConnection, defaultErrorMessage, pause, sendJson, untilClosed, withEchoedHeaders, writeWithBackpressure } from './http.mjs';
+import { isAuthorized, isObject, isPositive, parseJson } from './request.mjs';
 import { leakHangOrDelay } from './steering.mjs';
+import { steeringFor } from './targeting.mjs';
 
 /** @typedef {import('./types.mjs').App} App */
 /** @typedef {import('./types.mjs').Ctx} Ctx */
@@ -20,14 +22,42 @@ import { leakHangOrDelay } from './steering.mjs';
  * @param {Target} target
  * @param {string} routePath
  */
-export async function handleOpenAI(app, ctx, target, routePath) {
+export function handleOpenAI(app, ctx, target, routePath) {
   const servedName = app.config.servedNames[target.id];
+  return serveOpenAI(ctx, target, routePath, servedName === undefined ? null : [servedName]);
+}
+
+/**
+ * Baseten's Model APIs (`https://inference.baseten.co/v1`, here `/model-api/v1`): one shared
+ * OpenAI-compatible endpoint whose `model` must be one of the slugs it serves.
+ * @param {App} app
+ * @param {Ctx} ctx
+ * @param {string} routePath Starting with `/v1/`.
+ */
+export function handleModelApi(app, ctx, routePath) {
+  if (!isAuthorized(ctx.req.headers.authorization, app.config.apiKey)) {
+    return sendOpenAIError(ctx, 401, ctx.req.headers.authorization ? 'Invalid API key' : 'Missing API key');
+  }
+  if (ctx.body.tooLarge) return sendOpenAIError(ctx, 413, 'Request Entity Too Large');
+  return serveOpenAI(ctx, MODEL_API_TARGET, routePath, app.config.modelApiSlugs);
+}
+
+/** Stands in for a model where the shared steering wants one (leaked headers name it). */
+const MODEL_API_TARGET = /** @type {Target} */ ({ kind: 'model', id: 'model-api', regional: null, segments: [] });
+
+/**
+ * @param {Ctx} ctx
+ * @param {Target} target
+ * @param {string} routePath
+ * @param {string[] | null} models The names `model` must be one of; null takes any.
+ */
+async function serveOpenAI(ctx, target, routePath, models) {
   const method = ctx.req.method;
   if (routePath === '/v1/models') {
     if (method !== 'GET') return sendOpenAIError(ctx, 405, 'Method Not Allowed');
     return sendJson(ctx, 200, {
       object: 'list',
-      data: [{ id: servedName ?? target.id, object: 'model', created: nowSeconds(), owned_by: 'baseten' }],
+      data: (models ?? [target.id]).map((id) => ({ id, object: 'model', created: nowSeconds(), owned_by: 'baseten' })),
     });
   }
   const handlers = { '/v1/chat/completions': chatCompletions, '/v1/completions': textCompletions, '/v1/embeddings': embeddings };
@@ -38,15 +68,16 @@ export async function handleOpenAI(app, ctx, target, routePath) {
   const parsed = parseJson(ctx.body);
   if (!parsed.ok || !isObject(parsed.value)) return sendOpenAIError(ctx, 400, 'Request body must be a JSON object');
   const body = /** @type {Record<string, any>} */ (parsed.value);
-  const fake = steeringOf(body);
+  const fake = steeringFor(ctx, body);
   if (!(await leakHangOrDelay(ctx, fake, target))) return;
+  if (fake.reset || fake.refuse) return cutConnection(ctx, { refused: Boolean(fake.refuse) });
   if (Number.isInteger(fake.status) && fake.status >= 400) {
     return sendOpenAIError(ctx, fake.status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(fake.status));
   }
-  if (servedName !== undefined && body.model !== servedName) {
+  if (models !== null && !models.includes(body.model)) {
     return sendOpenAIError(ctx, 404, `The model \`${body.model}\` does not exist.`);
   }
-  return handler(ctx, body, fake, servedName ?? (typeof body.model === 'string' ? body.model : target.id));
+  return handler(ctx, body, fake, typeof body.model === 'string' ? body.model : target.id);
 }
 
 /**
@@ -166,7 +197,8 @@ async function embeddings(ctx, body, fake, model) {
 /**
  * OpenAI server-sent events: one `data:` line per chunk, then `data: [DONE]`.
  * `mid_event_pause_ms` writes the second event in two halves with a pause between, the way a
- * slow engine or a proxy can split an event across TCP segments.
+ * slow engine or a proxy can split an event across TCP segments. `close_mid_stream` cuts the
+ * connection after half the events, without `[DONE]`.
  * @param {Ctx} ctx
  * @param {object[]} events
  * @param {Record<string, any>} fake
@@ -176,9 +208,11 @@ async function streamSse(ctx, events, fake) {
   const firstDelayMs = isPositive(fake.first_delay_ms) ? fake.first_delay_ms : 0;
   const tokenDelayMs = isPositive(fake.token_delay_ms) ? fake.token_delay_ms : 0;
   const midEventPauseMs = isPositive(fake.mid_event_pause_ms) ? fake.mid_event_pause_ms : 0;
+  const cutAfter = fake.close_mid_stream ? Math.max(1, Math.floor(events.length / 2)) : Infinity;
   res.writeHead(200, { ...ctx.headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
   res.flushHeaders();
   for (const [i, event] of events.entries()) {
+    if (i >= cutAfter) return cutAfterFlush(ctx);
     const wait = i === 0 ? firstDelayMs : tokenDelayMs;
     if (wait > 0) await pause(wait, res);
     const text = `data: ${JSON.stringify(event)}\n\n`;
@@ -193,6 +227,16 @@ async function streamSse(ctx, events, fake) {
   }
   if (!(await writeWithBackpressure(res, 'data: [DONE]\n\n'))) return;
   res.end();
+}
+
+/**
+ * Lets the events already written reach the client, then cuts the connection.
+ * @param {Ctx} ctx
+ */
+async function cutAfterFlush(ctx) {
+  const flushed = new Promise((resolve) => ctx.res.write('', () => resolve(undefined)));
+  await Promise.race([flushed, untilClosed(ctx.res)]);
+  cutConnection(ctx);
 }
 
 /**

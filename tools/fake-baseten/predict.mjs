@@ -4,8 +4,9 @@
  */
 
 import { sendError, sendJson, withEchoedHeaders, writeWithBackpressure } from './http.mjs';
-import { isBinary, parseJson, steeringOf } from './request.mjs';
+import { isBinary, parseJson } from './request.mjs';
 import { answerSteered } from './steering.mjs';
+import { steeringFor } from './targeting.mjs';
 
 /** @typedef {import('./types.mjs').Ctx} Ctx */
 /** @typedef {import('./types.mjs').Target} Target */
@@ -18,11 +19,11 @@ import { answerSteered } from './steering.mjs';
  * @param {Deployment} deployment
  */
 export async function handlePredict(ctx, target, deployment) {
-  if (isBinary(ctx.req)) return echoBinary(ctx);
+  if (isBinary(ctx.req)) return answerSteered(ctx, ctx.rule, target, () => echoBinary(ctx));
   const parsed = parseJson(ctx.body);
   if (!parsed.ok) return sendError(ctx, 400, 'Invalid JSON payload');
   const input = parsed.value;
-  const fake = steeringOf(input);
+  const fake = steeringFor(ctx, input);
   return answerSteered(ctx, fake, target, () =>
     sendJson(ctx, 200, withEchoedHeaders(ctx, fake, { model: target.id, kind: target.kind, deployment: deployment.label, input })),
   );

@@ -15,21 +15,33 @@ const EDGE_BODY_CAP = 100 * 1024 * 1024;
 const LOGGED_BODY_BYTES = 64 * 1024;
 
 /**
+ * `/model-<id>/...` or, for a regional environment, `/model-<id>-<env>/...` (Baseten ids have no
+ * hyphen, so the first one after the id starts the environment's name).
  * @param {string} pathname
  * @returns {Target | null}
  */
 export function parseTarget(pathname) {
-  const match = /^\/(model|chain)-([^/]+)(?:\/(.*))?$/.exec(pathname);
+  const match = /^\/(model|chain)-([A-Za-z0-9]+)(?:-([A-Za-z0-9_-]+))?(?:\/(.*))?$/.exec(pathname);
   if (!match) return null;
-  return { kind: /** @type {'model' | 'chain'} */ (match[1]), id: match[2] ?? '', segments: (match[3] ?? '').split('/') };
+  return {
+    kind: /** @type {'model' | 'chain'} */ (match[1]),
+    id: match[2] ?? '',
+    regional: match[3] ?? null,
+    segments: (match[4] ?? '').split('/'),
+  };
 }
 
 /**
- * Accepts the four path-based forms; a fake deployment id keeps status bodies realistic.
- * @param {string[]} segments
+ * Accepts the four path-based forms, or the bare paths of a regional host (path-based routes do
+ * not exist there); a fake deployment id keeps status bodies realistic.
+ * @param {Target} target
  * @returns {Deployment | null}
  */
-export function parseDeployment(segments) {
+export function parseDeployment(target) {
+  const { segments } = target;
+  if (target.regional) {
+    return { label: `environments/${target.regional}`, deploymentId: `dep-env-${target.regional}`, endpoint: segments };
+  }
   const [first, second] = segments;
   if (first === 'production' || first === 'development') {
     return { label: first, deploymentId: `dep-${first}`, endpoint: segments.slice(1) };
@@ -96,15 +108,6 @@ export function parseJson(body) {
 /** @param {IncomingMessage} req */
 export function isBinary(req) {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/octet-stream';
-}
-
-/**
- * The steering object a test put in the body, or `{}`.
- * @param {unknown} value
- * @returns {Record<string, any>}
- */
-export function steeringOf(value) {
-  return isObject(value) && isObject(value.fake) ? value.fake : {};
 }
 
 /**

@@ -4,7 +4,7 @@
  * plain bodies) written in flat memory.
  */
 
-import { cutConnection, defaultErrorMessage, pause, sendError, sendRaw, untilClosed, writeWithBackpressure } from './http.mjs';
+import { cutConnection, defaultErrorMessage, pause, sendError, sendJson, sendRaw, untilClosed, writeWithBackpressure } from './http.mjs';
 import { isPositive } from './request.mjs';
 
 /** @typedef {import('./types.mjs').Ctx} Ctx */
@@ -14,8 +14,8 @@ import { isPositive } from './request.mjs';
 const WRITE_SLICE_BYTES = 64 * 1024;
 
 /**
- * Applies the `fake` steering fields shared by predict, async submit and custom sync routes,
- * then falls back to `answerNormally`.
+ * Applies the `fake` steering fields shared by predict, async submit, custom sync routes and
+ * the bodyless control answers, then falls back to `answerNormally`. See README.md.
  * @param {Ctx} ctx
  * @param {Record<string, any>} fake
  * @param {Target} target
@@ -25,17 +25,48 @@ export async function answerSteered(ctx, fake, target, answerNormally) {
   if (!(await leakHangOrDelay(ctx, fake, target))) return;
   // The request arrived whole, then the connection dropped before any answer byte: the case
   // where a client cannot tell whether the model ran, so it must not retry a predict.
-  if (fake.reset) return cutConnection(ctx);
+  if (fake.reset || fake.refuse) return cutConnection(ctx, { refused: Boolean(fake.refuse) });
+  if (fake.redirect) return redirect(ctx, fake);
   // Garbage where JSON belongs, on a success or (with `status`) an error answer.
   if (fake.garbage) return sendRaw(ctx, Number.isInteger(fake.status) ? fake.status : 200, 'application/json', '{"output": <this is not json');
   // A huge error body, to check that a client reads only what it needs of it.
   if (isPositive(fake.bytes) && Number.isInteger(fake.status)) return sendBytes(ctx, Math.floor(fake.bytes), fake.status);
-  if (Number.isInteger(fake.status) && fake.status >= 400) {
-    return sendError(ctx, fake.status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(fake.status), { truss: true });
-  }
+  if (Number.isInteger(fake.status) && fake.status >= 400) return sendSteeredError(ctx, fake);
   if (fake.stream && typeof fake.stream === 'object') return streamChunks(ctx, fake.stream, Boolean(fake.close_mid_stream));
   if (isPositive(fake.bytes)) return sendBytes(ctx, Math.floor(fake.bytes));
   return answerNormally();
+}
+
+/**
+ * A steered error. Without an `error_code`, a 500 is the model's own code failing inside Truss
+ * (`X-BASETEN-ERROR-SOURCE: 04`, code 600); anything else is Baseten's edge speaking, with the
+ * status's `error_code`. `truss: true|false` and `error_code: null` override that.
+ * @param {Ctx} ctx
+ * @param {Record<string, any>} fake
+ */
+export function sendSteeredError(ctx, fake) {
+  const status = /** @type {number} */ (fake.status);
+  const truss = typeof fake.truss === 'boolean' ? fake.truss : status === 500 && fake.error_code === undefined;
+  return sendError(ctx, status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(status), {
+    truss,
+    trussCode: Number.isInteger(fake.truss_code) ? fake.truss_code : undefined,
+    errorCode: typeof fake.error_code === 'string' || fake.error_code === null ? fake.error_code : undefined,
+    detail: typeof fake.detail === 'string' ? fake.detail : undefined,
+    retryAfter: typeof fake.retry_after === 'string' || typeof fake.retry_after === 'number' || fake.retry_after === null ? fake.retry_after : undefined,
+  });
+}
+
+/**
+ * A redirect to another host (by default `localhost` on the fake's own port, under
+ * `/redirected`, so a client that follows it shows up in the log with whatever it sent).
+ * @param {Ctx} ctx
+ * @param {Record<string, any>} fake
+ */
+function redirect(ctx, fake) {
+  const location = typeof fake.redirect === 'string' ? fake.redirect : `http://localhost:${ctx.req.socket.localPort}/redirected${ctx.url.pathname}`;
+  const status = [301, 302, 303, 307, 308].includes(fake.redirect_status) ? fake.redirect_status : 307;
+  ctx.headers.location = location;
+  return sendJson(ctx, status, { error: 'Moved' });
 }
 
 /**
@@ -94,8 +125,8 @@ async function sendBytes(ctx, size, status = 200) {
 }
 
 /**
- * The steering every kind of answer honours before it starts: `leak_headers`, `hang` (until the
- * client gives up) and `delay_ms`. The OpenAI routes share it, then answer in their own shapes.
+ * The steering every kind of answer honours before it starts: `leak_headers`, `stall_body`,
+ * `hang` (until the client gives up) and `delay_ms`. The OpenAI routes share it, then answer in their own shapes.
  * @param {Ctx} ctx
  * @param {Record<string, any>} fake
  * @param {Target} target
@@ -103,6 +134,7 @@ async function sendBytes(ctx, size, status = 200) {
  */
 export async function leakHangOrDelay(ctx, fake, target) {
   if (fake.leak_headers) addLeakyHeaders(ctx, target);
+  if (fake.stall_body) ctx.stallBody = true;
   if (fake.hang) {
     await untilClosed(ctx.res);
     return false;

@@ -1,12 +1,14 @@
 /**
- * Sync routes (`.../sync/<route>`): a custom server's own routes echo what they received; `/v1/...`
- * belongs to an OpenAI-compatible engine.
+ * Sync routes (`.../sync/<route>`, models only): a custom server's own routes echo what they
+ * received; `/v1/...` belongs to an OpenAI-compatible engine; a BEI model answers its own routes.
  */
 
-import { cutConnection, sendJson, withEchoedHeaders } from './http.mjs';
+import { handleBei, isBeiModel } from './bei.mjs';
+import { cutConnection, sendError, sendJson, withEchoedHeaders } from './http.mjs';
 import { handleOpenAI } from './openai.mjs';
-import { bodyText, parseJson, steeringOf } from './request.mjs';
+import { bodyText, parseJson } from './request.mjs';
 import { answerSteered } from './steering.mjs';
+import { steeringFor } from './targeting.mjs';
 
 /** @typedef {import('./types.mjs').App} App */
 /** @typedef {import('./types.mjs').Ctx} Ctx */
@@ -36,13 +38,16 @@ function dropFirstAttempts(app, ctx) {
  */
 export async function handleSync(app, ctx, target, routeSegments) {
   const routePath = `/${routeSegments.join('/')}`;
+  // Chains have no sync endpoints on Baseten.
+  if (target.kind !== 'model') return sendError(ctx, 404, 'Route not found', { errorCode: null });
   if (dropFirstAttempts(app, ctx)) return cutConnection(ctx);
+  if (isBeiModel(app, target)) return handleBei(app, ctx, target, routePath);
   if (routeSegments[0] === 'v1') return handleOpenAI(app, ctx, target, routePath);
   if (routePath === '/health') return sendJson(ctx, 200, { status: 'ok' });
 
   const text = bodyText(ctx.body);
   const parsed = parseJson(ctx.body);
-  const fake = parsed.ok ? steeringOf(parsed.value) : {};
+  const fake = steeringFor(ctx, parsed.ok ? parsed.value : undefined);
   return answerSteered(ctx, fake, target, () =>
     sendJson(ctx, 200, withEchoedHeaders(ctx, fake, { route: routePath, method: ctx.req.method, query: ctx.url.search.slice(1), body: text })),
   );

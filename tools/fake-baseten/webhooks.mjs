@@ -1,25 +1,25 @@
 /**
  * Webhook delivery the way Baseten does it: compact JSON signed with every configured secret
- * (`X-BASETEN-SIGNATURE: v1=<hmac>,...`), one retry on 5xx or a connection error, each attempt
- * logged for tests. Only loopback receivers are contacted.
+ * (`X-BASETEN-SIGNATURE: v1=<hmac>,...`), two attempts at most, the second only after a 500, 502,
+ * 503 or 504 answer, each attempt logged for tests. Only loopback receivers are contacted.
  */
 
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { isNonNegative } from './request.mjs';
 
 /** @typedef {import('./types.mjs').App} App */
 /** @typedef {import('./types.mjs').AsyncRecord} AsyncRecord */
 /** @typedef {import('./types.mjs').WebhookDelivery} WebhookDelivery */
 
-/** Baseten waits about 2 s before its single webhook retry, and gives each attempt 10 s. */
-const WEBHOOK_RETRY_DELAY_MS = 2_000;
+/** Baseten gives each attempt 10 s. */
 const WEBHOOK_TIMEOUT_MS = 10_000;
 const WEBHOOK_RETRYABLE = new Set([500, 502, 503, 504]);
 
 /**
- * Delivers the result like Baseten: signed compact JSON, one retry after ~2 s on 5xx or a
- * connection error; with `deliver_twice`, the same bytes once more.
+ * Delivers the result like Baseten: signed compact JSON, one retry after ~2 s on a retryable
+ * answer; with `deliver_twice`, the same bytes once more.
  * @param {App} app
  * @param {AsyncRecord} record
  * @param {AbortSignal} signal Aborted by reset() and close().
@@ -62,7 +62,8 @@ export async function deliverWebhook(app, record, signal) {
 async function attemptWithRetry(app, record, url, body, signature, signal) {
   const first = await attemptWebhook(app, record, url, body, signature, 1, signal);
   if (first !== 'retry' || signal.aborted) return first === 'ok';
-  await app.later(WEBHOOK_RETRY_DELAY_MS * app.config.timeScale);
+  const delayMs = isNonNegative(record.fake.webhook_retry_delay_ms) ? record.fake.webhook_retry_delay_ms : app.config.webhookRetryDelayMs;
+  await app.later(delayMs * app.config.timeScale);
   if (signal.aborted) return false;
   return (await attemptWebhook(app, record, url, body, signature, 2, signal)) === 'ok';
 }
@@ -101,12 +102,13 @@ async function attemptWebhook(app, record, url, body, signature, attempt, signal
     delivery.status = 'error';
     delivery.error = err instanceof Error ? err.message : String(err);
     app.state.webhookDeliveries.push(delivery);
-    return 'retry';
+    // Baseten documents retries for 500, 502, 503 and 504 answers only.
+    return 'fail';
   }
 }
 
 /** @param {string} value */
-function isLoopbackUrl(value) {
+export function isLoopbackUrl(value) {
   try {
     const { hostname } = new URL(value);
     return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
