@@ -8,8 +8,9 @@ import type { IRequest, RequestHandler } from 'itty-router';
 import { authenticate, type Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
-import { describeForLog, errorResponse, HttpError } from './errors.ts';
+import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
+import { describeForLog } from './redact.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { requestIdFor } from './request-id.ts';
 

@@ -4,7 +4,7 @@
  */
 import { ConfigError, loadConfig, type Config, type ConfigSource, type ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { upstreamFailure } from './streaming.ts';
+import { upstreamFailure } from './upstream-errors.ts';
 import { callUpstream, signedRequest, targetUrl } from './upstream.ts';
 
 /**

@@ -7,17 +7,17 @@
  * which ids exist.
  */
 import { presentedOwner, sameOwner } from '../async-owner.ts';
-import { AsyncStore, type AsyncRecord, type AsyncResult } from '../async-store.ts';
-import { caller, config, type GatewayRequest } from '../context.ts';
-import { HttpError } from '../errors.ts';
-import { publicMessage, readSmallJson, upstreamFailure } from '../streaming.ts';
-import { asyncRequestUrl } from '../upstream.ts';
 import {
   afterBasetenStatus, afterCancel, isFinal, isRequestId, parseBasetenStatus, parseCancelOutcome, statusView,
-  type BasetenStatus, type StatusView,
-} from '../webhooks.ts';
+  type AsyncRecord, type AsyncResult, type BasetenStatus, type StatusView,
+} from '../async-status.ts';
+import { AsyncStore } from '../async-store.ts';
+import { caller, config, type GatewayRequest } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { asyncRequestUrl } from '../upstream.ts';
+import { json } from '../responses.ts';
+import { publicMessage, readSmallJson, upstreamFailure } from '../upstream-errors.ts';
 import { controlCall } from './async.ts';
-import { json } from './meta.ts';
 
 export async function asyncStatus(request: GatewayRequest, env: Env): Promise<Response> {
   const store = new AsyncStore(env.ASYNC_REQUESTS);

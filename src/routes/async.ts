@@ -6,16 +6,16 @@
  */
 import { newOwner, type NewOwner } from '../async-owner.ts';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../async-input.ts';
-import { AsyncStore, recordExpiry, type AsyncRecord } from '../async-store.ts';
+import { isRequestId, queuedRecord, type AsyncRecord } from '../async-status.ts';
+import { AsyncStore, recordExpiry } from '../async-store.ts';
 import { isObject, readJson } from '../body.ts';
 import { validateInput } from '../input-schema.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { readSmallJson, upstreamFailure } from '../streaming.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
-import { isRequestId, queuedRecord } from '../webhooks.ts';
-import { json } from './meta.ts';
+import { json } from '../responses.ts';
+import { readSmallJson, upstreamFailure } from '../upstream-errors.ts';
 import { modelFor, postToTarget } from './predict.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';

@@ -10,7 +10,7 @@ import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
-import { upstreamFailure } from '../streaming.ts';
+import { upstreamFailure } from '../upstream-errors.ts';
 import { callTarget, modelFor } from './predict.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */

@@ -4,10 +4,7 @@ import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { openApiFor } from '../openapi.ts';
-
-export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-}
+import { json } from '../responses.ts';
 
 export function healthz(): Response {
   return json({ status: 'ok' });

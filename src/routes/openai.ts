@@ -12,7 +12,8 @@ import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
 import { replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
-import { relay, upstreamFailure } from '../streaming.ts';
+import { relay } from '../responses.ts';
+import { upstreamFailure } from '../upstream-errors.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';

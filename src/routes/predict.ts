@@ -5,7 +5,8 @@ import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
-import { relay, upstreamFailure } from '../streaming.ts';
+import { relay } from '../responses.ts';
+import { upstreamFailure } from '../upstream-errors.ts';
 import { callUpstream, signedRequest, targetUrl, type Action } from '../upstream.ts';
 
 export async function predict(request: GatewayRequest): Promise<Response> {

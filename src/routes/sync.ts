@@ -2,7 +2,8 @@
 import { binaryBody } from '../body.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { relay, upstreamFailure } from '../streaming.ts';
+import { relay } from '../responses.ts';
+import { upstreamFailure } from '../upstream-errors.ts';
 import { matchSyncRoute } from '../sync-routes.ts';
 import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
 import { noRoute } from './meta.ts';

@@ -2,7 +2,7 @@
 import { requireAdmin } from '../auth.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { wakeModel } from '../wake.ts';
-import { json } from './meta.ts';
+import { json } from '../responses.ts';
 import { modelFor } from './predict.ts';
 
 export async function wake(request: GatewayRequest): Promise<Response> {
