@@ -19,8 +19,7 @@ export const ASYNC_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', '
 export type AsyncStatus = (typeof ASYNC_STATUSES)[number];
 
 /** Statuses after which nothing changes upstream. */
-export const FINAL_STATUSES: readonly AsyncStatus[] = ['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED'];
-const FINAL: ReadonlySet<AsyncStatus> = new Set(FINAL_STATUSES);
+const FINAL: ReadonlySet<AsyncStatus> = new Set(['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED']);
 
 export interface AsyncError {
   code: string;

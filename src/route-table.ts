@@ -28,7 +28,7 @@ const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsup
 const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
 
 /** Schemas shared by several routes, published under components/schemas. */
-export const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
+const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   RowError: closed({ type: { type: 'string' }, message: { type: 'string' }, status: { type: 'integer' } }),
   BatchRow: {
     oneOf: [
