@@ -27,7 +27,17 @@ export default defineConfig({
         test: {
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
-          globalSetup: ['test/setup/fake-baseten.global.ts'],
+          globalSetup: ['test/setup/fake-baseten.global.ts', 'test/setup/contract.global.ts'],
+        },
+      },
+      {
+        // After the worker tests: every route of the table was seen answering as documented.
+        test: {
+          name: 'contract',
+          include: ['test/contract/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/setup/contract.global.ts'],
+          sequence: { groupOrder: 1 },
         },
       },
       {

@@ -5,7 +5,8 @@
  * calls is the only way to be that owner, and a copy of the KV namespace does
  * not reveal it.
  */
-import { sha256, timingSafeEqualBytes, type Caller } from './auth.ts';
+import type { Caller } from './auth.ts';
+import { sha256, timingSafeEqualBytes } from './crypto.ts';
 import { bytesToHex } from './hex.ts';
 
 export const OWNER_TOKEN_HEADER = 'x-async-owner-token';

@@ -22,50 +22,10 @@
  * versions rather than guess at them. A binding that throws (KV outage)
  * becomes a 503 service_unavailable.
  */
-import { KV_MIN_TTL_SECONDS, type Target } from './config.ts';
-import { describeForLog, HttpError } from './errors.ts';
-
-export const ASYNC_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED'] as const;
-export type AsyncStatus = (typeof ASYNC_STATUSES)[number];
-
-export interface AsyncError {
-  code: string;
-  message: string;
-}
-
-export interface CancelOutcome {
-  canceled: boolean;
-  /** Baseten's own words, e.g. why an IN_PROGRESS request could not be canceled. */
-  message: string;
-}
-
-export interface AsyncRecord {
-  v: 1;
-  request_id: string;
-  /** "client:<name>", or "anon:<sha256 hex of the owner token>" for anonymous callers. */
-  owner: string;
-  alias: string;
-  /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
-  target: Target;
-  created_at: string;
-  /** Epoch seconds at which KV drops the record; rewrites keep it. */
-  expires_at: number;
-  status: AsyncStatus;
-  status_at: string;
-  errors: AsyncError[];
-  cancel?: CancelOutcome & { at: string };
-}
-
-export interface AsyncResult {
-  v: 1;
-  request_id: string;
-  status: 'SUCCEEDED' | 'FAILED';
-  /** The webhook's `data`: the model output, null when the request failed. */
-  output: unknown;
-  errors: AsyncError[];
-  /** The webhook's `time`: when Baseten sent it. */
-  delivered_at: string;
-}
+import type { AsyncRecord, AsyncResult } from './async-status.ts';
+import { KV_MIN_TTL_SECONDS } from './config.ts';
+import { HttpError } from './errors.ts';
+import { describeForLog } from './redact.ts';
 
 export const recordKey = (requestId: string) => `async/v1/request/${requestId}`;
 export const resultKey = (requestId: string) => `async/v1/result/${requestId}`;

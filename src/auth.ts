@@ -3,6 +3,7 @@
  * CLIENTS, or an anonymous caller limited to public aliases.
  */
 import type { Config, ModelConfig, RateLimitPolicy } from './config.ts';
+import { sha256, timingSafeEqualBytes } from './crypto.ts';
 import { HttpError } from './errors.ts';
 
 export interface Caller {
@@ -70,16 +71,6 @@ export function requireAdmin(caller: Caller): void {
   if (caller.anonymous) throw new HttpError('unauthorized', 'this route needs an admin token');
   if (!caller.admin) throw new HttpError('forbidden', 'this route is for admin clients only');
 }
-
-export async function sha256(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-}
-
-export function timingSafeEqualBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && crypto.subtle.timingSafeEqual(a, b);
-}
-
-
 
 /** Echoed names are cut and stripped of control characters so an error cannot carry injected text. */
 export function printable(text: string): string {

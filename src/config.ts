@@ -6,6 +6,7 @@
  */
 import { hexToBytes } from './hex.ts';
 import { inputSchemaProblem } from './input-schema.ts';
+import { rememberSecrets } from './redact.ts';
 
 export type Deployment =
   | { kind: 'environment'; name: string }
@@ -128,23 +129,12 @@ const MODEL_KEYS = new Set([
 const cache = new WeakMap<object, Config | ConfigError>();
 
 /** Parses once per env object (one per isolate) and remembers a failure too. */
-/**
- * Every secret of every config this isolate loaded. Text that reaches a
- * caller from elsewhere (Baseten's messages, errors) is scrubbed of all of
- * them, wherever it is rendered.
- */
-const secretsSeen = new Set<string>();
-
-export function knownSecrets(): readonly string[] {
-  return [...secretsSeen];
-}
-
 export function loadConfig(env: ConfigSource): Config {
   let entry = cache.get(env);
   if (!entry) {
     try {
       entry = parseConfig(env);
-      for (const secret of [entry.apiKey, ...entry.webhookSecrets]) secretsSeen.add(secret);
+      rememberSecrets([entry.apiKey, ...entry.webhookSecrets]);
     } catch (err) {
       entry = err instanceof ConfigError ? err : new ConfigError(String(err));
     }

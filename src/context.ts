@@ -4,13 +4,13 @@
  * only place an error becomes a response) and `finish` (common headers, the
  * log line).
  */
-import type { IRequest, RequestHandler } from 'itty-router';
-import { authenticate, type Caller } from './auth.ts';
+import type { IRequest } from 'itty-router';
+import type { Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
-import { describeForLog, errorResponse, HttpError } from './errors.ts';
+import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
-import { enforceRateLimit } from './rate-limit.ts';
+import { describeForLog } from './redact.ts';
 import { requestIdFor } from './request-id.ts';
 
 export interface RequestState {
@@ -40,22 +40,23 @@ function configOf(env: Env): Config {
   }
 }
 
-/**
- * Route middleware: who is calling (401 on a bad token; no token is an
- * anonymous caller), then 429 over its rate limit. Typed with the router's
- * arguments so that the handler after it may take env and ctx.
- */
-export const withCaller: RequestHandler<GatewayRequest, HandlerArgs> = async (request, env) => {
-  request.state.caller = await authenticate(request, config(request));
-  await enforceRateLimit(request.state.caller, env, request.state.requestId);
-};
-
 export function config(request: GatewayRequest): Config {
   return request.state.config!;
 }
 
 export function caller(request: GatewayRequest): Caller {
   return request.state.caller!;
+}
+
+/** What a Baseten call made for this request carries: its id, the caller's disconnect, and where Baseten's status is noted. */
+export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; onStatus: (status: number) => void } {
+  return {
+    requestId: request.state.requestId,
+    signal: request.signal,
+    onStatus: (status) => {
+      request.state.upstreamStatus = status;
+    },
+  };
 }
 
 export function renderError(err: unknown, request: IRequest): Response {

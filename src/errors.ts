@@ -1,4 +1,4 @@
-import { knownSecrets } from './config.ts';
+import { redact } from './redact.ts';
 
 /** The contract's error types and the HTTP status each one carries. */
 export const ERROR_STATUS = {
@@ -50,14 +50,4 @@ export function errorResponse(err: unknown, requestId: string): Response {
     status: known.status,
     headers: { 'content-type': 'application/json', ...known.headers },
   });
-}
-
-/** The text with every secret this isolate knows replaced. */
-export function redact(text: string): string {
-  return knownSecrets().reduce((out, secret) => (secret ? out.split(secret).join('[redacted]') : out), text);
-}
-
-/** A thrown value as text for the log only (never sent to a caller), secrets cut. */
-export function describeForLog(err: unknown): string {
-  return redact(err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 }

@@ -6,14 +6,9 @@
  * an evicted object does not forget it. A plain fetch-based object (no
  * `cloudflare:workers` import), so the route table still loads in Node tools.
  */
-import { takeFromWindow, type RateLimitOutcome, type Window } from './rate-limit.ts';
+import { takeFromWindow, type RateLimitOutcome, type TakeRequest, type Window } from './rate-window.ts';
 
 const WINDOW_KEY = 'window';
-
-export interface TakeRequest {
-  limit: number;
-  periodSeconds: number;
-}
 
 export class GlobalRateLimiter implements DurableObject {
   readonly #storage: DurableObjectStorage;

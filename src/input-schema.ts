@@ -6,7 +6,6 @@
  * which Workers forbid (no eval, no new Function).
  */
 import { Validator, type OutputUnit, type Schema } from '@cfworker/json-schema';
-import type { ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 
 const DRAFT = '2020-12';
@@ -58,7 +57,13 @@ interface Prepared {
 }
 
 let supported: Prepared | undefined;
-const prepared = new WeakMap<ModelConfig, Prepared>();
+/** Keyed by the alias's frozen config entry: prepared once per isolate. */
+const prepared = new WeakMap<WithInputSchema, Prepared>();
+
+/** An alias's config entry, as far as validation goes (typed here so that config.ts, which imports this module, is not imported back). */
+export interface WithInputSchema {
+  inputSchema?: Readonly<Record<string, unknown>>;
+}
 
 function prepare(schema: Readonly<Record<string, unknown>>): Prepared {
   // The library annotates the schema objects it is given: it gets its own copy, never the frozen config.
@@ -72,7 +77,7 @@ export function inputSchemaProblem(schema: Readonly<Record<string, unknown>>): s
 }
 
 /** Throws a 400 naming the first violation (`/prompt: must be string`) when the alias has a schema and `value` breaks it. */
-export function validateInput(model: ModelConfig, value: unknown): void {
+export function validateInput(model: WithInputSchema, value: unknown): void {
   if (!model.inputSchema) return;
   let entry = prepared.get(model);
   if (!entry) {

@@ -1,7 +1,15 @@
 /** One structured JSON line per request. Never a body, a header value or a key. */
-import type { RequestState } from './context.ts';
 
-export function logRequest(request: Request, state: RequestState, status: number): void {
+/** What the line says about the request, as the request's state holds it. */
+export interface LoggedState {
+  requestId: string;
+  startedMs: number;
+  caller?: { name: string };
+  alias?: string;
+  upstreamStatus?: number;
+}
+
+export function logRequest(request: Request, state: LoggedState, status: number): void {
   console.log(JSON.stringify({
     request_id: state.requestId,
     method: request.method,

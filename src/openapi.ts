@@ -1,14 +1,14 @@
 /**
  * The OpenAPI 3.1 document of the public API, generated from the route table
- * (api-routes.ts), the error types (errors.ts) and the config's input
+ * (route-table.ts), the error types (errors.ts) and the config's input
  * schemas, never written by hand. Built once per isolate; each caller is
  * served the per-alias paths of the aliases it may use only.
  */
-import { ANY_INPUT, PATH_PARAMETERS, ROUTE_DOCS, SHARED_SCHEMAS, type JsonSchema, type RouteDoc } from './api-routes.ts';
 import type { Caller } from './auth.ts';
 import type { Config, ModelConfig } from './config.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
+import { ANY_INPUT, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -22,11 +22,11 @@ interface Built {
   served: Map<string, string>;
 }
 
-const built = new WeakMap<Config, Built>();
+const built = new WeakMap<Api, WeakMap<Config, Built>>();
 
 /** The document as served to this caller (JSON text), built on first use. */
-export function openApiFor(config: Config, caller: Caller): string {
-  const entry = builtFor(config);
+export function openApiFor(api: Api, config: Config, caller: Caller): string {
+  const entry = builtFor(api, config);
   let text = entry.served.get(caller.name);
   if (text === undefined) {
     text = JSON.stringify(view(entry, config, (model) => caller.canUse(model)));
@@ -36,20 +36,20 @@ export function openApiFor(config: Config, caller: Caller): string {
 }
 
 /** The document with the per-alias paths of the aliases `visible` accepts. */
-export function openApiDocument(config: Config, visible: (model: ModelConfig) => boolean = () => true): Json {
-  return view(builtFor(config), config, visible);
+export function openApiDocument(api: Api, config: Config, visible: (model: ModelConfig) => boolean = () => true): Json {
+  return view(builtFor(api, config), config, visible);
 }
 
-/** An OpenAPI path template from an itty route pattern: ":alias" → "{alias}", a trailing "*" → "{route}". */
-export function openApiPath(routerPath: string): string {
-  return routerPath.replace(/:(\w+)/g, '{$1}').replace(/\/\*$/, '/{route}');
-}
-
-function builtFor(config: Config): Built {
-  let entry = built.get(config);
+function builtFor(api: Api, config: Config): Built {
+  let byConfig = built.get(api);
+  if (!byConfig) {
+    byConfig = new WeakMap();
+    built.set(api, byConfig);
+  }
+  let entry = byConfig.get(config);
   if (!entry) {
-    entry = build(config);
-    built.set(config, entry);
+    entry = build(api, config);
+    byConfig.set(config, entry);
   }
   return entry;
 }
@@ -62,10 +62,10 @@ function view(entry: Built, config: Config, visible: (model: ModelConfig) => boo
   return { ...entry.base, paths };
 }
 
-function build(config: Config): Built {
+function build(api: Api, config: Config): Built {
   const paths: Paths = {};
   const aliasPaths = new Map<string, Paths>();
-  for (const route of ROUTE_DOCS) {
+  for (const route of api.routes) {
     (paths[route.path] ??= {})[route.method] = operation(route, config, ANY_INPUT);
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
@@ -84,12 +84,12 @@ function build(config: Config): Built {
     servers: [{ url: config.publicBaseUrl ?? '/' }],
     security: [{ bearer: [] }, {}],
     paths,
-    components: components(),
+    components: components(api),
   };
   return { base, aliasPaths, served: new Map() };
 }
 
-function operation(route: RouteDoc, config: Config, input: JsonSchema, model?: ModelConfig): Json {
+function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: ModelConfig): Json {
   const path = model ? route.path.replace('{alias}', model.alias) : route.path;
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
   parameters.push({ $ref: '#/components/parameters/RequestId' });
@@ -97,7 +97,7 @@ function operation(route: RouteDoc, config: Config, input: JsonSchema, model?: M
   for (const [status, reply] of Object.entries(route.replies)) {
     responses[status] = {
       description: reply.description,
-      headers: { 'x-request-id': { $ref: '#/components/headers/RequestId' } },
+      headers: { 'x-request-id': { $ref: '#/components/headers/RequestId' }, ...reply.headers },
       ...(reply.content && { content: mediaTypes(reply.content) }),
     };
   }
@@ -114,7 +114,7 @@ function operation(route: RouteDoc, config: Config, input: JsonSchema, model?: M
 }
 
 /** Bearer, or anonymous (the empty requirement) where public aliases allow it. */
-function security(route: RouteDoc, model?: ModelConfig): Json[] {
+function security(route: RouteSpec, model?: ModelConfig): Json[] {
   switch (route.access) {
     case 'open': return [];
     case 'admin': return [{ bearer: [] }];
@@ -142,15 +142,26 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   upstream_timeout: 'Baseten did not answer in time',
 };
 
-function components(): Json {
+function components(api: Api): Json {
   const errorSchema = {
     type: 'object',
     required: ['error'],
+    additionalProperties: false,
     properties: {
       error: {
         type: 'object',
         required: ['type', 'message', 'request_id'],
-        properties: { type: { enum: Object.keys(ERROR_STATUS) }, message: { type: 'string' }, request_id: { type: 'string' } },
+        additionalProperties: false,
+        properties: {
+          type: { enum: Object.keys(ERROR_STATUS) },
+          message: { type: 'string' },
+          request_id: { type: 'string' },
+          // A 503 after Baseten accepted an async submit says where the work went.
+          async_request_id: { type: 'string' },
+          model: { type: 'string' },
+          status_url: { type: 'string' },
+          owner_token: { type: 'string' },
+        },
       },
     },
   };
@@ -173,7 +184,7 @@ function components(): Json {
     headers: {
       RequestId: { description: 'The request id, also sent upstream and logged', schema: { type: 'string' } },
     },
-    schemas: { Error: errorSchema, ...SHARED_SCHEMAS },
+    schemas: { Error: errorSchema, ...api.schemas },
     responses,
   };
 }

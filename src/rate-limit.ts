@@ -8,13 +8,9 @@
  */
 import type { Caller } from './auth.ts';
 import { bindingNamed } from './config.ts';
-import type { TakeRequest } from './global-rate-limiter.ts';
-import { describeForLog, HttpError } from './errors.ts';
-
-export interface RateLimitOutcome {
-  allowed: boolean;
-  retryAfterSeconds: number;
-}
+import { HttpError } from './errors.ts';
+import type { RateLimitOutcome, TakeRequest } from './rate-window.ts';
+import { describeForLog } from './redact.ts';
 
 /** The binding does not say when its window ends; its longest period is 60 s. */
 const BINDING_RETRY_AFTER_SECONDS = 60;
@@ -52,24 +48,4 @@ async function check(caller: Caller, env: Env): Promise<RateLimitOutcome> {
       return res.json<RateLimitOutcome>();
     }
   }
-}
-
-export interface Window {
-  startMs: number;
-  count: number;
-}
-
-/**
- * A fixed window of `periodSeconds`, aligned to the clock: at most `limit`
- * requests start in one window. Pure, so the counter's rule is tested alone.
- */
-export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number): { outcome: RateLimitOutcome; next: Window } {
-  const periodMs = periodSeconds * 1000;
-  const startMs = nowMs - (nowMs % periodMs);
-  const count = stored?.startMs === startMs ? stored.count : 0;
-  if (count >= limit) {
-    const retryAfterSeconds = Math.max(1, Math.ceil((startMs + periodMs - nowMs) / 1000));
-    return { outcome: { allowed: false, retryAfterSeconds }, next: { startMs, count } };
-  }
-  return { outcome: { allowed: true, retryAfterSeconds: 0 }, next: { startMs, count: count + 1 } };
 }

@@ -4,7 +4,7 @@
  * and load balancers from closing the connection; and a stream silent for
  * longer than the alias allows is cut, upstream cancelled.
  */
-import { relayedHeaders } from './streaming.ts';
+import { relayedHeaders } from './responses.ts';
 
 /** An SSE comment (a line starting with ':'): clients ignore it, intermediaries see traffic. */
 const KEEP_ALIVE = new TextEncoder().encode(': keep-alive\n\n');

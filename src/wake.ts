@@ -4,8 +4,7 @@
  */
 import { ConfigError, loadConfig, type Config, type ConfigSource, type ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { upstreamFailure } from './streaming.ts';
-import { callUpstream, signedRequest, targetUrl } from './upstream.ts';
+import { callBaseten, type BasetenCall } from './baseten.ts';
 
 /**
  * Baseten answers wake with 202 at once; a wake that hangs must not hold a
@@ -13,11 +12,9 @@ import { callUpstream, signedRequest, targetUrl } from './upstream.ts';
  */
 export const WAKE_TIMEOUT_MS = 30_000;
 
-/** POSTs the target's wake endpoint; throws the contract's error (IDs scrubbed) when Baseten refuses. */
-export async function wakeModel(config: Config, model: ModelConfig, requestId: string, callerSignal?: AbortSignal): Promise<number> {
-  const request = signedRequest(config, targetUrl(config, model.target, 'wake'), { method: 'POST', requestId });
-  const upstream = await callUpstream(request, { timeoutMs: Math.min(WAKE_TIMEOUT_MS, model.timeoutMs), callerSignal });
-  if (!upstream.ok) throw await upstreamFailure(upstream, model);
+/** POSTs the target's wake endpoint and returns Baseten's status; throws the contract's error (IDs scrubbed) when Baseten refuses. */
+export async function wakeModel(config: Config, model: ModelConfig, call: Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus'>): Promise<number> {
+  const upstream = await callBaseten(config, model, { action: 'wake' }, { ...call, timeoutMs: Math.min(WAKE_TIMEOUT_MS, model.timeoutMs) });
   // Baseten's body is `{}`: nothing to pass on.
   await upstream.body?.cancel();
   return upstream.status;
@@ -35,7 +32,7 @@ export interface WakeOutcome {
 /** Wakes every alias marked `wake`, all at once; one failure does not stop the others. Each outcome is logged as a JSON line. */
 export async function wakeAll(config: Config, requestId: string): Promise<WakeOutcome[]> {
   const models = [...config.models.values()].filter((model) => model.wake);
-  const settled = await Promise.allSettled(models.map((model) => wakeModel(config, model, requestId)));
+  const settled = await Promise.allSettled(models.map((model) => wakeModel(config, model, { requestId })));
   return settled.map((result, i) => {
     const alias = models[i]!.alias;
     const outcome: WakeOutcome = result.status === 'fulfilled'

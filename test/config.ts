@@ -87,5 +87,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Origin of the fake Baseten that the workerd tests' gateway calls. */
     fakeBasetenUrl: string;
+    /** Where the worker tests report the operations and statuses they saw (test/setup/contract.global.ts). */
+    contractCollectorUrl: string;
   }
 }

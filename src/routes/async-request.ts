@@ -7,17 +7,16 @@
  * which ids exist.
  */
 import { presentedOwner, sameOwner } from '../async-owner.ts';
-import { AsyncStore, type AsyncRecord, type AsyncResult } from '../async-store.ts';
-import { caller, config, type GatewayRequest } from '../context.ts';
-import { HttpError } from '../errors.ts';
-import { publicMessage, readSmallJson, upstreamFailure } from '../streaming.ts';
-import { asyncRequestUrl } from '../upstream.ts';
 import {
   afterBasetenStatus, afterCancel, isFinal, isRequestId, parseBasetenStatus, parseCancelOutcome, statusView,
-  type BasetenStatus, type StatusView,
-} from '../webhooks.ts';
-import { controlCall } from './async.ts';
-import { json } from './meta.ts';
+  type AsyncRecord, type AsyncResult, type BasetenStatus, type StatusView,
+} from '../async-status.ts';
+import { AsyncStore } from '../async-store.ts';
+import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
+import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { HttpError } from '../errors.ts';
+import { json } from '../responses.ts';
+import { publicMessage, readSmallJson } from '../upstream-errors.ts';
 
 export async function asyncStatus(request: GatewayRequest, env: Env): Promise<Response> {
   const store = new AsyncStore(env.ASYNC_REQUESTS);
@@ -42,8 +41,7 @@ export async function cancelAsync(request: GatewayRequest, env: Env): Promise<Re
     // Baseten cancels only QUEUED requests; a final one is answered without spending its cancel rate limit.
     return json({ request_id: record.request_id, model: record.alias, canceled: false, message: `request is already ${status}` });
   }
-  const upstream = await upstreamCall(request, record, 'DELETE');
-  if (!upstream.ok) throw await upstreamFailure(upstream, record);
+  const upstream = await asyncRequestCall(request, record, 'DELETE');
   const outcome = parseCancelOutcome(await readSmallJson(upstream));
   if (!outcome) throw new HttpError('upstream_error', 'Baseten answered an unreadable cancel outcome');
   // Baseten's answer stands even if it cannot be kept (the store logs it): a later status poll learns CANCELED from Baseten itself.
@@ -70,19 +68,21 @@ async function ownedRequest(request: GatewayRequest, store: AsyncStore): Promise
 
 /** Baseten's view, or undefined when Baseten no longer knows the id (it keeps status for an hour after completion). */
 async function basetenStatus(request: GatewayRequest, record: AsyncRecord): Promise<BasetenStatus | undefined> {
-  const upstream = await upstreamCall(request, record, 'GET');
+  const upstream = await asyncRequestCall(request, record, 'GET', [404]);
   if (upstream.status === 404) {
     await upstream.body?.cancel();
     return undefined;
   }
-  if (!upstream.ok) throw await upstreamFailure(upstream, record);
   const reported = parseBasetenStatus(await readSmallJson(upstream));
   if (!reported) throw new HttpError('upstream_error', 'Baseten answered an unreadable async status');
   return reported;
 }
 
-function upstreamCall(request: GatewayRequest, record: AsyncRecord, method: 'GET' | 'DELETE'): Promise<Response> {
-  return controlCall(request, asyncRequestUrl(config(request), record.target, record.request_id), method);
+/** Baseten's status or cancel endpoint for the request, at the target it was sent to. */
+function asyncRequestCall(request: GatewayRequest, record: AsyncRecord, method: 'GET' | 'DELETE', keep: number[] = []): Promise<Response> {
+  return callBaseten(config(request), record, { asyncRequest: record.request_id }, {
+    ...onBehalfOf(request), method, timeoutMs: CONTROL_TIMEOUT_MS, keep,
+  });
 }
 
 /** Error and cancel messages come from Baseten and may name its IDs: the alias stands in. */

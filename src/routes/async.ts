@@ -4,23 +4,21 @@
  * the gateway's webhook, and record it in KV as this caller's.
  * GET /v1/models/{alias}/async/queue: the target's async queue status.
  */
+import { modelFor } from '../access.ts';
 import { newOwner, type NewOwner } from '../async-owner.ts';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../async-input.ts';
-import { AsyncStore, recordExpiry, type AsyncRecord } from '../async-store.ts';
+import { isRequestId, queuedRecord, type AsyncRecord } from '../async-status.ts';
+import { AsyncStore, recordExpiry } from '../async-store.ts';
+import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
 import { isObject, readJson } from '../body.ts';
 import { validateInput } from '../input-schema.ts';
 import type { Config, ModelConfig } from '../config.ts';
-import { caller, config, type GatewayRequest } from '../context.ts';
+import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { readSmallJson, upstreamFailure } from '../streaming.ts';
-import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
-import { isRequestId, queuedRecord } from '../webhooks.ts';
-import { json } from './meta.ts';
-import { modelFor, postToTarget } from './predict.ts';
+import { json } from '../responses.ts';
+import { readSmallJson } from '../upstream-errors.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';
-/** Status, cancel and queue calls answer at once; a stuck one should not hold a caller for the alias's predict timeout. */
-const CONTROL_TIMEOUT_MS = 30_000;
 /** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
 const SAVE_RETRY_DELAYS_MS = [1_000, 4_000];
 
@@ -67,23 +65,15 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
 
 export async function asyncQueue(request: GatewayRequest): Promise<Response> {
   const model = asyncModelFor(request);
-  const cfg = config(request);
-  const upstream = await controlCall(request, targetUrl(cfg, model.target, 'async_queue_status'), 'GET');
-  if (!upstream.ok) throw await upstreamFailure(upstream, model);
+  const upstream = await callBaseten(config(request), model, { action: 'async_queue_status' }, {
+    ...onBehalfOf(request), method: 'GET', timeoutMs: CONTROL_TIMEOUT_MS,
+  });
   const answer = await readSmallJson(upstream);
   const queued = isObject(answer) ? answer.num_queued_requests : undefined;
   const inProgress = isObject(answer) ? answer.num_in_progress_requests : undefined;
   if (typeof queued !== 'number' || typeof inProgress !== 'number') throw new HttpError('upstream_error', 'Baseten answered an unreadable queue status');
   // Baseten's answer also names model_id and deployment_id: only the counts and the alias go out.
   return json({ model: model.alias, num_queued_requests: queued, num_in_progress_requests: inProgress });
-}
-
-/** A call on one of Baseten's async control endpoints (queue, status, cancel), with the short control timeout. */
-export async function controlCall(request: GatewayRequest, url: string, method: 'GET' | 'DELETE'): Promise<Response> {
-  const upstreamRequest = signedRequest(config(request), url, { method, requestId: request.state.requestId });
-  const upstream = await callUpstream(upstreamRequest, { timeoutMs: CONTROL_TIMEOUT_MS, callerSignal: request.signal });
-  request.state.upstreamStatus = upstream.status;
-  return upstream;
 }
 
 /** The alias from the path, usable by this caller and open to async requests. */
@@ -100,7 +90,9 @@ function publicBase(cfg: Config, request: Request): string {
 
 /** Sends the submit and returns Baseten's request id (it answers 201 or 202 depending on the docs' generation: any 2xx). */
 async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<string> {
-  const upstream = await postToTarget(request, model, 'async_predict', body, 'application/json');
+  const upstream = await callBaseten(config(request), model, { action: 'async_predict' }, {
+    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+  });
   const answer = await readSmallJson(upstream);
   const requestId = isObject(answer) ? answer.request_id : undefined;
   if (!isRequestId(requestId)) throw new HttpError('upstream_error', 'Baseten accepted the request but answered no usable request id');

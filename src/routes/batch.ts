@@ -4,14 +4,14 @@
  * failure is that row's error, never the batch's; the alias's `timeout_ms` is
  * the deadline of the whole batch.
  */
+import { modelFor } from '../access.ts';
+import { callBaseten } from '../baseten.ts';
 import { jsonText, readAtMost, readJson, utf8 } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
-import { upstreamFailure } from '../streaming.ts';
-import { callTarget, modelFor } from './predict.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
 const ROW_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
@@ -74,8 +74,10 @@ async function runRow(run: BatchRun, row: unknown): Promise<RowResult> {
   const { request, model, signal } = run;
   if (signal.aborted) return { error: stopped(run) };
   try {
-    const upstream = await callTarget(request, model, 'predict', { body: JSON.stringify(row), contentType: 'application/json', timeoutMs: model.timeoutMs, signal });
-    if (!upstream.ok) return { error: await upstreamFailure(upstream, model) };
+    // A row's Baseten status is not the batch's: none is noted for the log line.
+    const upstream = await callBaseten(config(request), model, { action: 'predict' }, {
+      requestId: request.state.requestId, callerHeaders: request.headers, body: JSON.stringify(row), contentType: 'application/json', timeoutMs: model.timeoutMs, signal,
+    });
     const bytes = await readAtMost(upstream.body, ROW_ANSWER_MAX_BYTES);
     if (!bytes) return { error: new HttpError('upstream_error', `Baseten's answer is larger than ${ROW_ANSWER_MAX_BYTES} bytes`) };
     const text = utf8(bytes);

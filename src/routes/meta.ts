@@ -2,12 +2,9 @@
 import { authorizeModel } from '../auth.ts';
 import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
-import { HttpError } from '../errors.ts';
 import { openApiFor } from '../openapi.ts';
-
-export function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-}
+import { json } from '../responses.ts';
+import type { Api } from '../route-spec.ts';
 
 export function healthz(): Response {
   return json({ status: 'ok' });
@@ -31,15 +28,7 @@ function modelObject(model: ModelConfig) {
   return { id: model.alias, object: 'model', created: 0, owned_by: 'baseten-gateway' };
 }
 
-/** The OpenAPI document, with the aliases this caller may use. */
-export function openapi(request: GatewayRequest): Response {
-  return new Response(openApiFor(config(request), caller(request)), { headers: { 'content-type': 'application/json' } });
-}
-
-/** 405 with Allow when the path exists under other methods, else 404. */
-export function noRoute(allowed: string[]): never {
-  if (allowed.length > 0) {
-    throw new HttpError('method_not_allowed', `use ${allowed.join(', ')}`, { allow: allowed.join(', ') });
-  }
-  throw new HttpError('not_found', 'no such route');
+/** The OpenAPI document of `api`, with the aliases this caller may use. */
+export function openapi(request: GatewayRequest, api: Api): Response {
+  return new Response(openApiFor(api, config(request), caller(request)), { headers: { 'content-type': 'application/json' } });
 }

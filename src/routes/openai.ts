@@ -6,14 +6,15 @@
  * the body, and of the answer, passes through as is.
  */
 import { authorizeModel } from '../auth.ts';
+import { callBaseten } from '../baseten.ts';
 import { mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig } from '../config.ts';
-import { caller, config, type GatewayRequest } from '../context.ts';
+import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
 import { replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
-import { relay, upstreamFailure } from '../streaming.ts';
-import { callUpstream, signedRequest, targetUrl } from '../upstream.ts';
+import { relay } from '../responses.ts';
+import { upstreamFailure, type Named } from '../upstream-errors.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -30,17 +31,10 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
   const body = replaceMember(text, 'model', JSON.stringify(servedName));
-  const upstreamRequest = signedRequest(cfg, targetUrl(cfg, model.target, 'sync', `/v1/${endpoint}`), {
-    method: 'POST',
-    requestId: request.state.requestId,
-    body,
-    callerHeaders: request.headers,
-    contentType: 'application/json',
-  });
   const startedMs = Date.now();
-  const upstream = await callUpstream(upstreamRequest, { timeoutMs: model.timeoutMs, callerSignal: request.signal });
-  request.state.upstreamStatus = upstream.status;
-  if (!upstream.ok) throw await engineFailure(upstream, model);
+  const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
+    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
+  });
   if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
   return sseResponse(upstream, {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
@@ -98,7 +92,7 @@ const CALLER_FAULTS: Partial<Record<number, ErrorType>> = {
   422: 'invalid_request',
 };
 
-async function engineFailure(upstream: Response, model: ModelConfig): Promise<HttpError> {
+async function engineFailure(upstream: Response, model: Named): Promise<HttpError> {
   const failure = await upstreamFailure(upstream, model);
   const type = CALLER_FAULTS[upstream.status];
   return type ? new HttpError(type, failure.message, failure.headers) : failure;

@@ -4,12 +4,13 @@
  * written to KV before the 200, so that a failed write is a 503 and Baseten
  * retries (it retries once, ~2 s later, on 500/502/503/504).
  */
+import { resultOf } from '../async-status.ts';
 import { AsyncStore } from '../async-store.ts';
 import { readCapped } from '../body.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
-import { resultOf, sameTarget, verifyWebhook, type WebhookVerdict } from '../webhooks.ts';
-import { json } from './meta.ts';
+import { json } from '../responses.ts';
+import { sameTarget, verifyWebhook, type WebhookVerdict } from '../webhook-verify.ts';
 
 /** Below KV's 25 MiB value limit, with room for the record around the output. */
 const WEBHOOK_MAX_BODY_BYTES = 20 * 1024 * 1024;

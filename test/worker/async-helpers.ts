@@ -1,9 +1,10 @@
 /** Helpers for the async tests: submitting, signing deliveries as Baseten does, reading what KV holds. */
 import { env } from 'cloudflare:test';
 import { expect } from 'vitest';
-import { recordKey, resultKey, type AsyncRecord, type AsyncResult } from '../../src/async-store.ts';
+import type { AsyncRecord, AsyncResult } from '../../src/async-status.ts';
+import { recordKey, resultKey } from '../../src/async-store.ts';
 import { bytesToHex } from '../../src/hex.ts';
-import { hmacSha256 } from '../../src/webhooks.ts';
+import { hmacSha256 } from '../../src/crypto.ts';
 import { TEST_WEBHOOK_SECRET } from '../config.ts';
 import { call, sleep, uniqueId, type CallOptions } from './helpers.ts';
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../../src/async-input.ts';
-import { kvExpiration, recordExpiry, type AsyncRecord, type AsyncResult } from '../../src/async-store.ts';
 import {
-  afterBasetenStatus, afterCancel, isFresh, parseWebhookPayload, resultOf, signatureMatches, signaturesOf, statusView, timeMs,
-  verifyWebhook, type BasetenStatus,
-} from '../../src/webhooks.ts';
+  afterBasetenStatus, afterCancel, resultOf, statusView, type AsyncRecord, type AsyncResult, type BasetenStatus,
+} from '../../src/async-status.ts';
+import { kvExpiration, recordExpiry } from '../../src/async-store.ts';
+import { isFresh, parseWebhookPayload, signatureMatches, signaturesOf, timeMs, verifyWebhook } from '../../src/webhook-verify.ts';
 import { deliveryBody, signature } from './async-helpers.ts';
 
 const NOW = Date.parse('2026-05-01T12:00:00Z');

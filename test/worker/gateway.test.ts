@@ -96,6 +96,16 @@ describe('sync routes', () => {
     expect(await upstreamRequests(big)).toHaveLength(0);
   });
 
+  it.each(['HEAD', 'PATCH', 'DELETE', 'OPTIONS'])('forwards %s to a listed route as the custom server\'s own method', async (method) => {
+    const id = uniqueId();
+    const res = await call('/v1/models/custom/sync/items/9', { token: 'alice', method, headers: { 'x-request-id': id } });
+    expect(res.status).toBe(200);
+    await res.arrayBuffer();
+    const [seen] = await upstreamRequests(id);
+    expect(seen!.method).toBe(method);
+    expect(seen!.path).toBe('/model-srv001/environments/production/sync/items/9');
+  });
+
   it.each([
     '/v1/models/custom/sync/secret',
     '/v1/models/custom/sync/items',

@@ -2,6 +2,7 @@
 import { SELF } from 'cloudflare:test';
 import { inject } from 'vitest';
 import { TOKENS } from '../config.ts';
+import { checkAnswer } from './contract.ts';
 
 export const GATEWAY = 'https://gateway.test';
 
@@ -29,7 +30,8 @@ export interface CallOptions extends RequestInit {
   json?: unknown;
 }
 
-export function call(path: string, options: CallOptions = {}): Promise<Response> {
+/** One request to the Worker; its answer is checked against the OpenAPI document before the test sees it. */
+export async function call(path: string, options: CallOptions = {}): Promise<Response> {
   const { token, json, ...init } = options;
   const headers = new Headers(init.headers);
   if (token) headers.set('authorization', `Bearer ${token in TOKENS ? TOKENS[token as keyof typeof TOKENS] : token}`);
@@ -38,7 +40,11 @@ export function call(path: string, options: CallOptions = {}): Promise<Response>
     init.body = JSON.stringify(json);
     init.method ??= 'POST';
   }
-  return SELF.fetch(`${GATEWAY}${path}`, { ...init, headers });
+  const request = new Request(`${GATEWAY}${path}`, { ...init, headers });
+  const preflight = request.method === 'OPTIONS' && request.headers.has('access-control-request-method');
+  const response = await SELF.fetch(request);
+  await checkAnswer({ method: request.method, path: new URL(request.url).pathname, preflight, response });
+  return response;
 }
 
 export function fakeUrl(): string {

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index.ts';
-import { takeFromWindow } from '../../src/rate-limit.ts';
+import { takeFromWindow } from '../../src/rate-window.ts';
 import { TEST_CLIENTS, TOKEN_SHA256 } from '../config.ts';
 import { call, errorOf, GATEWAY, sleep, uniqueId, upstreamRequests } from './helpers.ts';
 

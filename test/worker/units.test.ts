@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
-import { scrubIds, upstreamFailure } from '../../src/streaming.ts';
+import { scrubIds, upstreamFailure } from '../../src/upstream-errors.ts';
 import { matchSyncRoute } from '../../src/sync-routes.ts';
 import { asyncRequestUrl, signedRequest, targetUrl } from '../../src/upstream.ts';
 

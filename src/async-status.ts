@@ -1,60 +1,66 @@
 /**
- * The pure core of async inference: verifying Baseten's signed webhooks and
- * moving a request from one status to the next. No I/O here; every function
- * that depends on the clock takes `nowMs`.
- *
- * Signature scheme (Baseten docs, "Async inference", "Keeping webhook secrets
- * secure"): `X-BASETEN-SIGNATURE: v1=<hex HMAC-SHA256(secret, raw body)>`;
- * during a key rotation Baseten sends one `v1=` per live secret,
- * comma-separated, newest first. Baseten's reference verifier refuses a
- * payload whose `time` is more than 300 s old.
+ * The pure core of async inference: the statuses a request moves through,
+ * the records the gateway keeps of it, and how each answer from Baseten (a
+ * delivered webhook, a status poll, a cancel) moves it on. No I/O here;
+ * every function that depends on the clock takes `nowMs`.
  */
-import { timingSafeEqualBytes } from './auth.ts';
-import { hexToBytes } from './hex.ts';
-import { ASYNC_STATUSES, type AsyncError, type AsyncRecord, type AsyncResult, type AsyncStatus, type CancelOutcome } from './async-store.ts';
-import { isObject, jsonText, utf8 } from './body.ts';
+import { isObject } from './body.ts';
 import type { Target } from './config.ts';
-
-export const SIGNATURE_TOLERANCE_SECONDS = 300;
 
 /** Baseten's async request ids: 32 lowercase hex characters. */
 const BASETEN_REQUEST_ID = /^[0-9a-f]{32}$/;
-const V1_SIGNATURE = /^v1=([0-9a-fA-F]{64})$/;
-/** ISO 8601 with an optional zone; Baseten writes UTC, with microseconds. */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})?$/;
 
 export function isRequestId(value: unknown): value is string {
   return typeof value === 'string' && BASETEN_REQUEST_ID.test(value);
 }
 
-// ---------------------------------------------------------------------------
-// Webhook verification
+/** Baseten's async statuses, in the order a request moves through them; the OpenAPI document publishes this list. */
+export const ASYNC_STATUSES = ['QUEUED', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED'] as const;
+export type AsyncStatus = (typeof ASYNC_STATUSES)[number];
 
-/** The `v1=` values of the header as bytes; other schemes and junk are ignored. */
-export function signaturesOf(header: string | null): Uint8Array[] {
-  if (header === null) return [];
-  return header.split(',')
-    .map((part) => V1_SIGNATURE.exec(part.trim())?.[1])
-    .filter((hex): hex is string => hex !== undefined)
-    .map((hex) => hexToBytes(hex.toLowerCase()));
+/** Statuses after which nothing changes upstream. */
+const FINAL: ReadonlySet<AsyncStatus> = new Set(['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED']);
+
+export interface AsyncError {
+  code: string;
+  message: string;
 }
 
-export async function hmacSha256(secret: string, body: Uint8Array): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', key, body));
+export interface CancelOutcome {
+  canceled: boolean;
+  /** Baseten's own words, e.g. why an IN_PROGRESS request could not be canceled. */
+  message: string;
 }
 
-/** True when any v1 signature is the HMAC of the raw body under any secret. Every pair is compared, in constant time. */
-export async function signatureMatches(body: Uint8Array, header: string | null, secrets: readonly string[]): Promise<boolean> {
-  const given = signaturesOf(header);
-  let matched = false;
-  for (const secret of secrets) {
-    const expected = await hmacSha256(secret, body);
-    for (const signature of given) matched = timingSafeEqualBytes(expected, signature) || matched;
-  }
-  return matched;
+export interface AsyncRecord {
+  v: 1;
+  request_id: string;
+  /** "client:<name>", or "anon:<sha256 hex of the owner token>" for anonymous callers. */
+  owner: string;
+  alias: string;
+  /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
+  target: Target;
+  created_at: string;
+  /** Epoch seconds at which KV drops the record; rewrites keep it. */
+  expires_at: number;
+  status: AsyncStatus;
+  status_at: string;
+  errors: AsyncError[];
+  cancel?: CancelOutcome & { at: string };
 }
 
+export interface AsyncResult {
+  v: 1;
+  request_id: string;
+  status: 'SUCCEEDED' | 'FAILED';
+  /** The webhook's `data`: the model output, null when the request failed. */
+  output: unknown;
+  errors: AsyncError[];
+  /** The webhook's `time`: when Baseten sent it. */
+  delivered_at: string;
+}
+
+/** A delivery whose signature and age webhook-verify.ts checked. */
 export interface WebhookPayload {
   request_id: string;
   /** `model_id` for models, `chain_id` for chains: the id the request ran on. */
@@ -64,66 +70,6 @@ export interface WebhookPayload {
   data: unknown;
   errors: AsyncError[];
 }
-
-export type WebhookVerdict =
-  | { ok: true; payload: WebhookPayload }
-  | { ok: false; reason: 'not_configured' | 'unsigned' | 'forged' | 'malformed' | 'stale' };
-
-/**
- * Checks a delivery in the order that keeps unsigned bytes from being
- * interpreted: a configured secret, a signature over the raw bytes, then the
- * JSON, then its age.
- */
-export async function verifyWebhook(input: { body: Uint8Array; signature: string | null; secrets: readonly string[]; nowMs: number }): Promise<WebhookVerdict> {
-  if (input.secrets.length === 0) return { ok: false, reason: 'not_configured' };
-  if (signaturesOf(input.signature).length === 0) return { ok: false, reason: 'unsigned' };
-  if (!(await signatureMatches(input.body, input.signature, input.secrets))) return { ok: false, reason: 'forged' };
-  const text = utf8(input.body);
-  const payload = parseWebhookPayload(text === undefined ? undefined : jsonText(text)?.value);
-  if (!payload) return { ok: false, reason: 'malformed' };
-  if (!isFresh(payload.time, input.nowMs)) return { ok: false, reason: 'stale' };
-  return { ok: true, payload };
-}
-
-export function parseWebhookPayload(value: unknown): WebhookPayload | undefined {
-  if (!isObject(value) || !isRequestId(value.request_id) || typeof value.time !== 'string') return undefined;
-  const targetKind = typeof value.model_id === 'string' ? 'model' : typeof value.chain_id === 'string' ? 'chain' : undefined;
-  if (!targetKind) return undefined;
-  const errors = value.errors === undefined || value.errors === null ? [] : parseErrors(value.errors);
-  if (!errors) return undefined;
-  return {
-    request_id: value.request_id,
-    targetKind,
-    targetId: String(targetKind === 'model' ? value.model_id : value.chain_id),
-    time: value.time,
-    data: value.data ?? null,
-    errors,
-  };
-}
-
-/** Milliseconds since the epoch, or undefined; a time without a zone is UTC, as Baseten writes it. */
-export function timeMs(time: string): number | undefined {
-  const match = ISO_TIME.exec(time);
-  if (!match) return undefined;
-  const ms = Date.parse(match[2] ? time : `${time}Z`);
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
-/** Within the tolerance either way: an old delivery is a replay, a future one a bad clock or a forgery. */
-export function isFresh(time: string, nowMs: number): boolean {
-  const sent = timeMs(time);
-  return sent !== undefined && Math.abs(nowMs - sent) <= SIGNATURE_TOLERANCE_SECONDS * 1000;
-}
-
-/** The delivery is about the model (or chain) the request was sent to. */
-export function sameTarget(payload: WebhookPayload, target: Target): boolean {
-  return payload.targetKind === target.kind && payload.targetId === target.id;
-}
-
-// ---------------------------------------------------------------------------
-// Status transitions
-
-const FINAL: ReadonlySet<AsyncStatus> = new Set(['SUCCEEDED', 'FAILED', 'EXPIRED', 'CANCELED', 'WEBHOOK_FAILED']);
 
 export function isFinal(status: AsyncStatus): boolean {
   return FINAL.has(status);
@@ -252,13 +198,11 @@ export function statusView(record: AsyncRecord, result: AsyncResult | undefined,
   };
 }
 
-// ---------------------------------------------------------------------------
-
 function isStatus(value: unknown): value is AsyncStatus {
   return typeof value === 'string' && (ASYNC_STATUSES as readonly string[]).includes(value);
 }
 
-function parseErrors(value: unknown): AsyncError[] | undefined {
+export function parseErrors(value: unknown): AsyncError[] | undefined {
   if (!Array.isArray(value)) return undefined;
   const errors: AsyncError[] = [];
   for (const item of value) {

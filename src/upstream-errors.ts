@@ -1,35 +1,15 @@
 /**
- * Turning Baseten's answer into the caller's: success bodies stream through
- * untouched with a filtered set of headers; failures become the contract's
- * error with Baseten's status and message, its IDs replaced by the alias.
+ * Baseten's failures turned into the contract's error: its status kept in
+ * the message, its message cut to one bounded line, its IDs replaced by the
+ * alias and every secret removed. Also the bounded reads of Baseten's small
+ * JSON answers.
  */
 import type { ModelConfig } from './config.ts';
-import { HttpError, redact } from './errors.ts';
+import { HttpError } from './errors.ts';
+import { redact } from './redact.ts';
 
 /** What scrubbing needs: the alias to name, the target whose IDs it replaces. */
 export type Named = Pick<ModelConfig, 'alias' | 'target'>;
-
-/**
- * Response headers a caller may see. Everything else (set-cookie, server,
- * x-baseten-* internals, content-encoding after fetch decoded the body) stays behind.
- */
-const RELAYED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-language', 'etag', 'last-modified'];
-
-/** The upstream body goes back as it arrives; without a length it stays chunked. */
-export function relay(upstream: Response, extraHeaders: Record<string, string> = {}): Response {
-  const headers = relayedHeaders(upstream, extraHeaders);
-  return new Response(upstream.body, { status: upstream.status, headers });
-}
-
-/** The upstream headers a caller may see, over `extraHeaders`. */
-export function relayedHeaders(upstream: Response, extraHeaders: Record<string, string> = {}): Headers {
-  const headers = new Headers(extraHeaders);
-  for (const name of RELAYED_HEADERS) {
-    const value = upstream.headers.get(name);
-    if (value !== null) headers.set(name, value);
-  }
-  return headers;
-}
 
 /** Enough of an error body to carry its message; the rest is not read. */
 const ERROR_BODY_MAX_BYTES = 4096;

@@ -1,0 +1,33 @@
+/**
+ * The strict global counter's rule, shared by the caller path (rate-limit.ts)
+ * and the Durable Object that keeps the count (global-rate-limiter.ts). Pure,
+ * so the rule is tested alone.
+ */
+
+export interface RateLimitOutcome {
+  allowed: boolean;
+  retryAfterSeconds: number;
+}
+
+/** What the caller path asks the counter for. */
+export interface TakeRequest {
+  limit: number;
+  periodSeconds: number;
+}
+
+export interface Window {
+  startMs: number;
+  count: number;
+}
+
+/** A fixed window of `periodSeconds`, aligned to the clock: at most `limit` requests start in one window. */
+export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number): { outcome: RateLimitOutcome; next: Window } {
+  const periodMs = periodSeconds * 1000;
+  const startMs = nowMs - (nowMs % periodMs);
+  const count = stored?.startMs === startMs ? stored.count : 0;
+  if (count >= limit) {
+    const retryAfterSeconds = Math.max(1, Math.ceil((startMs + periodMs - nowMs) / 1000));
+    return { outcome: { allowed: false, retryAfterSeconds }, next: { startMs, count } };
+  }
+  return { outcome: { allowed: true, retryAfterSeconds: 0 }, next: { startMs, count: count + 1 } };
+}

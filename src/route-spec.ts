@@ -1,0 +1,63 @@
+/**
+ * What a route is: the shape every entry of the route table (route-table.ts)
+ * has, and the schema pieces the entries share. The router and the OpenAPI
+ * document are both generated from these entries.
+ */
+import type { Access } from './access.ts';
+import { ALIAS, type Config, type ModelConfig } from './config.ts';
+import type { GatewayRequest } from './context.ts';
+import type { ErrorType } from './errors.ts';
+
+export type JsonSchema = Readonly<Record<string, unknown>> | boolean;
+
+export type Method = 'get' | 'head' | 'post' | 'put' | 'patch' | 'delete' | 'options';
+
+export type Handler = (request: GatewayRequest, env: Env, ctx: ExecutionContext) => Response | Promise<Response>;
+
+export interface Reply {
+  description: string;
+  /** Media type → schema. */
+  content?: Readonly<Record<string, JsonSchema>>;
+  /** Response headers the route sets, by name. */
+  headers?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+}
+
+export interface RouteSpec {
+  method: Method;
+  /** OpenAPI path template; `{route}` at the end takes the rest of the path. */
+  path: string;
+  operationId: string;
+  summary: string;
+  access: Access;
+  /** Request body by media type; JSON bodies that hold a model's input take that input's schema. */
+  body?: (input: JsonSchema, config: Config, model?: ModelConfig) => Readonly<Record<string, JsonSchema>>;
+  /** Aliases that get their own copy of this path, with their input schema in the body. */
+  perAlias?: (model: ModelConfig) => boolean;
+  /** Answers by status ("200", or a range such as "2XX" where Baseten's own status is relayed). */
+  replies: Readonly<Record<string, Reply>>;
+  /** The contract's errors this route answers, each documented with the error envelope; `internal` is implied. */
+  errors: readonly ErrorType[];
+  handler: Handler;
+}
+
+/** The table and the schemas its entries share by reference: all the OpenAPI document is built from, with the config. */
+export interface Api {
+  routes: readonly RouteSpec[];
+  schemas: Readonly<Record<string, JsonSchema>>;
+}
+
+/** Any JSON value: the input of an alias without `input_schema`. */
+export const ANY_INPUT: JsonSchema = {};
+
+export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
+export const json = (schema: JsonSchema) => ({ 'application/json': schema });
+/** An object whose fields are all listed: an answer that grows or renames a field no longer matches its schema. */
+export const closed = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties), extra: Record<string, unknown> = {}): JsonSchema =>
+  ({ type: 'object', properties, required, additionalProperties: false, ...extra });
+
+/** Path parameters, by name. */
+export const PATH_PARAMETERS: Readonly<Record<string, { description: string; schema: JsonSchema }>> = {
+  alias: { description: 'A model alias this caller may use (see GET /v1/models)', schema: { type: 'string', pattern: ALIAS.source } },
+  request_id: { description: 'The request_id the async submit answered', schema: { type: 'string' } },
+  route: { description: 'The rest of the path, as listed in the alias\'s sync_routes; may hold several segments', schema: { type: 'string' } },
+};

@@ -1,0 +1,212 @@
+/**
+ * Every route of the public API, once: method, path, who may call, what it
+ * takes and answers, and its handler. The router (router.ts) and the OpenAPI
+ * document (openapi.ts) are both generated from this table, so they cannot
+ * disagree; the worker tests validate every answer they receive against the
+ * document. Request bodies that carry a model's input are functions of that
+ * input's schema, so an alias's `input_schema` lands in its own predict,
+ * batch and async bodies from the same definition.
+ */
+import { ASYNC_STATUSES } from './async-status.ts';
+import type { Config, ModelConfig } from './config.ts';
+import type { ErrorType } from './errors.ts';
+import { closed, json, ref, type Api, type JsonSchema, type Method, type Reply, type RouteSpec } from './route-spec.ts';
+import { asyncStatus, cancelAsync } from './routes/async-request.ts';
+import { asyncQueue, submitAsync } from './routes/async.ts';
+import { batch } from './routes/batch.ts';
+import { healthz, listModels, openapi, retrieveModel } from './routes/meta.ts';
+import { chatCompletions, completions, embeddings } from './routes/openai.ts';
+import { predict } from './routes/predict.ts';
+import { sync } from './routes/sync.ts';
+import { wake } from './routes/wake.ts';
+import { basetenWebhook } from './routes/webhook.ts';
+
+const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
+const ALIAS_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'forbidden', 'not_found'];
+const ALIAS_CALL_ERRORS: ErrorType[] = [...ALIAS_ERRORS, 'upstream_error', 'upstream_timeout'];
+const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
+const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
+
+/** Schemas shared by several routes, published under components/schemas. */
+const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
+  RowError: closed({ type: { type: 'string' }, message: { type: 'string' }, status: { type: 'integer' } }),
+  BatchRow: {
+    oneOf: [
+      closed({ output: { description: "The row's predict output, as the model answered it" } }),
+      closed({ error: ref('RowError') }),
+    ],
+  },
+  AsyncError: closed({ code: { type: 'string' }, message: { type: 'string' } }),
+  AsyncStatus: closed({
+    request_id: { type: 'string' },
+    model: { type: 'string', description: 'The alias the request was sent to' },
+    status: { enum: [...ASYNC_STATUSES] },
+    final: { type: 'boolean', description: 'True once the gateway holds the outcome; until then poll again (the output may be in flight)' },
+    created_at: { type: 'string' },
+    status_at: { type: 'string' },
+    webhook_status: { type: 'string' },
+    errors: { type: 'array', items: ref('AsyncError') },
+    output: { description: 'The output Baseten delivered, once SUCCEEDED' },
+    cancel: closed({ canceled: { type: 'boolean' }, message: { type: 'string' } }),
+  }, ['request_id', 'model', 'status', 'final', 'created_at', 'status_at', 'errors']),
+  AsyncCancel: closed({
+    request_id: { type: 'string' },
+    model: { type: 'string' },
+    canceled: { type: 'boolean', description: 'False when Baseten refused (the request already runs) or it was already final' },
+    message: { type: 'string' },
+  }),
+  OpenAIRequest: {
+    type: 'object',
+    properties: {
+      model: { type: 'string', description: 'An alias with an OpenAI-compatible engine (see GET /v1/models)' },
+      stream: { type: 'boolean' },
+    },
+    required: ['model'],
+  },
+};
+
+/** Binary (msgpack) input passes through unparsed, except to an alias with a schema it would bypass. */
+const predictBody = (input: JsonSchema, _config: Config, model?: ModelConfig) => model?.inputSchema
+  ? json(input)
+  : { ...json(input), 'application/octet-stream': { type: 'string', contentMediaType: 'application/octet-stream' } };
+const batchBody = (input: JsonSchema, config: Config) => json(closed({
+  rows: { type: 'array', items: input, maxItems: config.settings.batchMaxRows },
+}, ['rows']));
+const asyncBody = (input: JsonSchema) => json(closed({
+  model_input: input,
+  priority: { type: 'integer', minimum: 0, maximum: 2 },
+  max_time_in_queue_seconds: { type: 'integer', minimum: 10, maximum: 259_200 },
+}, ['model_input']));
+
+/** Whatever the model or engine answers: streamed through with its own content type. */
+const ANY_ANSWER = { '*/*': {} };
+const OPENAI_ANSWER = { 'application/json': {}, 'text/event-stream': { type: 'string' } };
+/** What a custom server's route may be called with; TRACE, CONNECT and made-up methods get 405. */
+const SYNC_METHODS: Method[] = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
+
+/** An alias in OpenAI's model shape, as `client.models.list()` and `retrieve()` expect. */
+const MODEL_OBJECT = closed({ id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } });
+
+const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
+
+const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
+  method: 'post', path, operationId, summary, access: 'caller',
+  body: () => json(ref('OpenAIRequest')),
+  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER } },
+  errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+  handler,
+});
+
+export const ROUTES: readonly RouteSpec[] = [
+  {
+    method: 'get', path: '/healthz', operationId: 'healthz', summary: 'Liveness; never calls Baseten', access: 'open',
+    replies: { 200: ok('Up', closed({ status: { const: 'ok' } })) },
+    errors: [],
+    handler: healthz,
+  },
+  {
+    method: 'get', path: '/openapi.json', operationId: 'openapi', summary: 'This document, with the aliases this caller may use', access: 'caller',
+    replies: { 200: ok('OpenAPI 3.1', { type: 'object', required: ['openapi', 'paths'] }) },
+    errors: CALLER_ERRORS,
+    handler: (request) => openapi(request, API),
+  },
+  {
+    method: 'get', path: '/v1/models', operationId: 'listModels', summary: 'The aliases this caller may use, in OpenAI\'s list shape', access: 'caller',
+    replies: { 200: ok('Model list', closed({ object: { const: 'list' }, data: { type: 'array', items: MODEL_OBJECT } })) },
+    errors: CALLER_ERRORS,
+    handler: listModels,
+  },
+  {
+    method: 'get', path: '/v1/models/{alias}', operationId: 'retrieveModel', summary: 'One alias this caller may use, in OpenAI\'s model shape', access: 'caller',
+    replies: { 200: ok('Model', MODEL_OBJECT) },
+    errors: ALIAS_ERRORS,
+    handler: retrieveModel,
+  },
+  openAIRoute('/v1/chat/completions', 'chatCompletions', 'OpenAI-compatible chat completions; `model` is an alias, rewritten to the engine\'s served name', chatCompletions),
+  openAIRoute('/v1/completions', 'completions', 'OpenAI-compatible completions', completions),
+  openAIRoute('/v1/embeddings', 'embeddings', 'OpenAI-compatible embeddings', embeddings),
+  {
+    method: 'post', path: '/v1/models/{alias}/predict', operationId: 'predict', access: 'caller',
+    summary: 'One prediction: the body goes to the target\'s /predict (chains: /run_remote) and the answer streams back as it arrives',
+    body: predictBody, perAlias: (model) => model.inputSchema !== undefined,
+    replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER } },
+    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+    handler: predict,
+  },
+  {
+    method: 'post', path: '/v1/models/{alias}/batch', operationId: 'batch', access: 'caller',
+    summary: 'One predict per row, a bounded number at a time; a row\'s failure is that row\'s error. The alias\'s timeout is the whole batch\'s deadline',
+    body: batchBody, perAlias: (model) => model.inputSchema !== undefined,
+    replies: { 200: ok('One entry per row, in order', closed({ rows: { type: 'array', items: ref('BatchRow') } })) },
+    errors: [...BODY_ERRORS, ...ALIAS_ERRORS],
+    handler: batch,
+  },
+  {
+    method: 'post', path: '/v1/models/{alias}/wake', operationId: 'wake', summary: 'Wakes the target\'s deployment (admin clients only)', access: 'admin',
+    replies: { 202: ok('Waking', closed({ alias: { type: 'string' }, status: { const: 'waking' } })) },
+    errors: ALIAS_CALL_ERRORS,
+    handler: wake,
+  },
+  ...SYNC_METHODS.map((method): RouteSpec => ({
+    method, path: '/v1/models/{alias}/sync/{route}', operationId: `sync_${method}`, access: 'caller',
+    summary: 'A custom-server route, only if the alias lists it in sync_routes',
+    body: method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER,
+    replies: { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER } },
+    errors: ['invalid_request', 'payload_too_large', ...ALIAS_CALL_ERRORS],
+    handler: sync,
+  })),
+  {
+    method: 'post', path: '/v1/models/{alias}/async', operationId: 'asyncPredict', access: 'caller',
+    summary: 'Queues an async predict (chains: /async_run_remote); the result arrives by Baseten\'s webhook and is kept by the gateway',
+    body: asyncBody, perAlias: (model) => model.async && model.inputSchema !== undefined,
+    replies: {
+      201: {
+        ...ok('Queued', closed({
+          request_id: { type: 'string' },
+          model: { type: 'string' },
+          status: { const: 'QUEUED' },
+          status_url: { type: 'string' },
+          owner_token: { type: 'string', description: 'Anonymous callers only: send it as x-async-owner-token to read or cancel the request' },
+        }, ['request_id', 'model', 'status', 'status_url'])),
+        headers: { location: { description: 'The status_url', schema: { type: 'string' } } },
+      },
+    },
+    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS, 'service_unavailable'],
+    handler: submitAsync,
+  },
+  {
+    method: 'get', path: '/v1/models/{alias}/async/queue', operationId: 'asyncQueue', summary: 'The target\'s async queue', access: 'caller',
+    replies: { 200: ok('Queue status', closed({ model: { type: 'string' }, num_queued_requests: { type: 'integer' }, num_in_progress_requests: { type: 'integer' } })) },
+    errors: ALIAS_CALL_ERRORS,
+    handler: asyncQueue,
+  },
+  {
+    method: 'get', path: '/v1/async/{request_id}', operationId: 'asyncStatus', summary: 'Status, errors and (once delivered) output of the caller\'s own async request', access: 'caller',
+    replies: { 200: ok('The request', ref('AsyncStatus')) },
+    errors: ASYNC_REQUEST_ERRORS,
+    handler: asyncStatus,
+  },
+  {
+    method: 'delete', path: '/v1/async/{request_id}', operationId: 'asyncCancel', summary: 'Cancels the caller\'s own async request', access: 'caller',
+    replies: { 200: ok('Baseten\'s verdict on the cancel', ref('AsyncCancel')) },
+    errors: ASYNC_REQUEST_ERRORS,
+    handler: cancelAsync,
+  },
+  {
+    method: 'post', path: '/v1/webhooks/baseten', operationId: 'basetenWebhook', access: 'webhook',
+    summary: 'Baseten\'s async result delivery; signed, at most 300 s old, for a known request; a repeat changes nothing',
+    body: () => json({
+      type: 'object',
+      properties: {
+        request_id: { type: 'string' }, model_id: { type: 'string' }, chain_id: { type: 'string' }, deployment_id: { type: 'string' },
+        type: { type: 'string' }, time: { type: 'string' }, data: {}, errors: { type: 'array' },
+      },
+      required: ['request_id', 'time'],
+    }),
+    replies: { 200: ok('Stored (or already stored)', closed({ received: { const: true } })) },
+    errors: ['invalid_request', 'unauthorized', 'not_found', 'payload_too_large', 'service_unavailable'],
+    handler: basetenWebhook,
+  },
+];
+
+export const API: Api = { routes: ROUTES, schemas: SHARED_SCHEMAS };
