@@ -28,6 +28,8 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           globalSetup: ['test/setup/fake-baseten.global.ts'],
+          // Fails a test whose requests reached Baseten more often than it declared.
+          setupFiles: ['test/worker/upstream-ledger.setup.ts'],
         },
       },
       {
