@@ -6,6 +6,8 @@ export default defineConfig({
   test: {
     // The JSON report lets CI print one plain "N passed, N failed" line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // The gateway logs a JSON line per request: shown for failing tests only.
+    silent: 'passed-only',
     projects: [
       {
         // Unit and integration tests inside workerd, with real Miniflare KV and a fake Baseten on loopback.
