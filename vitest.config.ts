@@ -8,6 +8,9 @@ export default defineConfig({
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
     // The gateway logs a JSON line per request: shown for failing tests only.
     silent: 'passed-only',
+    // Most of a file's time is spent waiting on wrangler dev, the fake or a timeout, not on a core:
+    // two files at once fit the two cores the suite is run on (the default keeps one core free).
+    maxWorkers: 2,
     projects: [
       {
         // Unit and integration tests inside workerd, with real Miniflare KV and a fake Baseten on loopback.
