@@ -28,6 +28,8 @@ export interface BasetenCall {
   requestId: string;
   /** The caller's headers, of which upstream.ts forwards a safe few. */
   callerHeaders?: Headers;
+  /** Settles once the caller is admitted (the rate limiter's verdict); a refusal stops the call. */
+  admitted?: Promise<void>;
   /** Told Baseten's status as soon as it answers, for the request's log line. */
   onStatus?: (status: number) => void;
   /** Non-2xx statuses handed back as they came rather than thrown (a status poll's 404). */
@@ -48,6 +50,7 @@ export async function callBaseten(config: Config, model: Named, endpoint: Endpoi
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
   });
+  if (call.admitted) await call.admitted;
   const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   if (upstream.ok || call.keep?.includes(upstream.status)) return upstream;

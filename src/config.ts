@@ -31,6 +31,16 @@ export interface ModelConfig {
   timeoutMs: number;
   wake: boolean;
   async: boolean;
+  /** The response cache, for aliases that opt in (docs/cache.md). */
+  cache?: CacheOption;
+}
+
+export interface CacheOption {
+  ttlSeconds: number;
+  /** One entry for every caller; otherwise each client has its own. */
+  shared: boolean;
+  /** Streamed answers are stored too, once they ended cleanly. */
+  streams: boolean;
 }
 
 /**
@@ -123,8 +133,11 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async',
+  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'cache',
 ]);
+const CACHE_KEYS = new Set(['ttl_seconds', 'shared', 'streams']);
+/** A year: Cloudflare evicts long before, and an answer should not outlive its model by much more. */
+const MAX_CACHE_TTL_SECONDS = 365 * 24 * 3600;
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -287,6 +300,20 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
     async: bool(raw.async, `${field}.async`),
+    cache: raw.cache === undefined ? undefined : parseCache(raw.cache, `${field}.cache`),
+  };
+}
+
+function parseCache(value: unknown, field: string): CacheOption {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (!CACHE_KEYS.has(key)) fail(`${field}.${key}: unknown setting (ttl_seconds, shared, streams)`);
+  }
+  return {
+    // `?? null`: required, and null fails the whole-number check with the usual message.
+    ttlSeconds: int(raw.ttl_seconds ?? null, `${field}.ttl_seconds`, 0, 1, MAX_CACHE_TTL_SECONDS),
+    shared: bool(raw.shared, `${field}.shared`),
+    streams: bool(raw.streams, `${field}.streams`),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
+import type { CacheOutcome } from './cache-key.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
@@ -20,6 +21,9 @@ export interface RequestState {
   caller?: Caller;
   alias?: string;
   upstreamStatus?: number;
+  /** The rate limiter's verdict, settled before Baseten is called and before the answer leaves (access.ts). */
+  admission?: Promise<void>;
+  cache?: CacheOutcome;
 }
 
 export type GatewayRequest = IRequest & { state: RequestState };
@@ -48,10 +52,15 @@ export function caller(request: GatewayRequest): Caller {
   return request.state.caller!;
 }
 
-/** What a Baseten call made for this request carries: its id, the caller's disconnect, and where Baseten's status is noted. */
-export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; onStatus: (status: number) => void } {
+/**
+ * What a Baseten call made for this request carries: its id, the caller's
+ * disconnect, where Baseten's status is noted, and the rate limiter's verdict
+ * it waits for.
+ */
+export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; admitted?: Promise<void>; onStatus: (status: number) => void } {
   return {
     requestId: request.state.requestId,
+    admitted: request.state.admission,
     signal: request.signal,
     onStatus: (status) => {
       request.state.upstreamStatus = status;

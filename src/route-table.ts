@@ -89,10 +89,16 @@ const MODEL_OBJECT = closed({ id: { type: 'string' }, object: { const: 'model' }
 
 const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
 
+/** On answers of aliases with a `cache` option (docs/cache.md). */
+const CACHE_HEADERS: Reply['headers'] = {
+  'x-cache': { description: 'HIT: the stored answer, Baseten not called; MISS: Baseten\'s answer, stored if it qualifies; BYPASS: the caller\'s Cache-Control (or a stream the alias does not cache) skipped the lookup', schema: { enum: ['HIT', 'MISS', 'BYPASS'] } },
+  age: { description: 'On a hit: seconds since the answer was stored', schema: { type: 'integer', minimum: 0 } },
+};
+
 const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
   method: 'post', path, operationId, summary, access: 'caller',
   body: () => json(ref('OpenAIRequest')),
-  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER } },
+  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER, headers: CACHE_HEADERS } },
   errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
   handler,
 });
@@ -129,7 +135,7 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'post', path: '/v1/models/{alias}/predict', operationId: 'predict', access: 'caller',
     summary: 'One prediction: the body goes to the target\'s /predict (chains: /run_remote) and the answer streams back as it arrives',
     body: predictBody, perAlias: (model) => model.inputSchema !== undefined,
-    replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER } },
+    replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER, headers: CACHE_HEADERS } },
     errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
     handler: predict,
   },

@@ -4,7 +4,7 @@
  * answers 405 with Allow when the path exists under other methods, else 404.
  */
 import { Router } from 'itty-router';
-import { withAccess } from './access.ts';
+import { admitted, withAccess } from './access.ts';
 import { begin, finish, renderError, type GatewayRequest, type HandlerArgs } from './context.ts';
 import { HttpError } from './errors.ts';
 import type { RouteSpec } from './route-spec.ts';
@@ -13,7 +13,7 @@ export function routerFor(routes: readonly RouteSpec[]) {
   const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
   for (const route of routes) {
     const access = withAccess(route.access);
-    router[route.method](routerPath(route.path), ...(access ? [access] : []), route.handler);
+    router[route.method](routerPath(route.path), ...(access ? [access, admitted(route.handler)] : [route.handler]));
   }
   router.all('*', (request: GatewayRequest) => noRoute(methodsFor(router.routes, new URL(request.url).pathname)));
   return router;

@@ -7,7 +7,8 @@
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
-import { mediaType, readJson } from '../body.ts';
+import { isObject, mediaType, readJson } from '../body.ts';
+import { answered, withCache, type Answered } from '../cache.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
@@ -18,11 +19,13 @@ import { upstreamFailure, type Named } from '../upstream-errors.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
-export const chatCompletions = (request: GatewayRequest) => forwardOpenAI(request, 'chat/completions');
-export const completions = (request: GatewayRequest) => forwardOpenAI(request, 'completions');
-export const embeddings = (request: GatewayRequest) => forwardOpenAI(request, 'embeddings');
+type Route = (request: GatewayRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
-async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint): Promise<Response> {
+export const chatCompletions: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'chat/completions');
+export const completions: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'completions');
+export const embeddings: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'embeddings');
+
+async function forwardOpenAI(request: GatewayRequest, ctx: ExecutionContext, endpoint: OpenAIEndpoint): Promise<Response> {
   const cfg = config(request);
   // The alias, and so its own cap, is only known once the body is read: read up to the largest.
   const { bytes, text, value } = await readJson(request, openAIBodyCap(cfg));
@@ -30,13 +33,18 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = replaceMember(text, 'model', JSON.stringify(servedName));
+  const stream = isObject(value) && value.stream === true;
+  return withCache(request, ctx, model, { route: endpoint, body: bytes, stream }, () => callEngine(request, endpoint, model, replaceMember(text, 'model', JSON.stringify(servedName))));
+}
+
+async function callEngine(request: GatewayRequest, endpoint: OpenAIEndpoint, model: ModelConfig, body: string): Promise<Answered> {
+  const cfg = config(request);
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
     ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
   });
-  if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
-  return sseResponse(upstream, {
+  if (mediaType(upstream) !== 'text/event-stream') return answered(upstream, relay(upstream));
+  return answered(upstream, sseResponse(upstream, {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
     // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
     firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
@@ -44,7 +52,7 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
     onIdle: () => console.log(JSON.stringify({
       level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
     })),
-  });
+  }));
 }
 
 /** The checks the gateway owns; every other field is the engine's business. */
