@@ -3,7 +3,7 @@
  * bind it into workerd, and by the tests to know the tokens. Tokens here are
  * test values only.
  */
-import { CACHE_MODELS, CACHE_RATE_LIMIT_CLIENTS } from './config/cache.ts';
+import { CACHE_MODELS, CACHE_RATE_LIMIT_CLIENTS, CACHE_TOKENS } from './config/cache.ts';
 
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
@@ -16,6 +16,7 @@ export const TOKENS = {
   limited: 'limited-token-0123456789abcdef',
   /** On the strict global limit (3 an hour, the GLOBAL_RATE_LIMITER Durable Object). */
   strict: 'strict-token-0123456789abcdef0',
+  ...CACHE_TOKENS,
 } as const;
 
 /** sha256 hex of each token, precomputed so the config stays plain data. */

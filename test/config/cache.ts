@@ -5,7 +5,7 @@ const LLM = { model_id: 'llm001', environment: 'production', openai: { served_mo
 
 export const CACHE_MODELS = {
   /** Per client; streams not stored. */
-  cached: { model_id: 'abc123', environment: 'production', public: true, cache: CACHE },
+  cached: { model_id: 'abc123', environment: 'production', cache: CACHE },
   /** The same target under another alias: never shares an entry with `cached`. */
   'cached-twin': { model_id: 'abc123', environment: 'production', cache: CACHE },
   'cached-shared': { model_id: 'abc123', environment: 'production', cache: { ...CACHE, shared: true } },
@@ -14,8 +14,10 @@ export const CACHE_MODELS = {
   'cached-llm-json': { ...LLM, cache: CACHE },
 };
 
-/** A token for a client on the RATE_LIMITER_STRICT tier (5 a minute) that may use the cached alias. */
-export const CACHE_LIMITED_TOKEN = 'cache-limited-token-0123456789ab';
+export const CACHE_TOKENS = {
+  /** On the RATE_LIMITER_STRICT tier (5 a minute); may use the cached alias. */
+  'cache-limited': 'cache-limited-token-0123456789ab',
+};
 
 /** Bound where wrangler.toml's rate limiting bindings exist (the workerd tests). */
 export const CACHE_RATE_LIMIT_CLIENTS = {
