@@ -43,15 +43,15 @@ export async function callBaseten(config: Config, model: Named, endpoint: Endpoi
   const url = 'asyncRequest' in endpoint
     ? asyncRequestUrl(config, model.target, endpoint.asyncRequest)
     : targetUrl(config, model.target, endpoint.action, endpoint.rest);
-  const request = signedRequest(config, url, {
+  if (call.admitted) await call.admitted;
+  const upstream = await callUpstream((signal) => signedRequest(config, url, {
     method: call.method ?? 'POST',
     requestId: call.requestId,
     body: call.body,
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
-  });
-  if (call.admitted) await call.admitted;
-  const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
+    signal,
+  }), { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   if (upstream.ok || call.keep?.includes(upstream.status)) return upstream;
   throw await (call.failure ?? upstreamFailure)(upstream, model);

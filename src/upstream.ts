@@ -46,6 +46,8 @@ export interface SignOptions {
   /** The caller's headers; only FORWARDED_HEADERS are copied. */
   callerHeaders?: Headers;
   contentType?: string;
+  /** Given to the Request itself: fetch() with a signal in its init would copy the whole Request once more. */
+  signal?: AbortSignal;
 }
 
 export function signedRequest(config: Config, url: string, options: SignOptions): Request {
@@ -57,7 +59,7 @@ export function signedRequest(config: Config, url: string, options: SignOptions)
   if (options.contentType) headers.set('content-type', options.contentType);
   headers.set('authorization', `Api-Key ${config.apiKey}`);
   headers.set('x-request-id', options.requestId);
-  return new Request(url, { method: options.method, headers, body: options.body ?? null });
+  return new Request(url, { method: options.method, headers, body: options.body ?? null, signal: options.signal });
 }
 
 export interface CallOptions {
@@ -84,14 +86,15 @@ const RETRY_DELAYS_MS = [100, 400];
  * tried again after a connection failure, within the same time limit; an
  * answer, even a 5xx, is never retried.
  */
-export async function callUpstream(request: Request, options: CallOptions): Promise<Response> {
+export async function callUpstream(sign: (signal: AbortSignal) => Request, options: CallOptions): Promise<Response> {
   const controller = new AbortController();
+  const request = sign(controller.signal);
   const onCallerAbort = () => controller.abort(new Error('caller went away'));
   if (options.callerSignal?.aborted) onCallerAbort();
   options.callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const timer = setTimeout(() => controller.abort(new UpstreamTimeout()), options.timeoutMs);
   try {
-    return await fetchWithRetries(request, controller.signal);
+    return await fetchWithRetries(request);
   } catch (err) {
     if (controller.signal.reason instanceof UpstreamTimeout) {
       throw new HttpError('upstream_timeout', `Baseten did not answer within ${options.timeoutMs} ms`);
@@ -103,13 +106,13 @@ export async function callUpstream(request: Request, options: CallOptions): Prom
   }
 }
 
-async function fetchWithRetries(request: Request, signal: AbortSignal): Promise<Response> {
+async function fetchWithRetries(request: Request): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetch(request, { signal });
+      return await fetch(request);
     } catch (err) {
       const delayMs = RETRY_DELAYS_MS[attempt];
-      if (signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;
+      if (request.signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
