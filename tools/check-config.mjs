@@ -106,7 +106,7 @@ function readSecretsFile(file, report) {
 
 function preflight(raw, config, env, vars, secrets, secretsFile, report) {
   for (const [where, value] of placeholders({ vars: config.vars, kv_namespaces: config.kv_namespaces, ratelimits: config.ratelimits, routes: config.routes, route: config.route })) {
-    report.errors.push(`${where}: "${value}" is a placeholder: replace it (see docs/deploying.md)`);
+    report.errors.push(`${where}: "${value}" is a placeholder: replace it (README "Deploying")`);
   }
   for (const limiter of config.ratelimits ?? []) {
     if (!PLACEHOLDER.test(String(limiter.namespace_id)) && !/^[1-9][0-9]*$/.test(String(limiter.namespace_id))) {
@@ -115,7 +115,7 @@ function preflight(raw, config, env, vars, secrets, secretsFile, report) {
   }
   const section = `[env.${env}]`;
   if (config.workers_dev === false && !config.route && !(config.routes?.length > 0)) {
-    report.warnings.push(`${section}: no route or custom domain and workers_dev = false: the deployed Worker has no URL (add routes, see docs/deploying.md)`);
+    report.warnings.push(`${section}: no route or custom domain and workers_dev = false: the deployed Worker has no URL (add routes or workers_dev = true, README "Deploying")`);
   }
   const envVars = raw.env?.[env]?.vars ?? {};
   for (const name of Object.keys(raw.vars ?? {})) {
