@@ -18,14 +18,21 @@ const SECRET_NAMES = ['BASETEN_API_KEY', 'BASETEN_WEBHOOK_SECRET', 'CLIENTS'];
 const NOT_INHERITED = { kv_namespaces: 'binding', ratelimits: 'name', durable_objects: 'name' };
 
 /**
+ * What a check found. `required` carries the environment's `secrets.required` from the preflight to the reachability check.
+ * @typedef {{ errors: string[], warnings: string[], notes: string[], summary?: string, required?: string[] }} Report
+ */
+/** wrangler's config objects, read through its unstable API: their shape is wrangler's, not ours. @typedef {any} WranglerConfig */
+
+/**
  * @param {object} options
  * @param {string} [options.configPath] wrangler.toml (default: the one in the working directory)
  * @param {string} [options.env] a named environment: the deploy preflight
  * @param {string} [options.secretsFile] the secrets that will be deployed (.env or JSON format)
  * @param {Record<string, string>} [options.overrides] values that win over wrangler.toml and .dev.vars (what `npm run dev` passes with --var)
- * @returns {Promise<{ errors: string[], warnings: string[], notes: string[], summary?: string }>}
+ * @returns {Promise<Report>}
  */
 export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFile, overrides = {} } = {}) {
+  /** @type {Report} */
   const report = { errors: [], warnings: [], notes: [] };
   const path = resolve(configPath);
   let raw;
@@ -41,8 +48,9 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
   const vars = env
     ? { ...config.vars, ...secrets }
     : { ...config.vars, ...devVars(config), ...overrides };
-  if (env) preflight(raw, config, env, vars, secrets, secretsFile, report);
-  const source = { ...withoutPlaceholders(vars), ...fakeBindings(config) };
+  if (env) preflight(raw, config, env, secrets, secretsFile, report);
+  /** @type {Record<string, unknown>} */
+  const source = { .../** @type {Record<string, unknown>} */ (withoutPlaceholders(vars)), ...fakeBindings(config) };
   if (!source.BASETEN_API_KEY) {
     report.notes.push(env
       ? `BASETEN_API_KEY is not checked here: set it with \`npx wrangler secret put BASETEN_API_KEY --env ${env}\` or put it in the file given to --secrets-file`
@@ -56,15 +64,19 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
     report.errors.push(`${err instanceof Error ? err.message : String(err)}${env ? '' : devVarsHint(config)}`);
     return report;
   }
-  if (env) reachability(parsed, vars, config, secretsFile, report);
+  if (env) reachability(parsed, vars, secretsFile, report);
   const where = env ? `env ${env}` : 'local dev';
   report.summary = `${where}: ${parsed.models.size} aliases, ${parsed.clients.length} clients, upstream ${parsed.urlTemplate}`;
   return report;
 }
 
-/** A TOML syntax error names file, line and column and shows the one line, never the whole file. */
+/**
+ * A TOML syntax error names file, line and column and shows the one line, never the whole file.
+ * @param {any} err wrangler's parse error, with esbuild-style locations
+ * @param {string} path
+ */
 function describeReadError(err, path) {
-  const location = err?.location ?? err?.notes?.find((note) => note.location)?.location;
+  const location = err?.location ?? err?.notes?.find((/** @type {any} */ note) => note.location)?.location;
   const reason = String(err?.text ?? err?.message ?? err).split('\n')[0];
   if (!location?.line) return `${path}: ${reason}`;
   const column = (location.column ?? 0) + 1;
@@ -72,18 +84,28 @@ function describeReadError(err, path) {
   return `${location.file ?? path}:${location.line}:${column}: ${reason}${line}`;
 }
 
-/** .dev.vars exactly as `wrangler dev` loads it: its entries replace (never merge into) the vars of the same name. */
+/**
+ * .dev.vars exactly as `wrangler dev` loads it: its entries replace (never merge into) the vars of the same name.
+ * @param {WranglerConfig} config
+ * @returns {Record<string, unknown>}
+ */
 function devVars(config) {
   const bindings = unstable_getVarsForDev(config.userConfigPath ?? config.configPath, undefined, {}, undefined, true, config.secrets);
   return Object.fromEntries(Object.entries(bindings).map(([name, binding]) => [name, binding.value]));
 }
 
+/** @param {WranglerConfig} config */
 function devVarsHint(config) {
   const vars = devVars(config);
   return Object.keys(vars).length > 0 ? ` (values in .dev.vars replace wrangler.toml's: ${Object.keys(vars).join(', ')})` : '';
 }
 
-/** The same formats `wrangler deploy --secrets-file` reads: a JSON object, or NAME=value lines. */
+/**
+ * The same formats `wrangler deploy --secrets-file` reads: a JSON object, or NAME=value lines.
+ * @param {string} file
+ * @param {Report} report
+ * @returns {Record<string, string>}
+ */
 function readSecretsFile(file, report) {
   let text;
   try {
@@ -100,11 +122,19 @@ function readSecretsFile(file, report) {
       return {};
     }
   }
-  const entries = text.split('\n').map((line) => /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line)).filter(Boolean);
-  return Object.fromEntries(entries.map(([, name, value]) => [name, value.replace(/^(['"])(.*)\1$/s, '$2')]));
+  const entries = text.split('\n').flatMap((line) => /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line) ?? []);
+  return Object.fromEntries(entries.map((match) => [match[1], (match[2] ?? '').replace(/^(['"])(.*)\1$/s, '$2')]));
 }
 
-function preflight(raw, config, env, vars, secrets, secretsFile, report) {
+/**
+ * @param {WranglerConfig} raw the config as written, before wrangler applies the environment
+ * @param {WranglerConfig} config the config wrangler would deploy for `env`
+ * @param {string} env
+ * @param {Record<string, string>} secrets
+ * @param {string | undefined} secretsFile
+ * @param {Report} report
+ */
+function preflight(raw, config, env, secrets, secretsFile, report) {
   for (const [where, value] of placeholders({ vars: config.vars, kv_namespaces: config.kv_namespaces, ratelimits: config.ratelimits, routes: config.routes, route: config.route })) {
     report.errors.push(`${where}: "${value}" is a placeholder: replace it (README "Deploying")`);
   }
@@ -125,7 +155,7 @@ function preflight(raw, config, env, vars, secrets, secretsFile, report) {
     const top = key === 'durable_objects' ? raw.durable_objects?.bindings : raw[key];
     const own = key === 'durable_objects' ? raw.env?.[env]?.durable_objects?.bindings : raw.env?.[env]?.[key];
     for (const binding of top ?? []) {
-      if (!(own ?? []).some((b) => b[id] === binding[id])) report.warnings.push(`${key} ${binding[id]} is bound at the top level only: ${section} does not get it (bindings are not inherited)`);
+      if (!(own ?? []).some((/** @type {any} */ b) => b[id] === binding[id])) report.warnings.push(`${key} ${binding[id]} is bound at the top level only: ${section} does not get it (bindings are not inherited)`);
     }
   }
   const required = config.secrets?.required ?? [];
@@ -138,6 +168,10 @@ function preflight(raw, config, env, vars, secrets, secretsFile, report) {
   report.required = required;
 }
 
+/**
+ * @param {unknown} value
+ * @returns {Generator<[string, string]>}
+ */
 function* placeholders(value, where = '') {
   if (typeof value === 'string' && PLACEHOLDER.test(value)) yield [where, value];
   if (value && typeof value === 'object') {
@@ -148,6 +182,7 @@ function* placeholders(value, where = '') {
   }
 }
 
+/** @param {string} text @returns {unknown} */
 function safeJson(text) {
   try {
     return JSON.parse(text);
@@ -156,7 +191,11 @@ function safeJson(text) {
   }
 }
 
-/** Placeholders are reported once, above; the rest of the config is checked as if they were filled in. */
+/**
+ * Placeholders are reported once, above; the rest of the config is checked as if they were filled in.
+ * @param {unknown} value
+ * @returns {unknown}
+ */
 function withoutPlaceholders(value) {
   if (typeof value === 'string') return PLACEHOLDER.test(value) ? value.replace(new RegExp(PLACEHOLDER, 'g'), 'placeholder') : value;
   if (Array.isArray(value)) return value.map(withoutPlaceholders);
@@ -164,8 +203,12 @@ function withoutPlaceholders(value) {
   return value;
 }
 
-/** Stand-ins for the bindings, so the Worker's parser sees what the deployed Worker would. */
+/**
+ * Stand-ins for the bindings, so the Worker's parser sees what the deployed Worker would.
+ * @param {WranglerConfig} config
+ */
 function fakeBindings(config) {
+  /** @type {Record<string, unknown>} */
   const bindings = {};
   for (const kv of config.kv_namespaces ?? []) bindings[kv.binding] = {};
   for (const limiter of config.ratelimits ?? []) bindings[limiter.name] = { limit: async () => ({ success: true }) };
@@ -173,8 +216,14 @@ function fakeBindings(config) {
   return bindings;
 }
 
-/** Whether anyone can call the deployed gateway, and whether async can deliver its results. */
-function reachability(parsed, vars, config, secretsFile, report) {
+/**
+ * Whether anyone can call the deployed gateway, and whether async can deliver its results.
+ * @param {import('../src/config.ts').Config} parsed
+ * @param {Record<string, unknown>} vars
+ * @param {string | undefined} secretsFile
+ * @param {Report} report
+ */
+function reachability(parsed, vars, secretsFile, report) {
   const required = report.required ?? [];
   delete report.required;
   const hasPublic = [...parsed.models.values()].some((model) => model.public);
@@ -197,11 +246,13 @@ function reachability(parsed, vars, config, secretsFile, report) {
   }
 }
 
+/** @param {string[]} argv @param {string} name */
 function option(argv, name) {
   const index = argv.indexOf(name);
   return index >= 0 ? argv[index + 1] : undefined;
 }
 
+/** @param {string[]} argv */
 async function main(argv) {
   const report = await checkConfig({ configPath: option(argv, '--config'), env: option(argv, '--env'), secretsFile: option(argv, '--secrets-file') });
   for (const note of report.notes) console.log(`note: ${note}`);

@@ -18,6 +18,7 @@ const testScheduled = argv.includes('--test-scheduled');
 
 // Until the gateway is up, an abort makes startLocalGateway stop what it started and reject.
 const stopping = new AbortController();
+/** @type {Awaited<ReturnType<typeof startLocalGateway>> | undefined} */
 let gateway;
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(signal, async () => {
@@ -29,6 +30,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+/** @param {string[]} lines @returns {never} */
 function exitWith(lines) {
   console.error(lines.join('\n'));
   process.exit(1);
@@ -44,7 +46,7 @@ if (report.errors.length > 0) {
   ]);
 }
 
-for (const [name, value] of [['PORT', port], ['FAKE_BASETEN_PORT', fakePort]]) {
+for (const [name, value] of /** @type {[string, number][]} */ ([['PORT', port], ['FAKE_BASETEN_PORT', fakePort]])) {
   if (!(await portFree(value))) {
     exitWith([`npm run dev: port ${value} is already in use (another npm run dev?): stop it, or choose another with ${name}=<port> npm run dev`]);
   }
@@ -76,6 +78,7 @@ cron        curl -s "${url}/cdn-cgi/handler/scheduled?cron=*/5+*+*+*+*"
 config      read once: restart npm run dev after editing .dev.vars or wrangler.toml
 `);
 
+/** @param {number} value @returns {Promise<boolean>} */
 function portFree(value) {
   return new Promise((resolve) => {
     const server = createServer();

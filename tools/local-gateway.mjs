@@ -149,6 +149,7 @@ async function waitUntilReady(url, child, output, signal) {
   throw new Error(`wrangler dev did not answer within ${READY_TIMEOUT_MS} ms:\n${output.join('')}`);
 }
 
+/** @param {Response} res */
 async function errorMessage(res) {
   const text = await res.text();
   try {
