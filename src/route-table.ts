@@ -26,6 +26,8 @@ const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
 const ALIAS_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'forbidden', 'not_found'];
 const ALIAS_CALL_ERRORS: ErrorType[] = [...ALIAS_ERRORS, 'upstream_error', 'upstream_timeout'];
 const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
+/** Routes whose work fails over: with no target left, 503. */
+const WORK_ERRORS: ErrorType[] = [...ALIAS_CALL_ERRORS, 'service_unavailable'];
 const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
 
 /** Which of the alias's targets a batch row went to last (aliases with fallbacks only). */
@@ -106,7 +108,7 @@ const openAIRoute = (path: string, operationId: string, summary: string, handler
   method: 'post', path, operationId, summary, access: 'caller',
   body: () => json(ref('OpenAIRequest')),
   replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER, ...RELAYED } },
-  errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+  errors: [...BODY_ERRORS, ...WORK_ERRORS],
   handler,
 });
 
@@ -143,7 +145,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'One prediction: the body goes to the target\'s /predict (chains: /run_remote) and the answer streams back as it arrives',
     body: predictBody, perAlias: (model) => model.inputSchema !== undefined,
     replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER, ...RELAYED } },
-    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+    errors: [...BODY_ERRORS, ...WORK_ERRORS],
     handler: predict,
   },
   {
@@ -165,7 +167,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'A custom-server route, only if the alias lists it in sync_routes',
     body: method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER,
     replies: { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER, ...RELAYED } },
-    errors: ['invalid_request', 'payload_too_large', ...ALIAS_CALL_ERRORS],
+    errors: ['invalid_request', 'payload_too_large', ...WORK_ERRORS],
     handler: sync,
   })),
   {
@@ -184,7 +186,7 @@ export const ROUTES: readonly RouteSpec[] = [
         headers: { location: { description: 'The status_url', schema: { type: 'string' } }, ...GATEWAY_TARGET_HEADER },
       },
     },
-    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS, 'service_unavailable'],
+    errors: [...BODY_ERRORS, ...WORK_ERRORS],
     handler: submitAsync,
   },
   {

@@ -30,7 +30,7 @@ describe('Baseten answers an error', () => {
     [503, 502, 'upstream_error'],
     [429, 429, 'rate_limited'],
     [504, 504, 'upstream_timeout'],
-    [400, 502, 'upstream_error'],
+    [400, 400, 'invalid_request'],
   ])('maps %i to %i %s, sends the predict once and serves the next request', async (status, expected, type) => {
     const { id, res } = await predictWith({ status, message: `boom ${status}` });
     expect(res.status).toBe(expected);
