@@ -9,7 +9,7 @@ export const FAILOVER_MODELS = {
   /** Primary, a second model, a pinned deployment: the order the fake's log must show. */
   'fo-order': {
     model_id: 'foa001', environment: 'production', timeout_ms: 1000,
-    fallbacks: [{ model_id: 'foa002', environment: 'production' }, { model_id: 'foa003', deployment_id: 'fod3' }],
+    fallbacks: [{ model_id: 'foa002', environment: 'production' }, { model_id: 'foa003', deployment_id: 'fod3' }] as Record<string, string>[],
     breaker: AMPLE_BREAKER,
   },
   /** Two failures open the primary's breaker, for a second. */

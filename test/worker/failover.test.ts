@@ -239,7 +239,7 @@ describe('every route that does work fails over', () => {
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
-    const { rows } = (await res.json()) as { rows: Record<string, any>[] };
+    const { rows } = (await res.json()) as { rows: Record<string, unknown>[] };
     expect(rows[0]).toMatchObject({ output: { model: 'foa002' }, target: 'fallback-1' });
     expect(rows[1]).toMatchObject({ output: { model: 'foa001' }, target: 'primary' });
     expect(rows[2]).toMatchObject({ error: { type: 'invalid_request', status: 400, upstream_status: 400, upstream_code: 'client_error' }, target: 'primary' });
