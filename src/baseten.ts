@@ -195,12 +195,14 @@ function logFailover(call: BasetenCall, model: Named, miss: Miss, next: boolean)
 /** A cold target is woken in the background, once a minute at most; chains have no wake on Baseten. */
 function wakeInBackground(config: Config, model: Named, target: Target, label: TargetLabel, call: BasetenCall): void {
   if (!call.waitUntil || target.kind === 'chain' || !takeWake(target, Date.now())) return;
-  const woken = attempt(config, target, { action: 'wake' }, { requestId: call.requestId, timeoutMs: WAKE_TIMEOUT_MS })
+  // The wake serves later calls, not this one: its own id, traceable to the request that fired it.
+  const requestId = `${call.requestId}.wake`;
+  const woken = attempt(config, target, { action: 'wake' }, { requestId, timeoutMs: WAKE_TIMEOUT_MS })
     .then(async (answer) => {
       if (answer instanceof Response) await answer.body?.cancel();
       return answer.status;
     })
     .catch((err: unknown) => (err instanceof HttpError ? err.type : 'internal'))
-    .then((outcome) => console.log(JSON.stringify({ event: 'wake', reason: 'no_replica', request_id: call.requestId, alias: model.alias, target: label, outcome })));
+    .then((outcome) => console.log(JSON.stringify({ event: 'wake', reason: 'no_replica', request_id: requestId, alias: model.alias, target: label, outcome })));
   call.waitUntil(woken);
 }

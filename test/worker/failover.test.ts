@@ -22,9 +22,9 @@ async function predict(alias: string, fake: Fake) {
   return { id, res };
 }
 
-/** The paths of the calls the gateway made for one request, in the order the fake saw them (wakes left out). */
+/** The paths of the calls the gateway made for one request, in the order the fake saw them (a wake has an id of its own). */
 async function calls(id: string): Promise<string[]> {
-  return (await upstreamRequests(id)).map((r) => r.path).filter((path) => !path.endsWith('/wake'));
+  return (await upstreamRequests(id)).map((r) => r.path);
 }
 
 async function steer(rule: Record<string, unknown>): Promise<void> {
@@ -73,9 +73,10 @@ describe('a fail-over-worthy failure is served by the next target', () => {
   });
 
   it('sends no x-gateway-target for an alias without fallbacks', async () => {
-    const { res } = await predict('echo', {});
+    const { id, res } = await predict('echo', {});
     expect(res.status).toBe(200);
     expect(res.headers.has('x-gateway-target')).toBe(false);
+    expect(await calls(id)).toEqual(['/model-abc123/environments/production/predict']);
   });
 });
 
@@ -172,7 +173,10 @@ describe('the circuit breaker', () => {
   });
 
   it('a failed probe opens the breaker again for another cooldown', async () => {
-    for (let i = 0; i < 2; i++) await predict('fo-breaker', { targets: { 'model-fob001': { status: 503 } } });
+    for (let i = 0; i < 2; i++) {
+      const { id } = await predict('fo-breaker', { targets: { 'model-fob001': { status: 503 } } });
+      expect(await calls(id)).toEqual([PRIMARY_B, FALLBACK_B]);
+    }
     await sleep(1100);
     const probe = await predict('fo-breaker', { targets: { 'model-fob001': { status: 503 } } });
     expect(await calls(probe.id)).toEqual([PRIMARY_B, FALLBACK_B]);
@@ -185,7 +189,11 @@ describe('the circuit breaker', () => {
 
   it('with every target paused, answers 503 with retry-after and calls nobody', async () => {
     const failBoth = { targets: { 'model-fob001': { status: 502 }, 'model-fob002': { status: 502 } } };
-    for (let i = 0; i < 2; i++) expect((await predict('fo-breaker', failBoth)).res.status).toBe(503);
+    for (let i = 0; i < 2; i++) {
+      const { id, res } = await predict('fo-breaker', failBoth);
+      expect(res.status).toBe(503);
+      expect(await calls(id)).toEqual([PRIMARY_B, FALLBACK_B]);
+    }
     const { id, res } = await predict('fo-breaker', {});
     expect(res.status).toBe(503);
     expect(res.headers.get('x-gateway-target')).toBe('none');
@@ -201,9 +209,10 @@ describe('cold targets', () => {
     const before = await wakesOf('/model-foc001/environments/production');
     const fakes = [{ status: 503 }, { status: 500, error_code: 'model_not_ready' }, { status: 502, error_code: 'model_unavailable' }, { status: 503 }, { status: 503 }];
     const answers = await Promise.all(fakes.map((failure) => predict('fo-cold', { targets: { 'model-foc001': failure } })));
-    for (const { res } of answers) {
+    for (const { id, res } of answers) {
       expect(res.status).toBe(200);
       expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
+      expect(await calls(id)).toEqual(['/model-foc001/environments/production/predict', '/model-foc002/environments/production/predict']);
     }
     for (let waited = 0; waited < 3000 && (await wakesOf('/model-foc001/environments/production')) === before; waited += 100) await sleep(100);
     await sleep(300);
@@ -224,9 +233,10 @@ describe('cold targets', () => {
   });
 
   it('no target left and no advice from Baseten: a retry-after of its own', async () => {
-    const { res } = await predict('fo-down', { targets: { 'model-fod001': { refuse: true }, 'chain-fod002': { status: 504 } } });
+    const { id, res } = await predict('fo-down', { targets: { 'model-fod001': { refuse: true }, 'chain-fod002': { status: 504 } } });
     expect(res.status).toBe(503);
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await calls(id)).toHaveLength(2);
   });
 });
 
@@ -243,6 +253,8 @@ describe('every route that does work fails over', () => {
     expect(rows[0]).toMatchObject({ output: { model: 'foa002' }, target: 'fallback-1' });
     expect(rows[1]).toMatchObject({ output: { model: 'foa001' }, target: 'primary' });
     expect(rows[2]).toMatchObject({ error: { type: 'invalid_request', status: 400, upstream_status: 400, upstream_code: 'client_error' }, target: 'primary' });
+    expect((await calls(id)).filter((path) => path === PRIMARY)).toHaveLength(3);
+    expect((await calls(id)).filter((path) => path === FALLBACK_1)).toHaveLength(1);
   });
 
   it('sync routes', async () => {

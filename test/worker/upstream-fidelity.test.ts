@@ -10,7 +10,7 @@ import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
 
 async function predictWith(fake: Record<string, unknown>) {
   const id = uniqueId('fid');
-  const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake }, headers: { 'x-request-id': id } });
+  const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake }, headers: { 'x-request-id': id }, upstream: 1 });
   return { id, res };
 }
 
