@@ -13,6 +13,9 @@ export const CHAT_MODEL_ID = 'chat01';
 /** The cached alias's own target, so the fake's log shows whether a cache hit reached it. */
 export const CACHED_MODEL_ID = 'cache01';
 export const SERVED_NAME = 'bench/chat-model';
+/** A primary the fake refuses connections for (a rule steers it), to time serving from its fallback. */
+export const REFUSING_MODEL_ID = 'benchrf';
+const FALLBACK = { model_id: 'bench02', environment: 'production' };
 
 /**
  * The RATE_LIMITER binding, with a limit no run reaches: Miniflare emulates
@@ -36,6 +39,10 @@ export function gatewayVars(upstreamUrl) {
       bench: { model_id: MODEL_ID, environment: 'production' },
       cached: { model_id: CACHED_MODEL_ID, environment: 'production', cache: { ttl_seconds: 3600 } },
       chat: { model_id: CHAT_MODEL_ID, environment: 'production', openai: { served_model_name: SERVED_NAME } },
+      // Fail-over: the same primary with a fallback; a refusing primary, tried every time or skipped by its open breaker.
+      failover: { model_id: MODEL_ID, environment: 'production', fallbacks: [FALLBACK] },
+      refused: { model_id: REFUSING_MODEL_ID, environment: 'production', fallbacks: [FALLBACK], breaker: { failures: 1000 } },
+      'refused-open': { model_id: REFUSING_MODEL_ID, environment: 'staging', fallbacks: [FALLBACK] },
     },
     CLIENTS: {
       bench: { token_sha256: sha256(CLIENT_TOKEN), models: ['*'], rate_limit: 'none' },
@@ -81,6 +88,19 @@ export function predictTargets(urls, input, alias = 'bench') {
     gateway: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: client, body },
     gatewayRl: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: limitedClient, body },
   };
+}
+
+/**
+ * The gateway's predict for an alias without fallbacks, one whose primary
+ * answers, one whose primary refuses every connection, and the same with its
+ * breaker open.
+ * @param {{gateway: string}} urls
+ * @param {unknown} input
+ */
+export function failoverTargets(urls, input) {
+  const body = JSON.stringify(input);
+  const alias = (/** @type {string} */ name) => ({ url: `${urls.gateway}/v1/models/${name}/predict`, headers: client, body });
+  return { plain: alias('bench'), failover: alias('failover'), refused: alias('refused'), refusedOpen: alias('refused-open') };
 }
 
 /**

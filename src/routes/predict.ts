@@ -6,6 +6,7 @@ import { answered, withCache } from '../cache.ts';
 import type { ModelConfig } from '../config.ts';
 import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { replayBufferBytes } from '../failover.ts';
 import { validateInput } from '../input-schema.ts';
 import { relay } from '../responses.ts';
 
@@ -20,9 +21,12 @@ export async function predict(request: GatewayRequest, _env: Env, ctx: Execution
       return answered(upstream, relay(upstream));
     });
   }
-  // Binary input streams through unread, so it is never cached; nor can it be checked against a schema, which it would bypass.
+  // Binary and multipart input stream through unread, so they are never cached; nor can they be checked against a schema, which they would bypass.
   if (model.inputSchema) throw new HttpError('unsupported_media_type', `model "${model.alias}" takes JSON input checked against its input schema`);
-  return relay(await postPredict(request, model, await binaryBody(request, model.maxBodyBytes), 'application/octet-stream'));
+  const body = await binaryBody(request, model.maxBodyBytes, replayBufferBytes(model));
+  // A form's parts are found by its boundary: the caller's Content-Type goes upstream whole.
+  const contentType = kind === 'multipart' ? request.headers.get('content-type')! : 'application/octet-stream';
+  return relay(await postPredict(request, model, body, contentType));
 }
 
 function postPredict(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {
