@@ -7,6 +7,7 @@
 import type { ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 import { redact } from './redact.ts';
+import { bodyDeadlineOf } from './upstream.ts';
 
 /** What scrubbing needs: the alias to name, the target whose IDs it replaces. */
 export type Named = Pick<ModelConfig, 'alias' | 'target'>;
@@ -14,23 +15,47 @@ export type Named = Pick<ModelConfig, 'alias' | 'target'>;
 /** Enough of an error body to carry its message; the rest is not read. */
 const ERROR_BODY_MAX_BYTES = 4096;
 
-/** Reads at most maxBytes of a body, then cancels the rest. */
-export async function readPrefix(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string> {
-  if (!body) return '';
-  const reader = body.getReader();
+/** What the gateway read of a body: its start, and whether the call's deadline cut it short. */
+interface Prefix {
+  text: string;
+  late: boolean;
+}
+
+/**
+ * Reads at most maxBytes of an answer's body, then cancels the rest. The read
+ * ends at the call's deadline (see bodyDeadlineOf): a body that stalls half
+ * way cancels the upstream call instead of holding the caller.
+ */
+export async function readPrefix(upstream: Response, maxBytes: number): Promise<Prefix> {
+  if (!upstream.body) return { text: '', late: false };
+  const reader = upstream.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const deadline = bodyDeadlineOf(upstream);
+  let late = false;
+  const timer = deadline && setTimeout(() => {
+    late = true;
+    deadline.cancel();
+    reader.cancel().catch(() => {});
+  }, Math.max(0, deadline.atMs - Date.now()));
   try {
-    while (total < maxBytes) {
+    while (total < maxBytes && !late) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
       total += value.byteLength;
     }
+  } catch (err) {
+    if (!late) throw err;
   } finally {
-    await reader.cancel().catch(() => {});
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
   }
-  const bytes = new Uint8Array(Math.min(total, maxBytes));
+  return { text: decodePrefix(chunks, Math.min(total, maxBytes)), late };
+}
+
+function decodePrefix(chunks: Uint8Array[], length: number): string {
+  const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     const part = chunk.subarray(0, bytes.length - offset);
@@ -78,9 +103,10 @@ export function publicMessage(text: string, model: Named): string {
 /** Status, cancel and queue answers are a few hundred bytes; a longer one is cut, then fails to parse. */
 const CONTROL_BODY_MAX_BYTES = 16 * 1024;
 
-/** Baseten's small JSON control answers (status, cancel, queue); undefined when not JSON. */
+/** Baseten's small JSON control answers (submit, status, cancel, queue); undefined when not JSON. */
 export async function readSmallJson(upstream: Response): Promise<unknown> {
-  const text = await readPrefix(upstream.body, CONTROL_BODY_MAX_BYTES);
+  const { text, late } = await readPrefix(upstream, CONTROL_BODY_MAX_BYTES);
+  if (late) throw new HttpError('upstream_timeout', `Baseten's ${upstream.status} answer did not finish in time`);
   try {
     return JSON.parse(text);
   } catch {
@@ -90,8 +116,9 @@ export async function readSmallJson(upstream: Response): Promise<unknown> {
 
 /** Maps a non-2xx Baseten answer to the contract's error. */
 export async function upstreamFailure(upstream: Response, model: Named): Promise<HttpError> {
-  const text = await readPrefix(upstream.body, ERROR_BODY_MAX_BYTES);
-  const message = publicMessage(errorMessageOf(text), model);
+  const { text, late } = await readPrefix(upstream, ERROR_BODY_MAX_BYTES);
+  // A message cut short by the deadline is still Baseten's status: the caller gets that much.
+  const message = late ? 'its message did not arrive in time' : publicMessage(errorMessageOf(text), model);
   const detail = `Baseten answered ${upstream.status}: ${message}`;
   if (upstream.status === 429) {
     const retryAfter = upstream.headers.get('retry-after') ?? '';

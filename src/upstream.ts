@@ -70,6 +70,24 @@ export interface CallOptions {
 export class UpstreamTimeout extends Error {}
 
 /**
+ * When a call's own time is up, and how to cancel it: for the bodies the
+ * gateway reads itself (error messages, control answers), which must not
+ * outlive the call's deadline. Kept beside the answer rather than in its body,
+ * so that a body streamed to the caller is never wrapped or cut.
+ */
+export interface BodyDeadline {
+  atMs: number;
+  cancel: () => void;
+}
+
+const bodyDeadlines = new WeakMap<Response, BodyDeadline>();
+
+/** The deadline of the call that answered with `upstream`, if it came through callUpstream. */
+export function bodyDeadlineOf(upstream: Response): BodyDeadline | undefined {
+  return bodyDeadlines.get(upstream);
+}
+
+/**
  * Methods a second attempt cannot repeat a side effect of (RFC 9110 §9.2.2).
  * Nothing else is retried: in Workers a refused connection and one dropped
  * after Baseten received the request fail alike ("Network connection lost"),
@@ -82,16 +100,20 @@ const RETRY_DELAYS_MS = [100, 400];
  * fetch with a time limit on the headers only, so that a long healthy stream
  * is never cut, and with the caller's disconnect passed on. GET and HEAD are
  * tried again after a connection failure, within the same time limit; an
- * answer, even a 5xx, is never retried.
+ * answer, even a 5xx, is never retried. Redirects are never followed: the
+ * body would be re-sent to whatever host Baseten's answer named.
  */
 export async function callUpstream(request: Request, options: CallOptions): Promise<Response> {
+  const startedMs = Date.now();
   const controller = new AbortController();
   const onCallerAbort = () => controller.abort(new Error('caller went away'));
   if (options.callerSignal?.aborted) onCallerAbort();
   options.callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const timer = setTimeout(() => controller.abort(new UpstreamTimeout()), options.timeoutMs);
   try {
-    return await fetchWithRetries(request, controller.signal);
+    const upstream = refuseRedirect(await fetchWithRetries(request, controller.signal));
+    bodyDeadlines.set(upstream, { atMs: startedMs + options.timeoutMs, cancel: () => controller.abort(new UpstreamTimeout()) });
+    return upstream;
   } catch (err) {
     if (controller.signal.reason instanceof UpstreamTimeout) {
       throw new HttpError('upstream_timeout', `Baseten did not answer within ${options.timeoutMs} ms`);
@@ -103,10 +125,17 @@ export async function callUpstream(request: Request, options: CallOptions): Prom
   }
 }
 
+/** A 3xx is Baseten (or something posing as it) sending the call elsewhere: a failure, its body unread. */
+function refuseRedirect(upstream: Response): Response {
+  if (upstream.status < 300 || upstream.status > 399) return upstream;
+  upstream.body?.cancel().catch(() => {});
+  throw new HttpError('upstream_error', `Baseten answered ${upstream.status}, a redirect, which the gateway does not follow`);
+}
+
 async function fetchWithRetries(request: Request, signal: AbortSignal): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetch(request, { signal });
+      return await fetch(request, { signal, redirect: 'manual' });
     } catch (err) {
       const delayMs = RETRY_DELAYS_MS[attempt];
       if (signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;

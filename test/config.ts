@@ -3,6 +3,8 @@
  * bind it into workerd, and by the tests to know the tokens. Tokens here are
  * test values only.
  */
+import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
+
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
 
@@ -60,6 +62,7 @@ export const TEST_MODELS = {
   },
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
+  ...HARDENING_MODELS,
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */
@@ -79,6 +82,7 @@ export const TEST_CLIENTS = {
 export const RATE_LIMIT_TEST_CLIENTS = {
   limited: { token_sha256: TOKEN_SHA256.limited, models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
   strict: { token_sha256: TOKEN_SHA256.strict, models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
+  ...HARDENING_RATE_LIMIT_CLIENTS,
 };
 
 export const TEST_ORIGINS = ['https://app.example.com'];
