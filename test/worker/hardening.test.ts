@@ -131,17 +131,19 @@ describe('every batch row counts against the caller\'s rate limit', () => {
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
 
-  it('on the strict global limit, a batch spends one unit per row', async () => {
+  it('on the strict global limit (3 an hour), a batch spends one unit per row', async () => {
+    // The request itself takes one unit; its four rows cannot: refused, the rows' units left untaken.
     const over = uniqueId('batch-global-over');
     const refused = await call('/v1/models/echo/batch', { token: HARDENING_TOKENS.globalBatcher, json: rows(4), headers: { 'x-request-id': over } });
     expect(refused.status).toBe(429);
     expect(await upstreamRequests(over)).toHaveLength(0);
 
     const fits = uniqueId('batch-global-fits');
-    const served = await call('/v1/models/echo/batch', { token: HARDENING_TOKENS.globalBatcher, json: rows(3), headers: { 'x-request-id': fits } });
+    const served = await call('/v1/models/echo/batch', { token: HARDENING_TOKENS.globalBatcher, json: rows(2), headers: { 'x-request-id': fits } });
     expect(served.status).toBe(200);
-    expect(await upstreamRequests(fits)).toHaveLength(3);
-    // The three rows took the whole hour's budget.
+    await served.arrayBuffer();
+    expect(await upstreamRequests(fits)).toHaveLength(2);
+    // One unit for the refused batch, two for these rows: the hour's budget is spent.
     const next = await call('/v1/models/echo/predict', { token: HARDENING_TOKENS.globalBatcher, json: {} });
     expect(next.status).toBe(429);
     await next.arrayBuffer();
