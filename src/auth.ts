@@ -52,10 +52,38 @@ function anonymousCaller(request: Request, config: Config): Caller {
     name: 'anonymous',
     anonymous: true,
     admin: false,
-    rateLimitKey: `ip:${ip}`,
+    rateLimitKey: `ip:${addressBucket(ip)}`,
     rateLimit: config.settings.anonymousRateLimit,
     canUse: (model) => model.public,
   };
+}
+
+/**
+ * What an anonymous caller is counted under: an IPv4 address as is, an IPv6
+ * address by its /64, the block one subscriber is usually given (counting
+ * each address would give one holder 2^64 buckets). IPv4-mapped IPv6
+ * addresses count as the IPv4 address they carry.
+ */
+export function addressBucket(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const groups = ipv6Groups(ip);
+  return groups ? `${groups.slice(0, 4).join(':')}::/64` : ip;
+}
+
+/** The eight groups of an IPv6 address (leading zeros dropped, lower case), or undefined if it is not one. */
+function ipv6Groups(ip: string): string[] | undefined {
+  if (!/^[0-9a-f:.]+$/i.test(ip) || !ip.includes(':')) return undefined;
+  const halves = ip.toLowerCase().split('::');
+  if (halves.length > 2) return undefined;
+  const parts = halves.map((half) => (half === '' ? [] : half.split(':')));
+  // An embedded IPv4 tail (::ffff:1.2.3.4 and the like) stands for two groups; the prefix is all that counts.
+  const groups = parts.map((list) => list.flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const missing = 8 - groups.reduce((n, list) => n + list.length, 0);
+  if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;
+  const all = halves.length === 1 ? groups[0]! : [...groups[0]!, ...Array<string>(missing).fill('0'), ...groups[1]!];
+  if (!all.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
+  return all.map((g) => g.replace(/^0+(?=.)/, ''));
 }
 
 /** Finds the alias and checks this caller may use it: 404 unknown, 401 anonymous on a private alias, 403 otherwise. */
