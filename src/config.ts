@@ -335,6 +335,8 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
   return Object.entries(raw).map(([name, entry]) => {
     const field = `CLIENTS.${name}`;
     if (!ALIAS.test(name)) fail(`${field}: a client name is letters, digits, '.', '_' or '-'`);
+    // Logs and the caller's view name anonymous callers so: a client of that name would be mistaken for them.
+    if (name.toLowerCase() === 'anonymous') fail(`${field}: the name "anonymous" is reserved for callers without a token; choose another`);
     const client = object(entry, field);
     const hash = str(client.token_sha256, `${field}.token_sha256`, SHA256_HEX, 'must be 64 lowercase hex characters (run `npm run token -- <name>`)');
     if (!Array.isArray(client.models)) fail(`${field}.models: must be an array of aliases or ["*"]`);

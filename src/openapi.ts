@@ -18,7 +18,7 @@ interface Built {
   base: Json & { paths: Paths };
   /** Each alias's own paths (only aliases with something of their own to say, such as an input schema). */
   aliasPaths: Map<string, Paths>;
-  /** Serialized views, by caller name: a client always sees the same aliases. */
+  /** Serialized views, by the list of aliases they show: a caller's view depends on nothing else. */
   served: Map<string, string>;
 }
 
@@ -27,10 +27,14 @@ const built = new WeakMap<Api, WeakMap<Config, Built>>();
 /** The document as served to this caller (JSON text), built on first use. */
 export function openApiFor(api: Api, config: Config, caller: Caller): string {
   const entry = builtFor(api, config);
-  let text = entry.served.get(caller.name);
+  // Keyed by what the caller may see, never by a name a client could choose.
+  const visible = [...config.models.values()].filter((model) => caller.canUse(model)).map((model) => model.alias);
+  const key = visible.join('\n');
+  let text = entry.served.get(key);
   if (text === undefined) {
-    text = JSON.stringify(view(entry, config, (model) => caller.canUse(model)));
-    entry.served.set(caller.name, text);
+    const shown = new Set(visible);
+    text = JSON.stringify(view(entry, config, (model) => shown.has(model.alias)));
+    entry.served.set(key, text);
   }
   return text;
 }
