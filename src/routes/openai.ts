@@ -11,7 +11,7 @@ import { mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
-import { replaceMember } from '../json-member.ts';
+import { memberSpans, replaceSpans } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
 import { upstreamFailure, type Named } from '../upstream-errors.ts';
@@ -30,7 +30,7 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = replaceMember(text, 'model', JSON.stringify(servedName));
+  const body = rewrittenBody(text, servedName, model.maxBodyBytes);
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
     ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
@@ -60,6 +60,22 @@ export function requestedAlias(endpoint: OpenAIEndpoint, body: unknown): string 
     throw new HttpError('invalid_request', '`messages` must be an array');
   }
   return model;
+}
+
+/**
+ * The body with `model` set to the engine's served name. A repeated `model`
+ * is refused: engines disagree on which copy wins, and each copy rewritten
+ * would let a small body grow past the cap on its way upstream. The cap is
+ * checked again on what is sent, since the served name may be longer.
+ */
+function rewrittenBody(text: string, servedName: string, maxBodyBytes: number): Uint8Array {
+  const spans = memberSpans(text, 'model');
+  if (spans.length > 1) throw new HttpError('invalid_request', '`model` is given more than once; send it once');
+  const body = new TextEncoder().encode(replaceSpans(text, spans, JSON.stringify(servedName)));
+  if (body.byteLength > maxBodyBytes) {
+    throw new HttpError('payload_too_large', `request body is larger than ${maxBodyBytes} bytes once \`model\` names the engine's served model`);
+  }
+  return body;
 }
 
 /** The alias, checked against this caller, and known to speak the OpenAI protocol. */
