@@ -241,6 +241,19 @@ describe('caller-chosen keys are looked up as own properties only', () => {
   });
 });
 
+describe('input_schema checks see only the caller\'s own keys', () => {
+  it.each([
+    ['an inherited name as an extra key', '{"prompt":"hi","constructor":1}', /constructor/],
+    ['__proto__ as an extra key', '{"prompt":"hi","__proto__":{"n":9}}', /__proto__/],
+  ])('refuses %s (400, naming it)', async (_label, body, named) => {
+    const id = uniqueId('schema-proto');
+    const res = await call('/v1/models/typed/predict', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toMatch(named);
+    expect(await upstreamRequests(id)).toHaveLength(0);
+  });
+});
+
 describe('Baseten IDs and partial secrets are scrubbed from upstream messages', () => {
   let config: Config;
   beforeAll(() => {
