@@ -161,7 +161,7 @@ export function parseConfig(env: ConfigSource): Config {
     models,
     clients,
     allowedOrigins,
-    publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
+    publicBaseUrl: checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
     settings: parseSettings(optional(env.SETTINGS) ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
@@ -370,6 +370,25 @@ function parseOrigins(value: unknown): Set<string> | '*' {
     if (parsed.origin !== origin) fail(`${field}: write the bare origin, e.g. ${parsed.origin}`);
     return origin;
   }));
+}
+
+/**
+ * Against Baseten itself (an https upstream), async aliases need an https
+ * PUBLIC_BASE_URL: without one, the webhook address would come from the
+ * caller's Host header, which a proxy in front, or a dev setup, may let a
+ * caller choose. A local upstream (the fake, on loopback) may do without.
+ */
+function checkedPublicBaseUrl(value: unknown, urlTemplate: string, models: ReadonlyMap<string, ModelConfig>): string | undefined {
+  const againstBaseten = urlTemplate.startsWith('https:');
+  const url = value === undefined ? undefined : parsePublicBaseUrl(value);
+  if (!againstBaseten) return url;
+  if (url === undefined) {
+    const asyncAlias = [...models.values()].find((model) => model.async);
+    if (asyncAlias) fail(`PUBLIC_BASE_URL: required when an alias is async (MODELS.${asyncAlias.alias}): the https origin Baseten delivers webhooks to, e.g. https://gateway.example.com`);
+    return undefined;
+  }
+  if (!url.startsWith('https:')) fail('PUBLIC_BASE_URL: must be https when the upstream is Baseten, e.g. https://gateway.example.com');
+  return url;
 }
 
 function parsePublicBaseUrl(value: unknown): string {

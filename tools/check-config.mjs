@@ -22,6 +22,10 @@ try {
   console.log(
     `config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`,
   );
+  // Where Baseten will deliver async results (the config refuses an async alias against Baseten without PUBLIC_BASE_URL).
+  if ([...config.models.values()].some((model) => model.async)) {
+    console.log(`async webhooks: ${config.publicBaseUrl ? `${config.publicBaseUrl}/v1/webhooks/baseten` : "the origin each caller used (allowed with a local upstream only)"}`);
+  }
 } catch (err) {
   console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;
