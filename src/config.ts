@@ -4,6 +4,7 @@
  * holding JSON (.dev.vars, `wrangler dev --var`). Error messages name the
  * field and how to fix it, and never contain a secret.
  */
+import { rememberBasetenIds } from './baseten-ids.ts';
 import { hexToBytes } from './hex.ts';
 import { inputSchemaProblem } from './input-schema.ts';
 import { rememberSecrets } from './redact.ts';
@@ -135,6 +136,7 @@ export function loadConfig(env: ConfigSource): Config {
     try {
       entry = parseConfig(env);
       rememberSecrets([entry.apiKey, ...entry.webhookSecrets]);
+      rememberBasetenIds(basetenIds(entry));
     } catch (err) {
       entry = err instanceof ConfigError ? err : new ConfigError(String(err));
     }
@@ -142,6 +144,11 @@ export function loadConfig(env: ConfigSource): Config {
   }
   if (entry instanceof ConfigError) throw entry;
   return entry;
+}
+
+/** Every model, chain and deployment ID the config names, for scrubbing from Baseten's messages. */
+function basetenIds(config: Config): string[] {
+  return [...config.models.values()].flatMap(({ target }) => (target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id]));
 }
 
 export function parseConfig(env: ConfigSource): Config {

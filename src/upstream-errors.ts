@@ -5,6 +5,7 @@
  * JSON answers.
  */
 import type { ModelConfig } from './config.ts';
+import { scrubBasetenIds } from './baseten-ids.ts';
 import { HttpError } from './errors.ts';
 import { redact } from './redact.ts';
 import { bodyDeadlineOf } from './upstream.ts';
@@ -81,13 +82,11 @@ export function errorMessageOf(text: string): string {
   return text.trim() || 'no message';
 }
 
-/** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in. */
+/** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in for its own, "[id]" for any other. */
 export function scrubIds(text: string, model: Named): string {
-  const ids = [model.target.id];
-  if (model.target.deployment.kind === 'deployment') ids.push(model.target.deployment.id);
-  let out = text;
-  for (const id of ids) out = out.split(id).join(model.alias);
-  return out;
+  const own = [model.target.id];
+  if (model.target.deployment.kind === 'deployment') own.push(model.target.deployment.id);
+  return scrubBasetenIds(text, own, model.alias);
 }
 
 /** Printable, single-line, bounded: a message from upstream cannot inject anything. */

@@ -151,7 +151,7 @@ describe('every batch row counts against the caller\'s rate limit', () => {
 });
 
 describe('the client name "anonymous" and the per-caller OpenAPI document', () => {
-  const base: ConfigSource = { ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: TEST_MODELS };
+  const base: ConfigSource = { ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}', MODELS: TEST_MODELS };
 
   it.each(['anonymous', 'Anonymous', 'ANONYMOUS'])('refuses a client named %j', (name) => {
     expect(() => parseConfig({ ...base, CLIENTS: { [name]: { token_sha256: 'a'.repeat(64), models: ['*'] } } })).toThrow(ConfigError);
