@@ -33,7 +33,7 @@ export function scrubBasetenIds(text: string, own: readonly string[], alias: str
   // Known IDs first, as placeholders that no later step reads as text.
   let out = text.replace(PRIVATE_USE, '?');
   if (known.length > 0) {
-    const pattern = new RegExp(`(?<![a-z0-9])(?:${known.map(escape).join('|')})(?![a-z0-9])`, 'gi');
+    const pattern = new RegExp(`(?<![a-z0-9])(?:${known.map(escapeRegExp).join('|')})(?![a-z0-9])`, 'gi');
     out = out.replace(pattern, (match) => String.fromCharCode(0xe000 + known.indexOf(match.toLowerCase())));
   }
   out = out.replace(/[a-z0-9]+/gi, (token, offset: number, whole: string) =>
@@ -45,6 +45,6 @@ function looksLikeId(token: string, before: string): boolean {
   return (/\d/.test(token) && LABEL_BEFORE.test(before)) || GENERATED_ID.test(token);
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

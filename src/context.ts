@@ -1,13 +1,13 @@
 /**
  * What every request carries through the router, and the three hooks around
- * the routes: `begin` (request id, config, CORS preflight), `renderError` (the
+ * the routes: `begin` (request id, query length, config, CORS), `renderError` (the
  * only place an error becomes a response) and `finish` (common headers, the
  * log line).
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
-import { preflight, withCorsHeaders } from './cors.ts';
+import { preflight, refuseForeignOrigin, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
 import { describeForLog } from './redact.ts';
@@ -25,10 +25,17 @@ export interface RequestState {
 export type GatewayRequest = IRequest & { state: RequestState };
 export type HandlerArgs = [Env, ExecutionContext];
 
+/** Longer queries are refused before anything else: no route needs one, and upstream servers refuse them less clearly (431). */
+export const MAX_QUERY_CHARS = 8192;
+
 export function begin(request: GatewayRequest, env: Env): Response | undefined {
   request.state = { requestId: requestIdFor(request), startedMs: Date.now() };
+  const { search } = new URL(request.url);
+  if (search.length - 1 > MAX_QUERY_CHARS) throw new HttpError('uri_too_long', `the query string is longer than ${MAX_QUERY_CHARS} characters`);
   request.state.config = configOf(env);
-  return preflight(request, request.state.config);
+  const answer = preflight(request, request.state.config);
+  if (!answer) refuseForeignOrigin(request, request.state.config);
+  return answer;
 }
 
 function configOf(env: Env): Config {

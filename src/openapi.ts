@@ -6,6 +6,7 @@
  */
 import type { Caller } from './auth.ts';
 import type { Config, ModelConfig } from './config.ts';
+import { MAX_QUERY_CHARS } from './context.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
 import { ANY_INPUT, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
@@ -105,7 +106,7 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
       ...(reply.content && { content: mediaTypes(reply.content) }),
     };
   }
-  for (const type of [...route.errors, 'internal' as const]) responses[ERROR_STATUS[type]] = { $ref: `#/components/responses/${type}` };
+  for (const type of [...route.errors, ...EVERY_ROUTE_ERRORS]) responses[ERROR_STATUS[type]] = { $ref: `#/components/responses/${type}` };
   return {
     operationId: model ? `${route.operationId}.${model.alias}` : route.operationId,
     summary: model ? `${route.summary} (alias ${model.alias})` : route.summary,
@@ -131,6 +132,9 @@ function mediaTypes(content: Readonly<Record<string, JsonSchema>>): Json {
   return Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }]));
 }
 
+/** What any route may answer before its own checks: a query over the cap, a disallowed Origin, a bad config or a bug. */
+const EVERY_ROUTE_ERRORS: readonly ErrorType[] = ['uri_too_long', 'forbidden', 'internal'];
+
 const ERROR_WHEN: Record<ErrorType, string> = {
   invalid_request: 'Malformed JSON, a bad field, or input that breaks the alias\'s input_schema (the message names the path)',
   unauthorized: 'Missing or bad token, or a private alias called without one',
@@ -138,6 +142,7 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
   payload_too_large: 'Body over the alias\'s max_body_bytes, or too many batch rows',
+  uri_too_long: `A query string longer than ${MAX_QUERY_CHARS} characters`,
   unsupported_media_type: 'Not application/json (or application/octet-stream where predict takes it)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
   internal: 'Bad gateway configuration (the message names the field), or a bug',

@@ -34,11 +34,11 @@ export async function readPrefix(upstream: Response, maxBytes: number): Promise<
   let total = 0;
   const deadline = bodyDeadlineOf(upstream);
   let late = false;
-  const timer = deadline && setTimeout(() => {
+  const timer = deadline ? setTimeout(() => {
     late = true;
     deadline.cancel();
     reader.cancel().catch(() => {});
-  }, Math.max(0, deadline.atMs - Date.now()));
+  }, Math.max(0, deadline.atMs - Date.now())) : null;
   try {
     while (total < maxBytes && !late) {
       const { done, value } = await reader.read();

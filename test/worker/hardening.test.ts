@@ -334,7 +334,7 @@ describe('a caller who leaves before the response headers', () => {
   it('cancels the upstream call when the request\'s signal fires (what Cloudflare does on a disconnect)', async () => {
     const id = uniqueId('leave-early');
     const caller = new AbortController();
-    const request = new Request(`${GATEWAY}/v1/models/echo/predict`, {
+    const request = new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/echo/predict`, {
       method: 'POST', body: JSON.stringify({ fake: { hang: true } }), signal: caller.signal,
       headers: { 'content-type': 'application/json', 'x-request-id': id },
     });
