@@ -290,7 +290,7 @@ describe('Baseten IDs and partial secrets are scrubbed from upstream messages', 
 
   it('a Baseten error quoting another deployment\'s ID in capitals and a key prefix reaches the caller without them', async () => {
     const message = `deployment Q4W8E of model ABC123 refused key ${TEST_API_KEY.slice(0, 9)}...`;
-    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status: 500, message } } });
+    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status: 500, message } }, upstream: 1 });
     expect(res.status).toBe(502);
     const text = (await errorOf(res)).message;
     expect(text.toLowerCase()).not.toMatch(/q4w8e|abc123/);
