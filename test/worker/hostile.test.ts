@@ -383,7 +383,14 @@ const upstreamTricks: Case[] = [
     type: 'upstream_error' as const,
     upstream: 1 as const,
   })),
-  { name: 'upstream error body that stalls: cut at timeout_ms', path: '/v1/models/quick/predict', init: json('{"fake":{"status":500,"stall_body":true}}'), status: 502, type: 'upstream_error', upstream: 1 },
+  {
+    name: 'upstream error body that stalls: cut at timeout_ms',
+    path: '/v1/models/quick/predict',
+    init: json('{"fake":{"status":500,"stall_body":true}}'),
+    status: 502,
+    upstream: 1,
+    check: (_res, body) => expect((JSON.parse(body) as { error: unknown }).error).toMatchObject({ type: 'upstream_error', upstream_status: 500 }),
+  },
 ];
 
 /** Bodies whose keys try to reach something inherited or to be read twice. */
