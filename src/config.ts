@@ -166,7 +166,16 @@ function basetenIds(config: Config): string[] {
   return [...config.models.values()].flatMap(({ target }) => (target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id]));
 }
 
-export function parseConfig(env: ConfigSource): Config {
+export interface ParseOptions {
+  /**
+   * Refuse an async alias against Baseten without an https PUBLIC_BASE_URL
+   * (default). Only the deploy preflight turns it off: it reports the same
+   * problem itself, next to the other async problems, instead of stopping at it.
+   */
+  requirePublicBaseUrl?: boolean;
+}
+
+export function parseConfig(env: ConfigSource, options: ParseOptions = {}): Config {
   if (!env.ASYNC_REQUESTS) fail('ASYNC_REQUESTS: bind a KV namespace named ASYNC_REQUESTS');
   const apiKey = secret(env.BASETEN_API_KEY, 'BASETEN_API_KEY', true);
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
@@ -183,7 +192,9 @@ export function parseConfig(env: ConfigSource): Config {
     models,
     clients,
     allowedOrigins,
-    publicBaseUrl: checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
+    publicBaseUrl: options.requirePublicBaseUrl === false
+      ? publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl)
+      : checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
     settings: parseSettings(optional(env.SETTINGS, 'SETTINGS') ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };

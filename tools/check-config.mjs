@@ -59,7 +59,8 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
   }
   let parsed;
   try {
-    parsed = parseConfig(source);
+    // The preflight reports a missing or http PUBLIC_BASE_URL itself (reachability), with the other async problems.
+    parsed = parseConfig(source, { requirePublicBaseUrl: !env });
   } catch (err) {
     report.errors.push(`${err instanceof Error ? err.message : String(err)}${env ? '' : devVarsHint(config)}`);
     return report;
