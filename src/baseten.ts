@@ -7,13 +7,17 @@
 import type { Config } from './config.ts';
 import type { HttpError } from './errors.ts';
 import { upstreamFailure, type Named } from './upstream-errors.ts';
-import { asyncRequestUrl, callUpstream, signedRequest, targetUrl, type Action } from './upstream.ts';
+import { asyncRequestUrl, basetenTarget, callUpstream, openAIUrl, signedRequest, targetUrl, type Action } from './upstream.ts';
 
 /** Status, cancel and queue calls answer at once; a stuck one should not hold a caller for the alias's predict timeout. */
 export const CONTROL_TIMEOUT_MS = 30_000;
 
-/** An action of the target's deployment (with the rest of the path for sync), or one async request by Baseten's id. */
-export type Endpoint = { action: Action; rest?: string } | { asyncRequest: string };
+/**
+ * An action of the target's deployment (with the rest of the path for sync),
+ * one async request by Baseten's id, or an OpenAI route (`chat/completions`),
+ * which a Model API target serves too.
+ */
+export type Endpoint = { action: Action; rest?: string } | { asyncRequest: string } | { openai: string };
 
 export interface BasetenCall {
   /** POST unless said otherwise. */
@@ -28,6 +32,8 @@ export interface BasetenCall {
   requestId: string;
   /** The caller's headers, of which upstream.ts forwards a safe few. */
   callerHeaders?: Headers;
+  /** Headers of the gateway's own making, such as a WebSocket handshake's. */
+  headers?: Record<string, string>;
   /** Told Baseten's status as soon as it answers, for the request's log line. */
   onStatus?: (status: number) => void;
   /** Non-2xx statuses handed back as they came rather than thrown (a status poll's 404). */
@@ -38,18 +44,23 @@ export interface BasetenCall {
 
 /** Baseten's answer when it is a 2xx (or a status in `keep`); otherwise throws the contract's error. */
 export async function callBaseten(config: Config, model: Named, endpoint: Endpoint, call: BasetenCall): Promise<Response> {
-  const url = 'asyncRequest' in endpoint
-    ? asyncRequestUrl(config, model.target, endpoint.asyncRequest)
-    : targetUrl(config, model.target, endpoint.action, endpoint.rest);
-  const request = signedRequest(config, url, {
+  const request = signedRequest(config, endpointUrl(config, model, endpoint), {
     method: call.method ?? 'POST',
     requestId: call.requestId,
     body: call.body,
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
+    headers: call.headers,
+    scheme: model.target.kind === 'model_api' ? 'Bearer' : 'Api-Key',
   });
   const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   if (upstream.ok || call.keep?.includes(upstream.status)) return upstream;
   throw await (call.failure ?? upstreamFailure)(upstream, model);
+}
+
+function endpointUrl(config: Config, model: Named, endpoint: Endpoint): string {
+  if ('asyncRequest' in endpoint) return asyncRequestUrl(config, basetenTarget(model.target), endpoint.asyncRequest);
+  if ('openai' in endpoint) return openAIUrl(config, model.target, endpoint.openai);
+  return targetUrl(config, model.target, endpoint.action, endpoint.rest);
 }

@@ -58,6 +58,8 @@ export function errorMessageOf(text: string): string {
 
 /** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in. */
 export function scrubIds(text: string, model: Named): string {
+  // A Model API's slug is public: nothing to hide.
+  if (model.target.kind === 'model_api') return text;
   const ids = [model.target.id];
   if (model.target.deployment.kind === 'deployment') ids.push(model.target.deployment.id);
   let out = text;
