@@ -170,7 +170,7 @@ describe('every outbound request goes to the configured origin', () => {
     for (const seen of outbound.slice(before)) {
       if (!seen.signed) continue;
       expect(new URL(seen.url).origin).toBe(new URL(fakeUrl()).origin);
-      expect(new URL(seen.url).pathname).toMatch(/^\/(model|chain)-[a-z0-9]+\//);
+      expect(new URL(seen.url).pathname).toMatch(/^\/(model|chain)-[a-z0-9]+(-[a-z0-9-]+)?\//);
     }
   });
 
