@@ -48,6 +48,7 @@ export async function startLocalGateway(options = {}) {
     BASETEN_API_KEY: 'fake-baseten-key',
     BASETEN_WEBHOOK_SECRET: 'whsec_fake',
     BASETEN_URL_TEMPLATE: `${fake.url}/{subdomain}`,
+    BASETEN_MODEL_API_URL: `${fake.url}/model-api/v1`,
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     ...options.vars,
   };
