@@ -99,8 +99,9 @@ describe('WebSocket route', () => {
       method: 'POST', body: JSON.stringify({ target: 'model-voc002/development', times: 1, fake: { status: 503, message: 'model voc002 is not ready' } }),
     });
     expect(rule.ok).toBe(true);
-    const { res } = await open('voice-draft');
+    const { id, res } = await open('voice-draft');
     expect(res.status).toBe(502);
+    expect(await upstreamRequests(id)).toHaveLength(1);
     expect(res.webSocket).toBeNull();
     const error = await errorOf(res);
     expect(error.message).toContain('Baseten answered 503');
@@ -123,11 +124,11 @@ describe('Model API targets', () => {
   });
 
   it('streams as server-sent events, and serves completions and embeddings', async () => {
-    const stream = await call('/v1/chat/completions', { token: 'alice', json: { model: 'deepseek', messages: hello, stream: true } });
+    const stream = await call('/v1/chat/completions', { token: 'alice', json: { model: 'deepseek', messages: hello, stream: true }, upstream: 1 });
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(await stream.text()).toContain('data: [DONE]');
-    expect((await call('/v1/completions', { token: 'alice', json: { model: 'deepseek', prompt: 'hi' } })).status).toBe(200);
-    expect((await call('/v1/embeddings', { token: 'alice', json: { model: 'deepseek', input: 'hi' } })).status).toBe(200);
+    expect((await call('/v1/completions', { token: 'alice', json: { model: 'deepseek', prompt: 'hi' }, upstream: 1 })).status).toBe(200);
+    expect((await call('/v1/embeddings', { token: 'alice', json: { model: 'deepseek', input: 'hi' }, upstream: 1 })).status).toBe(200);
   });
 
   it('refuses every other route without calling Baseten', async () => {
