@@ -11,11 +11,10 @@ import { callBaseten } from '../baseten.ts';
 import { mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
-import { HttpError, type ErrorType } from '../errors.ts';
+import { HttpError } from '../errors.ts';
 import { replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
-import { upstreamFailure, type Named } from '../upstream-errors.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -31,10 +30,11 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = replaceMember(text, 'model', JSON.stringify(servedNameFor(model.target, servedName)));
+  // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
+  const bodyFor = (target: Target) => replaceMember(text, 'model', JSON.stringify(servedNameFor(target, servedName)));
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
+    ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
   if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
   return sseResponse(upstream, {
@@ -82,24 +82,4 @@ function servedNameFor(target: Target, servedName: string): string {
 function openAIBodyCap(cfg: Config): number {
   if (cfg.openaiMaxBodyBytes === 0) throw new HttpError('not_found', 'no OpenAI-compatible model is configured');
   return cfg.openaiMaxBodyBytes;
-}
-
-/**
- * The engine's own verdict on a bad request (a parameter out of range, a
- * prompt too long) is the caller's to fix: it keeps its 4xx, so an OpenAI
- * client raises BadRequestError with the engine's message. 401, 403 and 404
- * from upstream mean the gateway's key or config is wrong, which the caller
- * cannot fix: those stay 502, as on every other route.
- */
-const CALLER_FAULTS: Partial<Record<number, ErrorType>> = {
-  400: 'invalid_request',
-  413: 'payload_too_large',
-  // FastAPI-based engines say 422 for a body that fails validation; OpenAI says 400.
-  422: 'invalid_request',
-};
-
-async function engineFailure(upstream: Response, model: Named): Promise<HttpError> {
-  const failure = await upstreamFailure(upstream, model);
-  const type = CALLER_FAULTS[upstream.status];
-  return type ? new HttpError(type, failure.message, failure.headers) : failure;
 }
