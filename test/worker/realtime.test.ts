@@ -145,6 +145,20 @@ describe('Model API targets', () => {
     }
   });
 
+  it.each([
+    ['llm-to-api', 'model-rfa001', ['/model-rfa001/environments/production/sync/v1/chat/completions', '/model-api/v1/chat/completions'], ['org/rt-llm', SLUG]],
+    ['api-to-llm', 'model-api', ['/model-api/v1/chat/completions', '/model-rfa002/environments/production/sync/v1/chat/completions'], [SLUG, 'org/rt-llm']],
+  ])('%s fails over between a deployment and a Model API, each called by its own model name', async (alias, failing, paths, names) => {
+    const id = uniqueId('mapi-failover');
+    const res = await call('/v1/chat/completions', {
+      token: 'alice', json: { model: alias, messages: hello, fake: { targets: { [failing]: { status: 503 } } } }, headers: { 'x-request-id': id },
+    });
+    expect(res.status).toBe(200);
+    const sent = await upstreamRequests(id);
+    expect(sent.map((r) => r.path)).toEqual(paths);
+    expect(sent.map((r) => JSON.parse(r.body).model)).toEqual(names);
+  });
+
   it('lists each alias with the modes it takes', async () => {
     const list = await (await call('/v1/models', { token: 'alice' })).json() as { data: { id: string; modes: string[] }[] };
     const modes = Object.fromEntries(list.data.map((model) => [model.id, model.modes]));
