@@ -454,7 +454,7 @@ describe('WebSocket mode', () => {
     await page.getByRole('radio', { name: 'WebSocket' }).check();
     await page.getByLabel('Client token').fill('not-the-token-0123456789abcdef');
     await page.getByRole('button', { name: 'Send frame' }).click();
-    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('invalid token');
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('unknown token');
     await page.close();
   });
 });
