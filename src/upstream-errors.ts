@@ -105,6 +105,8 @@ export function errorBodyOf(text: string): ErrorBody {
 export function scrubIds(text: string, model: Named): string {
   const own: string[] = [];
   for (const target of [model.target, ...model.fallbacks ?? []]) {
+    // A Model API's slug is public: nothing to hide.
+    if (target.kind === 'model_api') continue;
     own.push(target.id);
     if (target.deployment.kind === 'deployment') own.push(target.deployment.id);
   }

@@ -1,14 +1,15 @@
 /**
  * POST /v1/chat/completions, /v1/completions, /v1/embeddings: the OpenAI
  * protocol, for aliases whose target is an OpenAI-compatible engine (vLLM,
- * TensorRT-LLM, SGLang) that Baseten exposes under /sync/v1. `model` names
- * the alias and is rewritten to the engine's served name; every other byte of
- * the body, and of the answer, passes through as is.
+ * TensorRT-LLM, SGLang) that Baseten exposes under /sync/v1, or one of
+ * Baseten's Model APIs. `model` names the alias and is rewritten to the
+ * engine's served name (a Model API's slug); every other byte of the body,
+ * and of the answer, passes through as is.
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
 import { mediaType, readJson } from '../body.ts';
-import type { Config, ModelConfig } from '../config.ts';
+import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { memberSpans, replaceSpans } from '../json-member.ts';
@@ -29,10 +30,14 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = rewrittenBody(text, servedName, model.maxBodyBytes);
+  const spans = singleModelSpan(text);
+  const targets = [model.target, ...model.fallbacks];
+  holdCap(bytes.byteLength, text, spans, targets.map((target) => servedNameFor(target, servedName)), model.maxBodyBytes);
+  // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
+  const bodyFor = (target: Target) => replaceSpans(text, spans, JSON.stringify(servedNameFor(target, servedName)));
   const startedMs = Date.now();
-  const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+  const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
+    ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
   if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
   return sseResponse(upstream, {
@@ -62,19 +67,24 @@ export function requestedAlias(endpoint: OpenAIEndpoint, body: unknown): string 
 }
 
 /**
- * The body with `model` set to the engine's served name. A repeated `model`
- * is refused: engines disagree on which copy wins, and each copy rewritten
- * would let a small body grow past the cap on its way upstream. The cap is
- * checked again on what is sent, since the served name may be longer.
+ * Where `model`'s value is. A repeated `model` is refused: engines disagree on
+ * which copy wins, and each copy rewritten would let a small body grow past
+ * the cap on its way upstream.
  */
-function rewrittenBody(text: string, servedName: string, maxBodyBytes: number): Uint8Array {
+function singleModelSpan(text: string): [number, number][] {
   const spans = memberSpans(text, 'model');
   if (spans.length > 1) throw new HttpError('invalid_request', '`model` is given more than once; send it once');
-  const body = new TextEncoder().encode(replaceSpans(text, spans, JSON.stringify(servedName)));
-  if (body.byteLength > maxBodyBytes) {
+  return spans;
+}
+
+/** The cap holds for what is sent: a served name longer than the alias grows the body, for every target it may go to. */
+function holdCap(receivedBytes: number, text: string, spans: readonly [number, number][], names: readonly string[], maxBodyBytes: number): void {
+  const encoder = new TextEncoder();
+  const replaced = spans.reduce((sum, [start, end]) => sum + encoder.encode(text.slice(start, end)).byteLength, 0);
+  const longest = Math.max(...names.map((name) => encoder.encode(JSON.stringify(name)).byteLength));
+  if (receivedBytes - replaced + longest > maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${maxBodyBytes} bytes once \`model\` names the engine's served model`);
   }
-  return body;
 }
 
 /** The alias, checked against this caller, and known to speak the OpenAI protocol. */
@@ -86,6 +96,11 @@ function openAIModel(request: GatewayRequest, alias: string): { model: ModelConf
     throw new HttpError('not_found', `model "${model.alias}" is not an OpenAI-compatible engine; call /v1/models/${model.alias}/predict`);
   }
   return { model, servedName: model.openai.servedModelName };
+}
+
+/** What `model` becomes for one target: a Model API's slug, else the alias's served name. */
+function servedNameFor(target: Target, servedName: string): string {
+  return target.kind === 'model_api' ? target.slug : servedName;
 }
 
 function openAIBodyCap(cfg: Config): number {
