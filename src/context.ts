@@ -6,12 +6,14 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
+import { countCall } from './call-count.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
 import { describeForLog } from './redact.ts';
 import { requestIdFor } from './request-id.ts';
+import type { UsageTap } from './usage-tap.ts';
 
 export interface RequestState {
   requestId: string;
@@ -20,13 +22,19 @@ export interface RequestState {
   caller?: Caller;
   alias?: string;
   upstreamStatus?: number;
+  /** Time Baseten took to answer, summed over this request's calls. */
+  upstreamMs: number;
+  /** Set by access on routes counted in the caller's usage. */
+  metered?: { admitted: boolean };
+  /** The answer's tokens, read as it passes (OpenAI routes). */
+  usage?: UsageTap;
 }
 
 export type GatewayRequest = IRequest & { state: RequestState };
 export type HandlerArgs = [Env, ExecutionContext];
 
 export function begin(request: GatewayRequest, env: Env): Response | undefined {
-  request.state = { requestId: requestIdFor(request), startedMs: Date.now() };
+  request.state = { requestId: requestIdFor(request), startedMs: Date.now(), upstreamMs: 0 };
   request.state.config = configOf(env);
   return preflight(request, request.state.config);
 }
@@ -50,18 +58,20 @@ export function caller(request: GatewayRequest): Caller {
 
 /** What a Baseten call made for this request carries: its id, the caller's disconnect, and where Baseten's status is noted. */
 export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; onStatus: (status: number) => void } {
+  const calledMs = Date.now();
   return {
     requestId: request.state.requestId,
     signal: request.signal,
     onStatus: (status) => {
       request.state.upstreamStatus = status;
+      request.state.upstreamMs += Date.now() - calledMs;
     },
   };
 }
 
 export function renderError(err: unknown, request: IRequest): Response {
   // `begin` may itself have failed (a bad config): the state is made here then.
-  const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now() };
+  const state: RequestState = request.state ?? { requestId: requestIdFor(request), startedMs: Date.now(), upstreamMs: 0 };
   request.state = state;
   if (!(err instanceof HttpError)) {
     console.error(JSON.stringify({ level: 'error', request_id: state.requestId, error: describeForLog(err) }));
@@ -69,11 +79,12 @@ export function renderError(err: unknown, request: IRequest): Response {
   return errorResponse(err, state.requestId);
 }
 
-export function finish(response: Response, request: GatewayRequest): Response {
+export function finish(response: Response, request: GatewayRequest, env: Env, ctx: ExecutionContext): Response {
   const { state } = request;
   // Every handler builds its own Response, so the headers here are mutable.
   response.headers.set('x-request-id', state.requestId);
   withCorsHeaders(response.headers, state.config, request.headers.get('origin'));
   logRequest(request, state, response.status);
+  countCall({ ...state, method: request.method, route: typeof request.route === 'string' ? request.route : '', status: response.status }, env, ctx);
   return response;
 }

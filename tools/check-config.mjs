@@ -22,6 +22,9 @@ try {
   console.log(
     `config ok${environment ? ` (env ${environment})` : ''}: ${config.models.size} aliases, ${config.clients.length} clients, upstream ${config.urlTemplate}`,
   );
+  // Clients made at run time, quotas and usage (docs/clients.md): each binding is optional, each missing one turns a feature off.
+  const bound = (/** @type {string} */ name) => `${name} ${name in env ? 'bound' : 'not bound'}`;
+  console.log(`clients: ${bound('CLIENT_KEYS')} (admin API), ${bound('CLIENT_METER')} (quotas, usage), ${bound('USAGE_EVENTS')} (Analytics Engine)`);
 } catch (err) {
   console.error(`config error: ${err instanceof Error ? err.message : String(err)}`);
   process.exitCode = 1;

@@ -7,14 +7,15 @@
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
-import { mediaType, readJson } from '../body.ts';
+import { isObject, mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError, type ErrorType } from '../errors.ts';
-import { replaceMember } from '../json-member.ts';
+import { prependMember, replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
 import { upstreamFailure, type Named } from '../upstream-errors.ts';
+import { tapEvents, tapJson, UsageTap } from '../usage-tap.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -30,13 +31,17 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = replaceMember(text, 'model', JSON.stringify(servedName));
+  const askUsage = usageChunkMissing(endpoint, value);
+  const named = replaceMember(text, 'model', JSON.stringify(servedName));
+  const body = askUsage ? withUsageChunk(named, value) : named;
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
     ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
   });
-  if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
-  return sseResponse(upstream, {
+  const tap = new UsageTap();
+  request.state.usage = tap;
+  if (mediaType(upstream) !== 'text/event-stream') return relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream));
+  return sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
     // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
     firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
@@ -45,6 +50,25 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
       level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
     })),
   });
+}
+
+/**
+ * A streamed completion whose caller did not ask for the usage chunk: the
+ * gateway asks for it to count the tokens, and cuts it from the caller's
+ * stream. Embeddings do not stream.
+ */
+export function usageChunkMissing(endpoint: OpenAIEndpoint, body: unknown): boolean {
+  if (endpoint === 'embeddings' || !isObject(body) || body.stream !== true) return false;
+  const options = body.stream_options;
+  if (options === undefined) return true;
+  // A stream_options the engine will refuse anyway is left for it to refuse.
+  return isObject(options) && options.include_usage !== true;
+}
+
+function withUsageChunk(text: string, body: unknown): string {
+  const options = (body as Record<string, unknown>).stream_options;
+  const asked = JSON.stringify({ ...(isObject(options) ? options : {}), include_usage: true });
+  return isObject(options) ? replaceMember(text, 'stream_options', asked) : prependMember(text, 'stream_options', asked);
 }
 
 /** The checks the gateway owns; every other field is the engine's business. */
