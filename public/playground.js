@@ -11,9 +11,11 @@
 import { connectionOf, fetchOpenApi, isAbort, listAliases } from './api.js';
 import { cancelJob, forgetJob, submitAsync } from './async.js';
 import { chat, clearConversation } from './chat.js';
+import { initClients } from './clients.js';
 import { modesFor, schemaFor } from './models.js';
 import { predict } from './predict.js';
 import { clearAnswer, el, revealAnswer, setBusy, setStatus, showError, showProblem } from './ui.js';
+import { initUsage } from './usage.js';
 
 /** @type {import('./models.js').OpenApi | null} */
 let openapi = null;
@@ -259,3 +261,5 @@ if (location.protocol === 'http:' || location.protocol === 'https:') {
   loadModels().catch(showError);
 }
 applyMode();
+initUsage(connection);
+initClients(connection);

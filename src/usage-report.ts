@@ -43,7 +43,7 @@ export function usageReport(client: string, days: number, meter: MeterUsage, now
     const dayTotals = emptyCounters();
     for (const [alias, counters] of Object.entries(aliases)) {
       addCounters(dayTotals, counters);
-      addCounters((byAlias[alias] ??= emptyCounters()), counters);
+      byAlias[alias] = addCounters(byAlias[alias] ?? emptyCounters(), counters);
     }
     addCounters(totals, dayTotals);
     byDay.push({ date, ...dayTotals, by_alias: aliases });
