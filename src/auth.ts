@@ -27,14 +27,15 @@ export interface Caller {
 
 /** Tokens are opaque; this only keeps absurd input away from the hash. */
 const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
+const UNKNOWN_TOKEN = 'unknown token: no client in CLIENTS or made through the admin API holds it';
 
 export async function authenticate(request: Request, config: Config, env: Env): Promise<Caller> {
   const header = request.headers.get('authorization');
   if (header === null) return anonymousCaller(request, config);
   const match = /^Bearer +(\S+)$/i.exec(header.trim());
-  if (!match || !TOKEN_SHAPE.test(match[1]!)) {
-    throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>"');
-  }
+  if (!match) throw new HttpError('unauthorized', 'malformed Authorization header: send "Bearer <token>"');
+  // A token of impossible shape is simply not one of ours: the caller learns the same as for any unknown token.
+  if (!TOKEN_SHAPE.test(match[1]!)) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
   const digest = await sha256(match[1]!);
   // Compare against every client, without stopping at a match, so timing says nothing.
   let found: Config['clients'][number] | undefined;
@@ -62,7 +63,7 @@ export const ANONYMOUS_METER_KEY = 'anonymous';
 /** A client from CLIENT_KEYS: one KV read by the token's hash; revoked, expired, disabled or rotated out is 401. */
 async function storedCaller(digest: Uint8Array, env: Env): Promise<Caller> {
   const entry = env.CLIENT_KEYS ? await clientForToken(env.CLIENT_KEYS, digest) : null;
-  if (!entry) throw new HttpError('unauthorized', 'invalid token');
+  if (!entry) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
   const refusal = refusalOf(entry, Date.now());
   if (refusal) throw new HttpError('unauthorized', refusal);
   const { client } = entry;

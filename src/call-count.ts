@@ -23,13 +23,15 @@ export interface FinishedCall {
   alias?: string;
   upstreamMs: number;
   usage?: UsageTap;
+  /** The request's waitUntil; without one (a request made up by a test) nothing is counted. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-export function countCall(call: FinishedCall, env: Env, ctx: ExecutionContext): void {
+export function countCall(call: FinishedCall, env: Env): void {
   const counted = call.metered !== undefined && call.caller !== undefined && env.CLIENT_METER !== undefined;
-  if (!counted && !env.USAGE_EVENTS) return;
+  if ((!counted && !env.USAGE_EVENTS) || !call.waitUntil) return;
   const headersMs = Date.now();
-  ctx.waitUntil((call.usage?.ended ?? Promise.resolve()).then(async () => {
+  call.waitUntil((call.usage?.ended ?? Promise.resolve()).then(async () => {
     const { usage } = call;
     const inputTokens = usage?.inputTokens ?? 0;
     const outputTokens = usage?.outputTokens ?? 0;

@@ -31,6 +31,17 @@ export interface ModelConfig {
   timeoutMs: number;
   wake: boolean;
   async: boolean;
+  /** Tried in order after the target, while no byte has reached the caller (docs/failover.md); empty for most aliases. */
+  fallbacks: readonly Target[];
+  /** The circuit breaker of each of this alias's targets; set exactly when there are fallbacks. */
+  breaker?: BreakerOptions;
+}
+
+export interface BreakerOptions {
+  /** Fail-over-worthy failures within the window that open the breaker. */
+  failures: number;
+  windowMs: number;
+  cooldownMs: number;
 }
 
 /**
@@ -139,8 +150,12 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async',
+  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
 ]);
+/** The keys that name a target, the only ones a fallback takes. */
+const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development']);
+/** A fallback list longer than this would hold a caller through too many timeouts. */
+const MAX_FALLBACKS = 4;
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -164,11 +179,11 @@ export function parseConfig(env: ConfigSource): Config {
   if (!env.ASYNC_REQUESTS) fail('ASYNC_REQUESTS: bind a KV namespace named ASYNC_REQUESTS');
   const apiKey = secret(env.BASETEN_API_KEY, 'BASETEN_API_KEY', true);
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
-  const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE) ?? DEFAULT_URL_TEMPLATE);
+  const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE, 'BASETEN_URL_TEMPLATE') ?? DEFAULT_URL_TEMPLATE);
   const models = parseModels(required(env.MODELS, 'MODELS'));
-  const clients = parseClients(optional(env.CLIENTS) ?? {}, models, env);
-  const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS) ?? []);
-  const publicBaseUrl = optional(env.PUBLIC_BASE_URL);
+  const clients = parseClients(optional(env.CLIENTS, 'CLIENTS') ?? {}, models, env);
+  const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS') ?? []);
+  const publicBaseUrl = optional(env.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL');
   const config: Config = {
     apiKey,
     // Several comma-separated secrets let an operator rotate without a gap.
@@ -178,7 +193,7 @@ export function parseConfig(env: ConfigSource): Config {
     clients,
     allowedOrigins,
     publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
-    settings: parseSettings(optional(env.SETTINGS) ?? {}, env),
+    settings: parseSettings(optional(env.SETTINGS, 'SETTINGS') ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
   return deepFreeze(config);
@@ -188,29 +203,46 @@ function fail(message: string): never {
   throw new ConfigError(message);
 }
 
-/** Vars may be JSON values or strings holding JSON; a plain string that is not JSON stays a string. */
-function decode(value: unknown): unknown {
+/**
+ * Vars may be JSON values or strings holding JSON; a plain string that is not JSON stays a string.
+ * A string that opens like a JSON object, array or string but does not parse is a config error
+ * saying where it broke and why, without quoting the text (it may be a secret's).
+ */
+function decode(value: unknown, field: string): unknown {
   if (typeof value !== 'string') return value;
   const trimmed = value.trim();
   if (/^[[{"]/.test(trimmed) || /^(true|false|null|-?\d)/.test(trimmed)) {
     try {
       return JSON.parse(trimmed);
-    } catch {
+    } catch (err) {
+      if (/^[[{"]/.test(trimmed)) fail(`${field}: invalid JSON ${jsonProblem(value, value.indexOf(trimmed), err)}`);
       return value;
     }
   }
   return value;
 }
 
+function jsonProblem(text: string, start: number, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = message
+    .replace(/, ".*" is not valid JSON$/s, '')
+    .replace(/ (in|after) JSON at position.*$/s, (_, where: string) => (where === 'after' ? ' after the JSON value' : ''));
+  const at = / at position (\d+)/.exec(message);
+  if (!at) return `(${reason})`;
+  const offset = start + Number(at[1]);
+  const before = text.slice(0, offset).split('\n');
+  return `at line ${before.length}, column ${before.at(-1)!.length + 1} (offset ${offset}): ${reason}`;
+}
+
 function required(value: unknown, field: string): unknown {
-  const decoded = optional(value);
+  const decoded = optional(value, field);
   if (decoded === undefined) fail(`${field}: required, see README "Configuration"`);
   return decoded;
 }
 
-function optional(value: unknown): unknown {
+function optional(value: unknown, field: string): unknown {
   if (value === undefined || value === null || value === '') return undefined;
-  return decode(value);
+  return decode(value, field);
 }
 
 function secret(value: unknown, field: string, mandatory: boolean): string {
@@ -303,6 +335,39 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
     async: bool(raw.async, `${field}.async`),
+    ...parseFailover(raw, field),
+  };
+}
+
+function parseFailover(raw: Record<string, unknown>, field: string): Pick<ModelConfig, 'fallbacks' | 'breaker'> {
+  if (raw.fallbacks === undefined) {
+    if (raw.breaker !== undefined) fail(`${field}.breaker: only applies to an alias with fallbacks`);
+    return { fallbacks: [] };
+  }
+  if (!Array.isArray(raw.fallbacks) || raw.fallbacks.length === 0 || raw.fallbacks.length > MAX_FALLBACKS) {
+    fail(`${field}.fallbacks: must be an array of 1 to ${MAX_FALLBACKS} targets such as {"model_id": "abc123", "environment": "staging"}`);
+  }
+  const fallbacks = raw.fallbacks.map((entry, i) => {
+    const at = `${field}.fallbacks[${i}]`;
+    const target = object(entry, at);
+    for (const key of Object.keys(target)) {
+      if (!TARGET_KEYS.has(key)) fail(`${at}.${key}: a fallback names a target only`);
+    }
+    return parseTarget(target, at);
+  });
+  return { fallbacks, breaker: parseBreaker(raw.breaker ?? {}, `${field}.breaker`) };
+}
+
+/** The contract's defaults: 5 failures within 30 s open the breaker for 30 s. */
+function parseBreaker(value: unknown, field: string): BreakerOptions {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (!['failures', 'window_seconds', 'cooldown_seconds'].includes(key)) fail(`${field}.${key}: unknown setting`);
+  }
+  return {
+    failures: int(raw.failures, `${field}.failures`, 5, 1, 1000),
+    windowMs: int(raw.window_seconds, `${field}.window_seconds`, 30, 1, 3600) * 1000,
+    cooldownMs: int(raw.cooldown_seconds, `${field}.cooldown_seconds`, 30, 1, 3600) * 1000,
   };
 }
 

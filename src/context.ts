@@ -6,6 +6,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
+import type { BasetenCall } from './baseten.ts';
 import { countCall } from './call-count.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
@@ -22,6 +23,12 @@ export interface RequestState {
   caller?: Caller;
   alias?: string;
   upstreamStatus?: number;
+  /** Baseten's X-BASETEN-REQUEST-ID, for the log line. */
+  upstreamRequestId?: string;
+  /** Which of an alias's targets answered (aliases with fallbacks): sent as x-gateway-target. */
+  gatewayTarget?: string;
+  /** The request's ExecutionContext.waitUntil, for work that outlives the answer. */
+  waitUntil?: (promise: Promise<unknown>) => void;
   /** Time Baseten took to answer, summed over this request's calls. */
   upstreamMs: number;
   /** Set by access on routes counted in the caller's usage. */
@@ -33,8 +40,11 @@ export interface RequestState {
 export type GatewayRequest = IRequest & { state: RequestState };
 export type HandlerArgs = [Env, ExecutionContext];
 
-export function begin(request: GatewayRequest, env: Env): Response | undefined {
-  request.state = { requestId: requestIdFor(request), startedMs: Date.now(), upstreamMs: 0 };
+export function begin(request: GatewayRequest, env: Env, ctx?: ExecutionContext): Response | undefined {
+  request.state = {
+    requestId: requestIdFor(request), startedMs: Date.now(), upstreamMs: 0,
+    // A request made up by a test may come with an empty context.
+    waitUntil: typeof ctx?.waitUntil === 'function' ? (promise) => ctx.waitUntil(promise) : undefined };
   request.state.config = configOf(env);
   return preflight(request, request.state.config);
 }
@@ -56,16 +66,31 @@ export function caller(request: GatewayRequest): Caller {
   return request.state.caller!;
 }
 
-/** What a Baseten call made for this request carries: its id, the caller's disconnect, and where Baseten's status is noted. */
-export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; onStatus: (status: number) => void } {
-  const calledMs = Date.now();
+/**
+ * What a Baseten call made for this request carries: its id, the caller's
+ * disconnect, where Baseten's status, request id and serving target are
+ * noted, and the request's background work.
+ */
+export function onBehalfOf(request: GatewayRequest): Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus' | 'onUpstreamRequestId' | 'onTarget' | 'waitUntil'> {
+  const { state } = request;
+  // A call that fails over answers more than once: each answer adds the time since the one before.
+  let sinceMs = Date.now();
   return {
-    requestId: request.state.requestId,
+    requestId: state.requestId,
     signal: request.signal,
     onStatus: (status) => {
-      request.state.upstreamStatus = status;
-      request.state.upstreamMs += Date.now() - calledMs;
+      state.upstreamStatus = status;
+      const nowMs = Date.now();
+      state.upstreamMs += nowMs - sinceMs;
+      sinceMs = nowMs;
     },
+    onUpstreamRequestId: (id) => {
+      state.upstreamRequestId = id;
+    },
+    onTarget: (label) => {
+      state.gatewayTarget = label;
+    },
+    waitUntil: state.waitUntil,
   };
 }
 
@@ -79,12 +104,13 @@ export function renderError(err: unknown, request: IRequest): Response {
   return errorResponse(err, state.requestId);
 }
 
-export function finish(response: Response, request: GatewayRequest, env: Env, ctx: ExecutionContext): Response {
+export function finish(response: Response, request: GatewayRequest, env: Env): Response {
   const { state } = request;
   // Every handler builds its own Response, so the headers here are mutable.
   response.headers.set('x-request-id', state.requestId);
+  if (state.gatewayTarget) response.headers.set('x-gateway-target', state.gatewayTarget);
   withCorsHeaders(response.headers, state.config, request.headers.get('origin'));
   logRequest(request, state, response.status);
-  countCall({ ...state, method: request.method, route: typeof request.route === 'string' ? request.route : '', status: response.status }, env, ctx);
+  countCall({ ...state, method: request.method, route: typeof request.route === 'string' ? request.route : '', status: response.status }, env);
   return response;
 }
