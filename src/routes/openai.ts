@@ -8,13 +8,14 @@
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
-import { mediaType, readJson } from '../body.ts';
+import { isObject, mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { replaceMember } from '../json-member.ts';
+import { prependMember, replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
+import { tapEvents, tapJson, UsageTap } from '../usage-tap.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -30,14 +31,20 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
+  const askUsage = usageChunkMissing(endpoint, value);
   // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
-  const bodyFor = (target: Target) => replaceMember(text, 'model', JSON.stringify(servedNameFor(target, servedName)));
+  const bodyFor = (target: Target) => {
+    const named = replaceMember(text, 'model', JSON.stringify(servedNameFor(target, servedName)));
+    return askUsage ? withUsageChunk(named, value) : named;
+  };
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
     ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
-  if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
-  return sseResponse(upstream, {
+  const tap = new UsageTap();
+  request.state.usage = tap;
+  if (mediaType(upstream) !== 'text/event-stream') return relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream));
+  return sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
     // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
     firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
@@ -46,6 +53,25 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
       level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
     })),
   });
+}
+
+/**
+ * A streamed completion whose caller did not ask for the usage chunk: the
+ * gateway asks for it to count the tokens, and cuts it from the caller's
+ * stream. Embeddings do not stream.
+ */
+export function usageChunkMissing(endpoint: OpenAIEndpoint, body: unknown): boolean {
+  if (endpoint === 'embeddings' || !isObject(body) || body.stream !== true) return false;
+  const options = body.stream_options;
+  if (options === undefined) return true;
+  // A stream_options the engine will refuse anyway is left for it to refuse.
+  return isObject(options) && options.include_usage !== true;
+}
+
+function withUsageChunk(text: string, body: unknown): string {
+  const options = (body as Record<string, unknown>).stream_options;
+  const asked = JSON.stringify({ ...(isObject(options) ? options : {}), include_usage: true });
+  return isObject(options) ? replaceMember(text, 'stream_options', asked) : prependMember(text, 'stream_options', asked);
 }
 
 /** The checks the gateway owns; every other field is the engine's business. */
