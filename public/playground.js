@@ -12,9 +12,11 @@
 import { connectionOf, fetchOpenApi, isAbort, listModels } from './api.js';
 import { cancelJob, forgetJob, submitAsync } from './async.js';
 import { chat, clearConversation } from './chat.js';
+import { initClients } from './clients.js';
 import { modesFor, schemaFor } from './models.js';
 import { predict } from './predict.js';
 import { clearAnswer, el, revealAnswer, setBusy, setStatus, showError, showProblem } from './ui.js';
+import { initUsage } from './usage.js';
 import { closeSocket, dropSocket, sendText } from './websocket.js';
 
 /** @type {import('./models.js').OpenApi | null} */
@@ -283,3 +285,5 @@ if (location.protocol === 'http:' || location.protocol === 'https:') {
   loadModels().catch(showError);
 }
 applyMode();
+initUsage(connection);
+initClients(connection);

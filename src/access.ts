@@ -11,18 +11,32 @@ import type { RequestHandler } from 'itty-router';
 import { authenticate, authorizeModel, requireAdmin } from './auth.ts';
 import type { ModelConfig } from './config.ts';
 import { caller, config, type GatewayRequest, type HandlerArgs } from './context.ts';
+import { admit } from './meter.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { basetenTarget } from './upstream.ts';
 
 export type Access = 'open' | 'caller' | 'admin' | 'webhook';
 
-export function withAccess(access: Access): RequestHandler<GatewayRequest, HandlerArgs> | undefined {
+/**
+ * A metered `caller` route counts its calls in the caller's usage and checks
+ * the caller's quota at the door (meter.ts); admin routes and reads of the
+ * caller's own figures are not metered, so a client over its quota can still
+ * see why.
+ */
+export function withAccess(access: Access, metered = true): RequestHandler<GatewayRequest, HandlerArgs> | undefined {
   if (access === 'open' || access === 'webhook') return undefined;
   const adminOnly = access === 'admin';
+  const counted = metered && !adminOnly;
   return async function checkCaller(request, env) {
-    request.state.caller = await authenticate(request, config(request));
-    await enforceRateLimit(request.state.caller, env, request.state.requestId);
-    if (adminOnly) requireAdmin(request.state.caller);
+    const who = await authenticate(request, config(request), env);
+    request.state.caller = who;
+    if (counted) {
+      request.state.metered = { admitted: false };
+      request.state.metered.admitted = await admit(who, env, request.state.requestId);
+    } else {
+      await enforceRateLimit(who, env, request.state.requestId);
+    }
+    if (adminOnly) requireAdmin(who);
   };
 }
 

@@ -1,8 +1,10 @@
 /**
  * Who is calling: a client holding a Bearer token whose SHA-256 is listed in
- * CLIENTS, or an anonymous caller limited to public aliases.
+ * CLIENTS or stored in CLIENT_KEYS (clients made through the admin API), or
+ * an anonymous caller limited to public aliases.
  */
-import type { Config, ModelConfig, RateLimitPolicy } from './config.ts';
+import { clientForToken, type TokenEntry } from './client-store.ts';
+import { ConfigError, parseQuota, parseRateLimit, type Config, type ConfigSource, type ModelConfig, type Quota, type RateLimitPolicy } from './config.ts';
 import { sha256, timingSafeEqualBytes } from './crypto.ts';
 import { HttpError } from './errors.ts';
 import { protocolAuthorization } from './websocket-protocols.ts';
@@ -15,14 +17,18 @@ export interface Caller {
   /** Key the rate limiter counts this caller under: the client, or the IP for anonymous calls. */
   rateLimitKey: string;
   rateLimit: RateLimitPolicy;
+  /** Counted at the door by the client's meter when set. */
+  quota?: Quota;
+  /** The CLIENT_METER object this caller's usage is counted in. */
+  meterKey: string;
   canUse(model: ModelConfig): boolean;
 }
 
 /** Tokens are opaque; this only keeps absurd input away from the hash. */
 const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
-const UNKNOWN_TOKEN = 'unknown token: no client in CLIENTS holds it';
+const UNKNOWN_TOKEN = 'unknown token: no client in CLIENTS or made through the admin API holds it';
 
-export async function authenticate(request: Request, config: Config): Promise<Caller> {
+export async function authenticate(request: Request, config: Config, env: Env): Promise<Caller> {
   // A browser's WebSocket cannot send headers: its token comes as a subprotocol.
   const header = request.headers.get('authorization') ?? protocolAuthorization(request.headers);
   if (header === null) return anonymousCaller(request, config);
@@ -36,7 +42,7 @@ export async function authenticate(request: Request, config: Config): Promise<Ca
   for (const client of config.clients) {
     if (timingSafeEqualBytes(digest, client.tokenDigest) && !found) found = client;
   }
-  if (!found) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
+  if (!found) return storedCaller(digest, env);
   const client = found;
   return {
     name: client.name,
@@ -44,8 +50,54 @@ export async function authenticate(request: Request, config: Config): Promise<Ca
     admin: client.admin,
     rateLimitKey: client.rateLimitKey,
     rateLimit: client.rateLimit,
+    quota: client.quota,
+    meterKey: meterKeyOf(client.name),
     canUse: (model) => client.models === '*' || client.models.has(model.alias),
   };
+}
+
+export const meterKeyOf = (clientName: string) => `client:${clientName}`;
+export const ANONYMOUS_METER_KEY = 'anonymous';
+
+/** A client from CLIENT_KEYS: one KV read by the token's hash; revoked, expired, disabled or rotated out is 401. */
+async function storedCaller(digest: Uint8Array, env: Env): Promise<Caller> {
+  const entry = env.CLIENT_KEYS ? await clientForToken(env.CLIENT_KEYS, digest) : null;
+  if (!entry) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
+  const refusal = refusalOf(entry, Date.now());
+  if (refusal) throw new HttpError('unauthorized', refusal);
+  const { client } = entry;
+  const models = client.models.includes('*') ? '*' : new Set(client.models);
+  return {
+    name: client.name,
+    anonymous: false,
+    admin: client.admin,
+    rateLimitKey: meterKeyOf(client.name),
+    rateLimit: storedPolicy(() => parseRateLimit(client.rate_limit, 'rate_limit', env as ConfigSource)),
+    quota: client.quota === undefined ? undefined : storedPolicy(() => parseQuota(client.quota, 'quota', env as ConfigSource)),
+    meterKey: meterKeyOf(client.name),
+    canUse: (model) => models === '*' || models.has(model.alias),
+  };
+}
+
+/** Why a stored token no longer works, if it does not. */
+export function refusalOf(entry: TokenEntry, nowMs: number): string | undefined {
+  if (entry.client.disabled) return 'this client is disabled';
+  if (entry.client.expires_at !== undefined && Date.parse(entry.client.expires_at) <= nowMs) return 'this client has expired';
+  if (entry.not_after !== undefined && Date.parse(entry.not_after) <= nowMs) return 'this token was rotated out';
+  return undefined;
+}
+
+/**
+ * A stored policy was checked when it was written; one that no longer parses
+ * (its rate limiting binding was removed since) fails closed with a 503.
+ */
+function storedPolicy<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof ConfigError) throw new HttpError('service_unavailable', `this client's settings no longer fit the gateway's config: ${err.message}`);
+    throw err;
+  }
 }
 
 function anonymousCaller(request: Request, config: Config): Caller {
@@ -57,6 +109,7 @@ function anonymousCaller(request: Request, config: Config): Caller {
     admin: false,
     rateLimitKey: `ip:${addressBucket(ip)}`,
     rateLimit: config.settings.anonymousRateLimit,
+    meterKey: ANONYMOUS_METER_KEY,
     canUse: (model) => model.public,
   };
 }

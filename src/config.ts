@@ -72,6 +72,19 @@ export type RateLimitPolicy =
   | { kind: 'global'; limit: number; periodSeconds: number }
   | { kind: 'none' };
 
+/**
+ * A client's allowance per UTC day and month, counted by its CLIENT_METER
+ * object; `onMeterFailure` says whether a meter that cannot be reached lets
+ * the client through (open) or refuses it (closed).
+ */
+export interface Quota {
+  requestsPerDay?: number;
+  tokensPerDay?: number;
+  requestsPerMonth?: number;
+  tokensPerMonth?: number;
+  onMeterFailure: 'open' | 'closed';
+}
+
 export interface ClientConfig {
   name: string;
   /** SHA-256 of the client's token, as bytes: decoded once here, compared on every request. */
@@ -82,6 +95,7 @@ export interface ClientConfig {
   /** The key this client is counted under by the rate limiter. */
   rateLimitKey: string;
   rateLimit: RateLimitPolicy;
+  quota?: Quota;
 }
 
 export interface Settings {
@@ -123,6 +137,7 @@ export interface ConfigSource {
   PUBLIC_BASE_URL?: unknown;
   SETTINGS?: unknown;
   ASYNC_REQUESTS?: unknown;
+  CLIENT_METER?: unknown;
 }
 
 export class ConfigError extends Error {}
@@ -158,6 +173,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The binding used when a caller's entry names no rate limit, if it is bound. */
 const DEFAULT_RATE_LIMITER = 'RATE_LIMITER';
 const GLOBAL_RATE_LIMITER = 'GLOBAL_RATE_LIMITER';
+const QUOTA_KEYS = ['requests_per_day', 'tokens_per_day', 'requests_per_month', 'tokens_per_month'] as const;
 const BINDING_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** The key only ever goes to Baseten's own hosts over https, or to this machine over http (tests, the local fake). */
 const BASETEN_HOST = /(^|\.)baseten\.co$/;
@@ -508,8 +524,28 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
       admin: bool(client.admin, `${field}.admin`),
       rateLimitKey: `client:${name}`,
       rateLimit: parseRateLimit(client.rate_limit, `${field}.rate_limit`, env),
+      quota: client.quota === undefined ? undefined : parseQuota(client.quota, `${field}.quota`, env),
     };
   });
+}
+
+/** `{ "requests_per_day"?, "tokens_per_day"?, "requests_per_month"?, "tokens_per_month"?, "on_meter_failure"? }`; counting needs CLIENT_METER. */
+export function parseQuota(value: unknown, field: string, env: ConfigSource): Quota {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (key !== 'on_meter_failure' && !(QUOTA_KEYS as readonly string[]).includes(key)) fail(`${field}.${key}: unknown setting`);
+  }
+  if (!env.CLIENT_METER) fail(`${field}: quotas need the CLIENT_METER Durable Object binding`);
+  const limit = (key: (typeof QUOTA_KEYS)[number]) => raw[key] === undefined ? undefined : int(raw[key], `${field}.${key}`, 0, 0, 1e12);
+  const failure = raw.on_meter_failure ?? 'closed';
+  if (failure !== 'open' && failure !== 'closed') fail(`${field}.on_meter_failure: must be "open" or "closed"`);
+  return {
+    requestsPerDay: limit('requests_per_day'),
+    tokensPerDay: limit('tokens_per_day'),
+    requestsPerMonth: limit('requests_per_month'),
+    tokensPerMonth: limit('tokens_per_month'),
+    onMeterFailure: failure,
+  };
 }
 
 function parseOrigins(value: unknown): Set<string> | '*' {
@@ -563,7 +599,7 @@ function parsePublicBaseUrl(value: unknown): string {
  * `"none"`, the name of a rate limiting binding (a tier), or `{ "limit", "period_seconds" }`
  * for the strict global counter. Omitted: RATE_LIMITER when it is bound, else none.
  */
-function parseRateLimit(value: unknown, field: string, env: ConfigSource): RateLimitPolicy {
+export function parseRateLimit(value: unknown, field: string, env: ConfigSource): RateLimitPolicy {
   if (value === undefined) {
     return isRateLimiter(bindingNamed(env, DEFAULT_RATE_LIMITER)) ? { kind: 'binding', binding: DEFAULT_RATE_LIMITER } : { kind: 'none' };
   }

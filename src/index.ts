@@ -10,6 +10,7 @@ import { scheduledWake } from './wake.ts';
 
 const router = routerFor(ROUTES);
 
+export { ClientMeter } from './client-meter.ts';
 export { GlobalRateLimiter } from './global-rate-limiter.ts';
 
 export default {

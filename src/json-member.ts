@@ -81,3 +81,11 @@ function valueEndAt(text: string, i: number): number {
   while (i < text.length && !/[\s,}\]]/.test(text[i]!)) i++;
   return i;
 }
+
+/** `text` with one more member `name` first in the object, every other byte kept; `text` must have parsed as an object. */
+export function prependMember(text: string, name: string, valueJson: string): string {
+  const open = skipSpace(text, 0);
+  if (text[open] !== '{') throw new Error('prependMember: not a JSON object');
+  const empty = text[skipSpace(text, open + 1)] === '}';
+  return `${text.slice(0, open + 1)}${JSON.stringify(name)}:${valueJson}${empty ? '' : ','}${text.slice(open + 1)}`;
+}

@@ -97,6 +97,7 @@ function build(api: Api, config: Config): Built {
 function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: ModelConfig): Json {
   const path = model ? route.path.replace('{alias}', model.alias) : route.path;
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
+  for (const [name, parameter] of Object.entries(route.query ?? {})) parameters.push({ name, in: 'query', required: false, ...parameter });
   parameters.push({ $ref: '#/components/parameters/RequestId' });
   const responses: Json = {};
   for (const [status, reply] of Object.entries(route.replies)) {
@@ -106,7 +107,10 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
       ...(reply.content && { content: mediaTypes(reply.content) }),
     };
   }
-  for (const type of [...route.errors, ...EVERY_ROUTE_ERRORS]) responses[ERROR_STATUS[type]] = { $ref: `#/components/responses/${type}` };
+  for (const [status, types] of errorTypesByStatus([...route.errors, ...EVERY_ROUTE_ERRORS])) {
+    // Two types on one status (429: rate_limited, quota_exceeded) share one answer that names both.
+    responses[status] = types.length === 1 ? { $ref: `#/components/responses/${types[0]}` } : errorReply(types);
+  }
   return {
     operationId: model ? `${route.operationId}.${model.alias}` : route.operationId,
     summary: model ? `${route.summary} (alias ${model.alias})` : route.summary,
@@ -141,15 +145,37 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
+  conflict: 'The thing already exists (a client name), or cannot be changed this way (a static client)',
   payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
   uri_too_long: `A query string longer than ${MAX_QUERY_CHARS} characters`,
   unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
+  quota_exceeded: 'The client used up its requests or tokens for the UTC day or month; retry-after says until the next period',
   internal: 'Bad gateway configuration (the message names the field), or a bug',
   upstream_error: 'Baseten answered 401, 403, 404 or 5xx (its status and message carried) or could not be reached',
   service_unavailable: 'A service the gateway needs is unavailable, or no target of an alias with fallbacks could serve (retry-after says when to try again)',
   upstream_timeout: 'Baseten did not answer in time',
 };
+
+function errorTypesByStatus(errors: readonly ErrorType[]): Map<number, ErrorType[]> {
+  const byStatus = new Map<number, ErrorType[]>();
+  for (const type of new Set([...errors, 'internal' as const])) byStatus.set(ERROR_STATUS[type], [...(byStatus.get(ERROR_STATUS[type]) ?? []), type]);
+  return byStatus;
+}
+
+function errorReply(types: readonly ErrorType[]): Json {
+  return {
+    description: types.map((type) => `${type}: ${ERROR_WHEN[type]}`).join('; '),
+    headers: {
+      'x-request-id': { $ref: '#/components/headers/RequestId' },
+      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...GATEWAY_TARGET_HEADER,
+      ...BASETEN_REQUEST_ID_HEADER,
+      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
+    },
+    content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
+  };
+}
 
 function components(api: Api): Json {
   const errorSchema = {
@@ -176,17 +202,7 @@ function components(api: Api): Json {
       },
     },
   };
-  const responses = Object.fromEntries((Object.keys(ERROR_STATUS) as ErrorType[]).map((type) => [type, {
-    description: `${type}: ${ERROR_WHEN[type]}`,
-    headers: {
-      'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...((type === 'rate_limited' || type === 'service_unavailable') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
-      ...GATEWAY_TARGET_HEADER,
-      ...BASETEN_REQUEST_ID_HEADER,
-      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
-    },
-    content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
-  }]));
+  const responses = Object.fromEntries((Object.keys(ERROR_STATUS) as ErrorType[]).map((type) => [type, errorReply([type])]));
   return {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },

@@ -29,6 +29,10 @@ export interface RouteSpec {
   operationId: string;
   summary: string;
   access: Access;
+  /** False for `caller` routes that are not counted in usage nor held to a quota (the caller's own figures, its model list). */
+  metered?: false;
+  /** Query parameters, by name. */
+  query?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
   /** Request body by media type; JSON bodies that hold a model's input take that input's schema. */
   body?: (input: JsonSchema, config: Config, model?: ModelConfig) => Readonly<Record<string, JsonSchema>>;
   /** Aliases that get their own copy of this path, with their input schema in the body. */
@@ -59,6 +63,7 @@ export const closed = (properties: Record<string, JsonSchema>, required: string[
 export const PATH_PARAMETERS: Readonly<Record<string, { description: string; schema: JsonSchema }>> = {
   alias: { description: 'A model alias this caller may use (see GET /v1/models)', schema: { type: 'string', pattern: ALIAS.source } },
   request_id: { description: 'The request_id the async submit answered', schema: { type: 'string' } },
+  name: { description: 'A client\'s name', schema: { type: 'string', pattern: ALIAS.source } },
   route: { description: 'The rest of the path, as listed in the alias\'s sync_routes; may hold several segments', schema: { type: 'string' } },
 };
 

@@ -12,6 +12,7 @@ import type { Config, ModelConfig } from './config.ts';
 import type { ErrorType } from './errors.ts';
 import {
   BASETEN_REQUEST_ID_HEADER, closed, GATEWAY_TARGET_HEADER, json, ref, TARGET_LABEL_PATTERN, type Api, type JsonSchema, type Method, type Reply, type RouteSpec } from './route-spec.ts';
+import { adminUsage, createClient, listClients, readClient, revokeClient, rotateClient, updateClient } from './routes/admin-clients.ts';
 import { asyncStatus, cancelAsync } from './routes/async-request.ts';
 import { asyncQueue, submitAsync } from './routes/async.ts';
 import { batch } from './routes/batch.ts';
@@ -19,17 +20,44 @@ import { healthz, listModels, MODES, openapi, retrieveModel } from './routes/met
 import { chatCompletions, completions, embeddings } from './routes/openai.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
+import { ownUsage } from './routes/usage.ts';
 import { wake } from './routes/wake.ts';
 import { websocket } from './routes/websocket.ts';
 import { basetenWebhook } from './routes/webhook.ts';
 
-const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
+/** Every metered caller route: a quota'd client is counted at the door (429), and its meter may be unreachable (503). */
+const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited', 'quota_exceeded', 'service_unavailable'];
 const ALIAS_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'forbidden', 'not_found'];
 const ALIAS_CALL_ERRORS: ErrorType[] = [...ALIAS_ERRORS, 'upstream_error', 'upstream_timeout'];
 const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
 /** Routes whose work fails over: with no target left, 503. */
 const WORK_ERRORS: ErrorType[] = [...ALIAS_CALL_ERRORS, 'service_unavailable'];
 const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
+const ADMIN_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited', 'forbidden', 'service_unavailable'];
+const ADMIN_CLIENT_ERRORS: ErrorType[] = [...ADMIN_ERRORS, 'not_found', 'conflict'];
+const ADMIN_BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
+
+const COUNTER_PROPERTIES: Record<string, JsonSchema> = {
+  requests: { type: 'integer' },
+  errors: { type: 'integer', description: 'Answers with a status of 400 or more' },
+  input_tokens: { type: 'integer', description: 'OpenAI usage.prompt_tokens' },
+  output_tokens: { type: 'integer', description: 'OpenAI usage.completion_tokens' },
+  upstream_ms: { type: 'integer', description: 'Time Baseten took: to its response headers, and for OpenAI answers to their last byte' },
+};
+/** A client as the admin API shows it: never a token or a hash. */
+const CLIENT_PROPERTIES: Record<string, JsonSchema> = {
+  name: { type: 'string' },
+  static: { type: 'boolean', description: 'From CLIENTS: listed here, changed only in the config' },
+  models: { type: 'array', items: { type: 'string' } },
+  admin: { type: 'boolean' },
+  rate_limit: { description: '"none", a rate limiting binding\'s name, or {"limit", "period_seconds"}' },
+  quota: { $ref: '#/components/schemas/Quota' },
+  expires_at: { type: 'string', format: 'date-time' },
+  disabled: { type: 'boolean' },
+  created_at: { type: 'string', format: 'date-time' },
+  updated_at: { type: 'string', format: 'date-time' },
+};
+const CLIENT_REQUIRED = ['name', 'static', 'models', 'admin', 'disabled'];
 
 /** Which of the alias's targets a batch row went to last (aliases with fallbacks only). */
 const ROW_TARGET: JsonSchema = { type: 'string', pattern: TARGET_LABEL_PATTERN, description: 'primary or fallback-N: the target that answered this row' };
@@ -65,6 +93,26 @@ const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
     canceled: { type: 'boolean', description: 'False when Baseten refused (the request already runs) or it was already final' },
     message: { type: 'string' },
   }),
+  UsageCounters: closed(COUNTER_PROPERTIES),
+  Usage: closed({
+    client: { type: 'string' },
+    period: closed({ from: { type: 'string', format: 'date' }, to: { type: 'string', format: 'date' }, days: { type: 'integer' } }),
+    totals: ref('UsageCounters'),
+    by_alias: { type: 'object', additionalProperties: ref('UsageCounters'), description: 'Calls that named no alias are under "-"' },
+    by_day: {
+      type: 'array',
+      description: 'One entry per UTC day of the period, oldest first, days without calls included',
+      items: closed({ date: { type: 'string', format: 'date' }, ...COUNTER_PROPERTIES, by_alias: { type: 'object', additionalProperties: ref('UsageCounters') } }),
+    },
+  }),
+  Client: closed(CLIENT_PROPERTIES, CLIENT_REQUIRED),
+  Quota: closed({
+    requests_per_day: { type: 'integer', minimum: 0 },
+    tokens_per_day: { type: 'integer', minimum: 0 },
+    requests_per_month: { type: 'integer', minimum: 0 },
+    tokens_per_month: { type: 'integer', minimum: 0 },
+    on_meter_failure: { enum: ['open', 'closed'], description: 'When the meter cannot be reached: let the client through, or refuse with 503 (default)' },
+  }, []),
   OpenAIRequest: {
     type: 'object',
     properties: {
@@ -110,6 +158,19 @@ const MODEL_OBJECT = closed({
 const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
 /** A relayed Baseten answer: who served it, and Baseten's id for it. */
 const RELAYED = { headers: { ...GATEWAY_TARGET_HEADER, ...BASETEN_REQUEST_ID_HEADER } };
+
+const DAYS_QUERY = { days: { description: 'UTC days to cover, ending today (default 30)', schema: { type: 'integer', minimum: 1, maximum: 400 } } };
+const CLIENT_SETTINGS = {
+  models: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Aliases, or ["*"]' },
+  rate_limit: { description: '"none", a rate limiting binding\'s name, or {"limit", "period_seconds"} (strict, global); null clears' },
+  quota: { oneOf: [ref('Quota'), { type: 'null' }] },
+  expires_at: { type: ['string', 'null'], format: 'date-time' },
+};
+const WITH_TOKEN = (extra: Record<string, JsonSchema> = {}) => closed({
+  ...CLIENT_PROPERTIES,
+  token: { type: 'string', description: 'Shown this once; only its SHA-256 is stored' },
+  ...extra,
+}, [...CLIENT_REQUIRED, 'token']);
 
 const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
   method: 'post', path, operationId, summary, access: 'caller',
@@ -225,6 +286,68 @@ export const ROUTES: readonly RouteSpec[] = [
     replies: { 200: ok('Baseten\'s verdict on the cancel', ref('AsyncCancel')) },
     errors: ASYNC_REQUEST_ERRORS,
     handler: cancelAsync,
+  },
+  {
+    method: 'get', path: '/v1/usage', operationId: 'usage', access: 'caller', metered: false,
+    summary: 'The caller\'s own usage: totals, by alias, by UTC day',
+    query: DAYS_QUERY,
+    replies: { 200: ok('Usage', ref('Usage')) },
+    errors: ['unauthorized', 'rate_limited', 'invalid_request', 'service_unavailable'],
+    handler: ownUsage,
+  },
+  {
+    method: 'post', path: '/v1/admin/clients', operationId: 'createClient', access: 'admin',
+    summary: 'Makes a client; its token is in this answer only',
+    body: () => json(closed({ name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }, admin: { type: 'boolean' }, ...CLIENT_SETTINGS }, ['name', 'models'])),
+    replies: { 201: ok('Made', WITH_TOKEN()) },
+    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    handler: createClient,
+  },
+  {
+    method: 'get', path: '/v1/admin/clients', operationId: 'listClients', access: 'admin',
+    summary: 'Every client, static ones marked; never a token or a hash',
+    replies: { 200: ok('Clients', closed({ clients: { type: 'array', items: ref('Client') } })) },
+    errors: ADMIN_ERRORS,
+    handler: listClients,
+  },
+  {
+    method: 'get', path: '/v1/admin/clients/{name}', operationId: 'readClient', access: 'admin',
+    summary: 'One client, with its usage',
+    query: DAYS_QUERY,
+    replies: { 200: ok('The client', closed({ ...CLIENT_PROPERTIES, usage: ref('Usage') }, CLIENT_REQUIRED)) },
+    errors: [...ADMIN_CLIENT_ERRORS, 'invalid_request'],
+    handler: readClient,
+  },
+  {
+    method: 'patch', path: '/v1/admin/clients/{name}', operationId: 'updateClient', access: 'admin',
+    summary: 'Changes a stored client\'s models, rate limit, quota, expiry or disabled flag (static clients: 409)',
+    body: () => json(closed({ ...CLIENT_SETTINGS, disabled: { type: 'boolean' } }, [])),
+    replies: { 200: ok('Changed', ref('Client')) },
+    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    handler: updateClient,
+  },
+  {
+    method: 'delete', path: '/v1/admin/clients/{name}', operationId: 'revokeClient', access: 'admin',
+    summary: 'Revokes a stored client: its tokens answer 401 at once here, everywhere within KV\'s propagation (about 60 s)',
+    replies: { 200: ok('Revoked', closed({ name: { type: 'string' }, revoked: { const: true } })) },
+    errors: ADMIN_CLIENT_ERRORS,
+    handler: revokeClient,
+  },
+  {
+    method: 'post', path: '/v1/admin/clients/{name}/rotate', operationId: 'rotateClient', access: 'admin',
+    summary: 'A new token; the old one keeps working for grace_seconds (default 0)',
+    body: () => json(closed({ grace_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000 } }, [])),
+    replies: { 200: ok('Rotated', WITH_TOKEN({ previous_token_valid_until: { type: 'string', format: 'date-time' } })) },
+    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    handler: rotateClient,
+  },
+  {
+    method: 'get', path: '/v1/admin/usage', operationId: 'adminUsage', access: 'admin',
+    summary: 'Every client\'s usage (static, stored, anonymous), or one client\'s with ?client=',
+    query: { ...DAYS_QUERY, client: { description: 'One client\'s name', schema: { type: 'string' } } },
+    replies: { 200: ok('Usage by client', closed({ clients: { type: 'array', items: ref('Usage') } })) },
+    errors: [...ADMIN_ERRORS, 'invalid_request'],
+    handler: adminUsage,
   },
   {
     method: 'post', path: '/v1/webhooks/baseten', operationId: 'basetenWebhook', access: 'webhook',

@@ -12,7 +12,7 @@ import type { RouteSpec } from './route-spec.ts';
 export function routerFor(routes: readonly RouteSpec[]) {
   const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
   for (const route of routes) {
-    const access = withAccess(route.access);
+    const access = withAccess(route.access, route.metered ?? true);
     router[route.method](routerPath(route.path), ...(access ? [access] : []), route.handler);
   }
   router.all('*', (request: GatewayRequest) => noRoute(methodsFor(router.routes, new URL(request.url).pathname)));

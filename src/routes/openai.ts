@@ -8,13 +8,14 @@
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
-import { mediaType, readJson } from '../body.ts';
+import { isObject, mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
-import { memberSpans, replaceSpans } from '../json-member.ts';
+import { memberSpans, prependMember, replaceMember, replaceSpans } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
+import { tapEvents, tapJson, UsageTap } from '../usage-tap.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -31,16 +32,24 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
   const spans = singleModelSpan(text);
-  const targets = [model.target, ...model.fallbacks];
-  holdCap(bytes.byteLength, text, spans, targets.map((target) => servedNameFor(target, servedName)), model.maxBodyBytes);
+  const askUsage = usageChunkMissing(endpoint, value);
+  // What asking for the usage chunk adds, the same for every target.
+  const usageBytes = askUsage ? utf8Length(withUsageChunk(text, value)) - utf8Length(text) : 0;
+  const names = [model.target, ...model.fallbacks].map((target) => servedNameFor(target, servedName));
+  holdCap(bytes.byteLength + usageBytes, text, spans, names, model.maxBodyBytes);
   // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
-  const bodyFor = (target: Target) => replaceSpans(text, spans, JSON.stringify(servedNameFor(target, servedName)));
+  const bodyFor = (target: Target) => {
+    const named = replaceSpans(text, spans, JSON.stringify(servedNameFor(target, servedName)));
+    return askUsage ? withUsageChunk(named, value) : named;
+  };
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
     ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
-  if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
-  return sseResponse(upstream, {
+  const tap = new UsageTap();
+  request.state.usage = tap;
+  if (mediaType(upstream) !== 'text/event-stream') return relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream));
+  return sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
     // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
     firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
@@ -49,6 +58,25 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
       level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
     })),
   });
+}
+
+/**
+ * A streamed completion whose caller did not ask for the usage chunk: the
+ * gateway asks for it to count the tokens, and cuts it from the caller's
+ * stream. Embeddings do not stream.
+ */
+export function usageChunkMissing(endpoint: OpenAIEndpoint, body: unknown): boolean {
+  if (endpoint === 'embeddings' || !isObject(body) || body.stream !== true) return false;
+  const options = body.stream_options;
+  if (options === undefined) return true;
+  // A stream_options the engine will refuse anyway is left for it to refuse.
+  return isObject(options) && options.include_usage !== true;
+}
+
+function withUsageChunk(text: string, body: unknown): string {
+  const options = (body as Record<string, unknown>).stream_options;
+  const asked = JSON.stringify({ ...(isObject(options) ? options : {}), include_usage: true });
+  return isObject(options) ? replaceMember(text, 'stream_options', asked) : prependMember(text, 'stream_options', asked);
 }
 
 /** The checks the gateway owns; every other field is the engine's business. */
@@ -75,6 +103,10 @@ function singleModelSpan(text: string): [number, number][] {
   const spans = memberSpans(text, 'model');
   if (spans.length > 1) throw new HttpError('invalid_request', '`model` is given more than once; send it once');
   return spans;
+}
+
+function utf8Length(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
 }
 
 /** The cap holds for what is sent: a served name longer than the alias grows the body, for every target it may go to. */

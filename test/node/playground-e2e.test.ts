@@ -23,6 +23,7 @@ const PUBLIC_DIR = join(import.meta.dirname, '..', '..', 'public');
 const SCREENSHOTS_DIR = join(import.meta.dirname, '..', '..', 'test-results');
 const SERVED = 'Qwen/Qwen2.5-3B-Instruct';
 const LLM_TOKEN = 'playground-token-0123456789abcdef';
+const ADMIN_TOKEN = 'playground-admin-0123456789abcdef';
 /** How long the page may take to show what a test waits for (vitest's default is 1 s). */
 const WAIT = { timeout: 15_000 };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -70,7 +71,7 @@ beforeAll(async () => {
         voice: { model_id: 'voc001', environment: 'production', websocket: true },
         deepseek: { model_api: 'deepseek-ai/DeepSeek-V3.1' },
       },
-      CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] } },
+      CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] }, ops: { token_sha256: sha256(ADMIN_TOKEN), models: ['*'], admin: true } },
       ALLOWED_ORIGINS: [originOf(allowedSite)],
     },
     servedNames: { llm001: SERVED },
@@ -241,6 +242,8 @@ describe('playground served by the gateway', () => {
   it('shows the alias\'s input schema from /openapi.json, and the gateway\'s 400 when the input breaks it', async () => {
     const page = await openPlayground();
     await page.getByRole('button', { name: 'Load models' }).click();
+    // A load that ends after the send would clear its answer: let it end first.
+    await expect.poll(() => status(page), WAIT).toMatch(/available/);
     await page.getByLabel('Alias', { exact: true }).selectOption('typed');
     await expect.poll(() => page.locator('#schema-box').isVisible(), WAIT).toBe(true);
     expect(JSON.parse((await page.locator('#schema').textContent())!)).toEqual(TYPED_SCHEMA);
@@ -585,6 +588,70 @@ describe('playground served from other origins', () => {
     await expect.poll(() => error.textContent(), WAIT).toContain(`not in the gateway's ALLOWED_ORIGINS`);
     expect(await error.textContent()).toContain(originOf(deniedSite));
     expect(await page.locator('#alias').isDisabled()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('playground usage and clients views', () => {
+  const api = (path: string, token: string, init: RequestInit = {}) =>
+    fetch(`${gateway.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+
+  it('draws the caller\'s requests and tokens per day and alias as SVG bars', async () => {
+    const usageBefore = await (await api('/v1/usage?days=1', LLM_TOKEN)).json();
+    const before = usageBefore.totals.requests as number;
+    for (let i = 0; i < 2; i++) await (await api('/v1/models/echo/predict', LLM_TOKEN, { method: 'POST', body: '{"prompt":"hi"}' })).arrayBuffer();
+    const chatBody = JSON.stringify({ model: 'llm', messages: [{ role: 'user', content: 'one two three' }], fake: { tokens: 4 } });
+    await (await api('/v1/chat/completions', LLM_TOKEN, { method: 'POST', body: chatBody })).arrayBuffer();
+    // Counting runs after each answer: wait until the meter has all three.
+    await expect.poll(async () => (await (await api('/v1/usage?days=1', LLM_TOKEN)).json()).totals.requests, WAIT).toBeGreaterThanOrEqual(before + 3);
+
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByRole('button', { name: 'Show usage' }).click();
+    await expect.poll(() => page.locator('#usage-summary').textContent(), WAIT).toMatch(/^app: \d+ requests/);
+    const requests = page.getByRole('img', { name: 'Requests per day' });
+    const tokens = page.getByRole('img', { name: 'Tokens per day' });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(Number(await requests.locator(`rect[data-alias="echo"][data-date="${today}"]`).getAttribute('data-value'))).toBeGreaterThanOrEqual(2);
+    expect(Number(await tokens.locator(`rect[data-alias="llm"][data-date="${today}"]`).getAttribute('data-value'))).toBeGreaterThanOrEqual(7);
+    // Tokenless predicts draw no token bar.
+    expect(await tokens.locator('rect[data-alias="echo"]').count()).toBe(0);
+    await expect.poll(() => page.getByRole('list', { name: 'Aliases' }).textContent()).toContain('llm');
+    // An admin-only panel stays hidden for a client without admin.
+    expect(await page.locator('#clients-panel').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('lets an admin create, rotate and revoke a client, showing each new token once', async () => {
+    const page = await openPlayground(gateway.url, ADMIN_TOKEN);
+    page.on('dialog', (dialog) => dialog.accept());
+    const panel = page.locator('#clients-panel');
+    await expect.poll(() => panel.isVisible(), WAIT).toBe(true);
+    const appRow = page.locator('#client-list tr', { hasText: 'app' });
+    expect(await appRow.textContent()).toContain('static');
+    expect(await appRow.getByRole('button').count()).toBe(0);
+
+    await page.getByLabel('New client name').fill('made-in-page');
+    await page.getByLabel('Models').fill('echo');
+    await page.getByRole('button', { name: 'Create client' }).click();
+    const token = page.locator('#new-token-value');
+    await expect.poll(() => token.textContent(), WAIT).toMatch(/^bgw_/);
+    const first = (await token.textContent())!;
+    // KV makes a change visible within its propagation: the checks below wait for it rather than race it.
+    const statusOf = async (bearerToken: string) => (await api('/v1/models', bearerToken)).status;
+    await expect.poll(() => statusOf(first), WAIT).toBe(200);
+    await expect.poll(() => page.locator('#client-list').textContent(), WAIT).toContain('made-in-page');
+
+    await page.getByRole('button', { name: 'Rotate made-in-page' }).click();
+    await expect.poll(async () => (await token.textContent()) !== first && (await token.textContent())?.startsWith('bgw_'), WAIT).toBe(true);
+    const second = (await token.textContent())!;
+    await expect.poll(() => statusOf(first), WAIT).toBe(401);
+    await expect.poll(() => statusOf(second), WAIT).toBe(200);
+
+    await page.getByRole('button', { name: 'Revoke made-in-page' }).click();
+    await expect.poll(() => page.locator('#client-list').textContent(), WAIT).not.toContain('made-in-page');
+    // The token is gone from the page once the next action began.
+    expect(await page.locator('#new-token').isHidden()).toBe(true);
+    await expect.poll(() => statusOf(second), WAIT).toBe(401);
     await page.close();
   });
 });

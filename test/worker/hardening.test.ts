@@ -161,10 +161,10 @@ describe('the client name "anonymous" and the per-caller OpenAPI document', () =
   it('keys the document by what the caller may see, not by a name', async () => {
     const config = parseConfig(base);
     const namedLikeAnonymous: Caller = {
-      name: 'anonymous', anonymous: false, admin: false, rateLimitKey: 'client:anonymous', rateLimit: { kind: 'none' }, canUse: () => true,
+      name: 'anonymous', anonymous: false, admin: false, rateLimitKey: 'client:anonymous', rateLimit: { kind: 'none' }, meterKey: 'client:anonymous', canUse: () => true,
     };
     expect(openApiFor(API, config, namedLikeAnonymous)).toContain('/v1/models/typed/predict');
-    const anonymous = await authenticate(new Request(GATEWAY), config);
+    const anonymous = await authenticate(new Request(GATEWAY), config, env as Env);
     expect(anonymous.anonymous).toBe(true);
     expect(openApiFor(API, config, anonymous)).not.toContain('/v1/models/typed/predict');
   });
@@ -352,7 +352,7 @@ describe('a caller who leaves before the response headers', () => {
 
 describe('anonymous IPv6 callers are rate limited per /64', () => {
   const config = () => loadConfig(env as ConfigSource);
-  const keyOf = async (ip: string) => (await authenticate(new Request(GATEWAY, { headers: { 'cf-connecting-ip': ip } }), config())).rateLimitKey;
+  const keyOf = async (ip: string) => (await authenticate(new Request(GATEWAY, { headers: { 'cf-connecting-ip': ip } }), config(), env as Env)).rateLimitKey;
 
   it('puts every address of one /64 in one bucket', async () => {
     const keys = await Promise.all(['2001:db8:1:2::1', '2001:DB8:1:2:ffff:ffff:ffff:fffe', '2001:0db8:0001:0002:abcd::9'].map(keyOf));
