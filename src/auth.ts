@@ -1,6 +1,8 @@
 /**
- * Who is calling: a client holding a Bearer token whose SHA-256 is listed in
- * CLIENTS, or an anonymous caller limited to public aliases.
+ * Who is calling: a client holding a token whose SHA-256 is listed in
+ * CLIENTS, sent as `Bearer <token>` or as Baseten's own `Api-Key <token>`
+ * (so code written for Baseten only changes its key), or an anonymous caller
+ * limited to public aliases.
  */
 import type { Config, ModelConfig, RateLimitPolicy } from './config.ts';
 import { sha256, timingSafeEqualBytes } from './crypto.ts';
@@ -23,9 +25,9 @@ const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
 export async function authenticate(request: Request, config: Config): Promise<Caller> {
   const header = request.headers.get('authorization');
   if (header === null) return anonymousCaller(request, config);
-  const match = /^Bearer +(\S+)$/i.exec(header.trim());
+  const match = /^(?:Bearer|Api-Key) +(\S+)$/i.exec(header.trim());
   if (!match || !TOKEN_SHAPE.test(match[1]!)) {
-    throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>"');
+    throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>" or "Api-Key <token>"');
   }
   const digest = await sha256(match[1]!);
   // Compare against every client, without stopping at a match, so timing says nothing.

@@ -47,6 +47,7 @@ export async function callBaseten(config: Config, model: Named, endpoint: Endpoi
     body: call.body,
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
+    deadline: { timeoutMs: call.timeoutMs, nowMs: Date.now() },
   });
   const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);

@@ -123,8 +123,11 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async',
+  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'bei',
 ]);
+
+/** A BEI engine's routes (Baseten Embedding Inference), reachable through /sync on a `"bei": true` alias without listing them. */
+const BEI_SYNC_ROUTES = ['/v1/embeddings', '/rerank', '/predict', '/classify'];
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -281,7 +284,10 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     target: parseTarget(raw, field),
     public: bool(raw.public, `${field}.public`),
     openai: raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`),
-    syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+    syncRoutes: [
+      ...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+      ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : []),
+    ],
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),

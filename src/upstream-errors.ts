@@ -98,5 +98,16 @@ export async function upstreamFailure(upstream: Response, model: Named): Promise
     return new HttpError('rate_limited', detail, { 'retry-after': /^\d{1,6}$/.test(retryAfter) ? retryAfter : '1' });
   }
   if (upstream.status === 504) return new HttpError('upstream_timeout', detail);
-  return new HttpError('upstream_error', detail);
+  return new HttpError('upstream_error', detail, modelRefused(upstream.status) ? NO_RETRY : {});
+}
+
+/**
+ * The OpenAI clients read it before retrying a 5xx: a model's refusal of this
+ * input would come back the same, so the 502 that carries it is final.
+ */
+const NO_RETRY = { 'x-should-retry': 'false' };
+
+/** A 4xx that says something about the input, not about timing (408 and 429 may pass on a later try). */
+function modelRefused(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

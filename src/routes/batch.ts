@@ -12,6 +12,7 @@ import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
+import { wholeJson } from '../responses.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
 const ROW_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
@@ -113,5 +114,5 @@ function answer(results: RowResult[]): Response {
     }
   });
   parts.push(encoder.encode(']}'));
-  return new Response(new Blob(parts), { headers: { 'content-type': 'application/json' } });
+  return wholeJson(new Blob(parts));
 }
