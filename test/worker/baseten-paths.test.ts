@@ -205,7 +205,7 @@ describe('whole answers and final refusals', () => {
     const answers = [
       await call('/v1/models', { token: 'alice' }),
       await call('/v1/models/nope/predict', { token: 'alice', json: {} }),
-      await call('/v1/models/echo/predict', { token: 'alice', json: { prompt: 'hi' } }),
+      await call('/v1/models/echo/predict', { token: 'alice', json: { prompt: 'hi' }, upstream: 1 }),
     ];
     for (const res of answers) {
       expect(res.headers.get('cache-control')).toContain('no-transform');
@@ -215,7 +215,7 @@ describe('whole answers and final refusals', () => {
   });
 
   it('leaves a stream alone', async () => {
-    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { stream: { chunks: 3, chunk_bytes: 4, delay_ms: 5 } } } });
+    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { stream: { chunks: 3, chunk_bytes: 4, delay_ms: 5 } } }, upstream: 1 });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-encoding')).toBeNull();
     expect(res.headers.get('cache-control') ?? '').not.toContain('no-transform');
@@ -225,7 +225,7 @@ describe('whole answers and final refusals', () => {
   it.each([[400, 'false'], [422, 'false'], [404, 'false'], [429, null], [500, null], [503, null]])(
     'a model\'s %s carries x-should-retry: %s',
     async (status, expected) => {
-      const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status, retry_after: null } } });
+      const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status, retry_after: null } }, upstream: 1 });
       expect(res.headers.get('x-should-retry')).toBe(expected);
       await res.body?.cancel();
     },
