@@ -66,7 +66,11 @@ function build(api: Api, config: Config): Built {
   const paths: Paths = {};
   const aliasPaths = new Map<string, Paths>();
   for (const route of api.routes) {
-    for (const [operationId, path] of routePaths(route)) (paths[path] ??= {})[route.method] = operation({ ...route, operationId, path }, config, ANY_INPUT);
+    for (const [operationId, path] of routePaths(route)) {
+      const item = paths[path] ?? {};
+      item[route.method] = operation({ ...route, operationId, path }, config, ANY_INPUT);
+      paths[path] = item;
+    }
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
       const own = aliasPaths.get(model.alias) ?? {};
