@@ -70,6 +70,21 @@ export const PATH_PARAMETERS: Readonly<Record<string, { description: string; sch
   deployment_id: { description: 'Any well-formed deployment id: the alias decides where the call goes', schema: { type: 'string', pattern: DEPLOYMENT_ID_SEGMENT.source } },
 };
 
+/** What x-gateway-target may say. */
+export const TARGET_LABEL_PATTERN = '^(primary|fallback-[1-9][0-9]*|none)$';
+
+/** On every answer of an alias with fallbacks that reached (or skipped) its targets. */
+export const GATEWAY_TARGET_HEADER = {
+  'x-gateway-target': {
+    description: 'Aliases with `fallbacks` only: the target that answered, `primary` or `fallback-N` (1-based, in the order of the alias\'s `fallbacks`); `none` when every target\'s circuit breaker was open. See docs/failover.md for `fallbacks` and `breaker`',
+    schema: { type: 'string', pattern: TARGET_LABEL_PATTERN },
+  },
+};
+
+export const BASETEN_REQUEST_ID_HEADER = {
+  'x-baseten-request-id': { description: 'Baseten\'s X-BASETEN-REQUEST-ID for the call that answered: quote it to Baseten support', schema: { type: 'string' } },
+};
+
 /** Every path an entry answers on, by OpenAPI operationId. */
 export function routePaths(route: RouteSpec): [operationId: string, path: string][] {
   return [[route.operationId, route.path], ...Object.entries(route.alsoAt ?? {}).map(([name, path]): [string, string] => [`${route.operationId}.${name}`, path])];

@@ -4,6 +4,7 @@
  * test values only.
  */
 import { DROPIN_MODELS } from './config/dropin.ts';
+import { FAILOVER_MODELS } from './config/failover.ts';
 
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
@@ -63,6 +64,7 @@ export const TEST_MODELS = {
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
   ...DROPIN_MODELS,
+  ...FAILOVER_MODELS,
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */

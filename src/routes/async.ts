@@ -12,7 +12,7 @@ import { AsyncStore, recordExpiry } from '../async-store.ts';
 import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
 import { isObject, readJson } from '../body.ts';
 import { validateInput } from '../input-schema.ts';
-import type { Config, ModelConfig } from '../config.ts';
+import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { json } from '../responses.ts';
@@ -38,11 +38,11 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   // Baseten's cap applies to what it receives, webhook_endpoint included.
   if (body.byteLength > cap) throw new HttpError('payload_too_large', `request body is larger than ${cap} bytes once the gateway adds webhook_endpoint`);
 
-  const requestId = await queueUpstream(request, model, body);
+  const { requestId, target } = await queueUpstream(request, model, body);
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target: model.target, nowMs,
+    requestId, owner: owner.owner, alias: model.alias, target, nowMs,
     expiresAt: recordExpiry(nowMs, maxQueueSeconds, cfg.settings.asyncTtlSeconds),
   });
   const accepted = acceptedBody(record, `${base}/v1/async/${requestId}`, owner);
@@ -88,15 +88,25 @@ function publicBase(cfg: Config, request: Request): string {
   return cfg.publicBaseUrl ?? new URL(request.url).origin;
 }
 
-/** Sends the submit and returns Baseten's request id (it answers 201 or 202 depending on the docs' generation: any 2xx). */
-async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<string> {
+/**
+ * Sends the submit and returns Baseten's request id (it answers 201 or 202
+ * depending on the docs' generation: any 2xx) and the target that queued it,
+ * where its status and cancel calls go.
+ */
+async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<{ requestId: string; target: Target }> {
+  const behalf = onBehalfOf(request);
+  let target = model.target;
   const upstream = await callBaseten(config(request), model, { action: 'async_predict' }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+    ...behalf, body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+    onTarget: (label, tried) => {
+      behalf.onTarget?.(label);
+      if (tried) target = tried;
+    },
   });
   const answer = await readSmallJson(upstream);
   const requestId = isObject(answer) ? answer.request_id : undefined;
   if (!isRequestId(requestId)) throw new HttpError('upstream_error', 'Baseten accepted the request but answered no usable request id');
-  return requestId;
+  return { requestId, target };
 }
 
 interface Accepted {

@@ -222,7 +222,7 @@ describe('whole answers and final refusals', () => {
     await res.text();
   });
 
-  it.each([[400, 'false'], [422, 'false'], [404, 'false'], [429, null], [500, null], [503, null]])(
+  it.each([[400, 'false'], [422, 'false'], [413, 'false'], [404, null], [429, null], [500, null], [503, null]])(
     'a model\'s %s carries x-should-retry: %s',
     async (status, expected) => {
       const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status, retry_after: null } }, upstream: 1 });
