@@ -5,7 +5,7 @@
  * every function that depends on the clock takes `nowMs`.
  */
 import { isObject } from './body.ts';
-import type { Target } from './config.ts';
+import type { BasetenTarget } from './config.ts';
 
 /** Baseten's async request ids: 32 lowercase hex characters. */
 const BASETEN_REQUEST_ID = /^[0-9a-f]{32}$/;
@@ -39,7 +39,7 @@ export interface AsyncRecord {
   owner: string;
   alias: string;
   /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
-  target: Target;
+  target: BasetenTarget;
   created_at: string;
   /** Epoch seconds at which KV drops the record; rewrites keep it. */
   expires_at: number;
@@ -64,7 +64,7 @@ export interface AsyncResult {
 export interface WebhookPayload {
   request_id: string;
   /** `model_id` for models, `chain_id` for chains: the id the request ran on. */
-  targetKind: Target['kind'];
+  targetKind: BasetenTarget['kind'];
   targetId: string;
   time: string;
   data: unknown;
@@ -91,7 +91,7 @@ export interface NewRequest {
   requestId: string;
   owner: string;
   alias: string;
-  target: Target;
+  target: BasetenTarget;
   nowMs: number;
   expiresAt: number;
 }

@@ -17,11 +17,12 @@ import {
 import { asyncStatus, cancelAsync } from './routes/async-request.ts';
 import { asyncQueue, submitAsync } from './routes/async.ts';
 import { batch } from './routes/batch.ts';
-import { healthz, listModels, openapi, retrieveModel } from './routes/meta.ts';
+import { healthz, listModels, MODES, openapi, retrieveModel } from './routes/meta.ts';
 import { chatCompletions, completions, embeddings } from './routes/openai.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
 import { wake } from './routes/wake.ts';
+import { websocket } from './routes/websocket.ts';
 import { basetenWebhook } from './routes/webhook.ts';
 
 const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
@@ -109,8 +110,14 @@ const OPENAI_ANSWER = { 'application/json': {}, 'text/event-stream': { type: 'st
 /** What a custom server's route may be called with; TRACE, CONNECT and made-up methods get 405. */
 const SYNC_METHODS: Method[] = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
 
-/** An alias in OpenAI's model shape, as `client.models.list()` and `retrieve()` expect. */
-const MODEL_OBJECT = closed({ id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } });
+/** An alias in OpenAI's model shape, as `client.models.list()` and `retrieve()` expect, with the gateway's `modes`. */
+const MODEL_OBJECT = closed({
+  id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' },
+  modes: {
+    type: 'array', items: { enum: [...MODES] },
+    description: 'Gateway extension of OpenAI\'s model object: how this alias can be called. predict and batch (its predict routes), async (async routes), chat (the OpenAI routes), websocket (its WebSocket route)',
+  },
+});
 
 const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
 /** A relayed Baseten answer: who served it, and Baseten's id for it. */
@@ -124,6 +131,13 @@ const SYNC_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', ...WOR
 const syncBody = (method: Method) => method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER;
 const ASYNC_SUBMIT_ERRORS: ErrorType[] = [...BODY_ERRORS, ...WORK_ERRORS];
 const QUEUE_COUNTS = { num_queued_requests: { type: 'integer' }, num_in_progress_requests: { type: 'integer' } };
+const WEBSOCKET_REPLIES = {
+  101: {
+    description: 'Switching Protocols: the socket is open. Without a message either way for SETTINGS.websocket_idle_ms, both sides are closed with 1001',
+    headers: { 'sec-websocket-protocol': { description: 'The subprotocol upstream selected, or gateway when the caller offered it and upstream selected none; never the token', schema: { type: 'string' } } },
+  },
+};
+const WEBSOCKET_ERRORS: ErrorType[] = ['invalid_request', ...ALIAS_CALL_ERRORS];
 
 const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
   method: 'post', path, operationId, summary, access: 'caller',
@@ -203,6 +217,13 @@ export const ROUTES: readonly RouteSpec[] = [
     handler: sync,
   })),
   {
+    method: 'get', path: '/v1/models/{alias}/websocket', operationId: 'websocket', access: 'caller',
+    summary: 'A WebSocket (send Upgrade: websocket) to the target\'s /websocket, for aliases with "websocket": true: messages and closes relayed both ways unchanged. Browsers may send the token as the subprotocol bearer.<token> and offer gateway',
+    replies: WEBSOCKET_REPLIES,
+    errors: WEBSOCKET_ERRORS,
+    handler: websocket,
+  },
+  {
     method: 'post', path: '/v1/models/{alias}/async', operationId: 'asyncPredict', access: 'caller',
     summary: 'Queues an async predict (chains: /async_run_remote); the result arrives by Baseten\'s webhook and is kept by the gateway',
     body: asyncBody, perAlias: (model) => model.async && model.inputSchema !== undefined,
@@ -257,7 +278,7 @@ export const ROUTES: readonly RouteSpec[] = [
   ...basetenRoutes(),
 ];
 
-/** Baseten's own paths, each shape one entry served by the gateway's handler for it (websocket: see the WebSocket route). */
+/** Baseten's own paths, each shape one entry served by the gateway's handler for it. */
 function basetenRoutes(): RouteSpec[] {
   const predictShape = (action: string, prefixes: readonly PrefixName[] | undefined, operationId: string) => basetenRoute(action, prefixes, {
     method: 'post', operationId, access: 'caller', summary: `As predict. ${BASETEN_PATHS}`,
@@ -292,6 +313,11 @@ function basetenRoutes(): RouteSpec[] {
       replies: { 200: ok('Queue status', closed({ model_id: { type: 'string' }, deployment_id: { type: 'string' }, ...QUEUE_COUNTS })) },
       errors: ALIAS_CALL_ERRORS,
       handler: withBasetenFields(asyncQueue, basetenQueue),
+    }),
+    // Baseten's WebSockets live under a prefix only; the bare form is the gateway's own route.
+    basetenRoute('websocket', PATH_PREFIXES, {
+      method: 'get', operationId: 'basetenWebsocket', access: 'caller', summary: `As the WebSocket route (send Upgrade: websocket). ${BASETEN_PATHS}`,
+      replies: WEBSOCKET_REPLIES, errors: WEBSOCKET_ERRORS, handler: websocket,
     }),
     basetenRoute('wake', PATH_PREFIXES, {
       method: 'post', operationId: 'basetenWake', access: 'admin', summary: `As wake (admin clients only). ${BASETEN_PATHS}`,

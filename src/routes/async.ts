@@ -17,6 +17,7 @@ import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { json } from '../responses.ts';
 import { readSmallJson } from '../upstream-errors.ts';
+import { basetenTarget } from '../upstream.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';
 /** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
@@ -42,7 +43,7 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target, nowMs,
+    requestId, owner: owner.owner, alias: model.alias, target: basetenTarget(target), nowMs,
     expiresAt: recordExpiry(nowMs, maxQueueSeconds, cfg.settings.asyncTtlSeconds),
   });
   const accepted = acceptedBody(record, `${base}/v1/async/${requestId}`, owner);

@@ -89,6 +89,21 @@ describe('Baseten\'s paths under /v1/models/{alias}/', () => {
     }
   });
 
+  it.each(['/production', '/development', '/environments/production', '/deployment/v1d2e3'])(
+    'opens a WebSocket at %s/websocket to the alias\'s own target, with Api-Key',
+    async (prefix) => {
+      const { res, upstream } = await viaApiKey(`/v1/models/voice${prefix}/websocket`, { headers: { upgrade: 'websocket' } });
+      expect(res.status).toBe(101);
+      const socket = res.webSocket!;
+      socket.accept();
+      const echo = new Promise<string>((resolve) => socket.addEventListener('message', (event) => resolve(String(event.data)), { once: true }));
+      socket.send('hello');
+      expect(await echo).toBe('hello');
+      socket.close(1000, 'done');
+      expect(upstream.map((r) => r.path)).toEqual(['/model-voc001/environments/production/websocket']);
+    },
+  );
+
   it('refuses an unlisted sync route, or one escaping its prefix, under Baseten\'s prefixes', async () => {
     for (const path of ['/v1/models/custom/production/sync/secret', '/v1/models/custom/environments/x/sync/items/..%2F..%2Fpredict', '/v1/models/custom/development/sync']) {
       const { res, upstream } = await viaApiKey(path);
