@@ -181,12 +181,15 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
   'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
-  'model_api', 'regional', 'websocket',
+  'model_api', 'regional', 'websocket', 'bei',
 ]);
 /** The keys that name a target, the only ones a fallback takes. */
 const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'model_api', 'regional']);
 /** A fallback list longer than this would hold a caller through too many timeouts. */
 const MAX_FALLBACKS = 4;
+
+/** A BEI engine's routes (Baseten Embedding Inference), reachable through /sync on a `"bei": true` alias without listing them. */
+const BEI_SYNC_ROUTES = ['/v1/embeddings', '/rerank', '/predict', '/classify'];
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -380,7 +383,10 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     public: bool(raw.public, `${field}.public`),
     // A Model API speaks OpenAI's protocol by definition; its `model` is the slug.
     openai: openai ?? (target.kind === 'model_api' ? { servedModelName: target.slug } : undefined),
-    syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+    syncRoutes: [
+      ...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+      ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : []),
+    ],
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),

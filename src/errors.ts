@@ -1,4 +1,5 @@
 import { redact } from './redact.ts';
+import { KEEP_LENGTH } from './responses.ts';
 
 /** The contract's error types and the HTTP status each one carries. */
 export const ERROR_STATUS = {
@@ -50,6 +51,6 @@ export function errorResponse(err: unknown, requestId: string): Response {
   const body = { error: { type: known.type, message: redact(known.message), request_id: requestId, ...known.details } };
   return new Response(JSON.stringify(body), {
     status: known.status,
-    headers: { 'content-type': 'application/json', ...known.headers },
+    headers: { 'content-type': 'application/json', ...KEEP_LENGTH, ...known.headers },
   });
 }

@@ -8,7 +8,7 @@ import type { Caller } from './auth.ts';
 import type { Config, ModelConfig } from './config.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
-import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
+import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, routePaths, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -66,7 +66,11 @@ function build(api: Api, config: Config): Built {
   const paths: Paths = {};
   const aliasPaths = new Map<string, Paths>();
   for (const route of api.routes) {
-    (paths[route.path] ??= {})[route.method] = operation(route, config, ANY_INPUT);
+    for (const [operationId, path] of routePaths(route)) {
+      const item = paths[path] ?? {};
+      item[route.method] = operation({ ...route, operationId, path }, config, ANY_INPUT);
+      paths[path] = item;
+    }
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
       const own = aliasPaths.get(model.alias) ?? {};
@@ -82,7 +86,7 @@ function build(api: Api, config: Config): Built {
       description: 'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
     },
     servers: [{ url: config.publicBaseUrl ?? '/' }],
-    security: [{ bearer: [] }, {}],
+    security: [{ bearer: [] }, { apiKey: [] }, {}],
     paths,
     components: components(api),
   };
@@ -117,13 +121,14 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   };
 }
 
-/** Bearer, or anonymous (the empty requirement) where public aliases allow it. */
+/** A client token (Bearer or Api-Key), or anonymous (the empty requirement) where public aliases allow it. */
 function security(route: RouteSpec, model?: ModelConfig): Json[] {
+  const token = [{ bearer: [] }, { apiKey: [] }];
   switch (route.access) {
     case 'open': return [];
-    case 'admin': return [{ bearer: [] }];
+    case 'admin': return token;
     case 'webhook': return [{ basetenSignature: [] }];
-    case 'caller': return model && !model.public ? [{ bearer: [] }] : [{ bearer: [] }, {}];
+    case 'caller': return model && !model.public ? token : [...token, {}];
   }
 }
 
@@ -197,6 +202,7 @@ function components(api: Api): Json {
   return {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The same client token as `Api-Key <token>`, Baseten\'s own scheme, so code written for Baseten only changes its key' },
       basetenSignature: { type: 'apiKey', in: 'header', name: 'X-BASETEN-SIGNATURE', description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation' },
     },
     parameters: {

@@ -3,6 +3,7 @@
  * bind it into workerd, and by the tests to know the tokens. Tokens here are
  * test values only.
  */
+import { DROPIN_MODELS } from './config/dropin.ts';
 import { FAILOVER_MODELS } from './config/failover.ts';
 import { REALTIME_MODELS } from './config/realtime.ts';
 
@@ -64,6 +65,7 @@ export const TEST_MODELS = {
   },
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
+  ...DROPIN_MODELS,
   ...FAILOVER_MODELS,
 };
 

@@ -59,7 +59,9 @@ async function ownedRequest(request: GatewayRequest, store: AsyncStore): Promise
     store.result(requestId),
     presentedOwner(caller(request), request.headers),
   ]);
-  if (!record || !sameOwner(record.owner, owner)) {
+  // Baseten's path names the model too (/v1/models/{alias}/async_request/{id}): another alias's request is not found there.
+  const aliasInPath = request.params.alias;
+  if (!record || !sameOwner(record.owner, owner) || (aliasInPath !== undefined && aliasInPath !== record.alias)) {
     throw new HttpError('not_found', 'no async request with this id for this caller (anonymous callers send the owner_token from the submit in x-async-owner-token)');
   }
   request.state.alias = record.alias;
