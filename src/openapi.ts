@@ -93,6 +93,7 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   const path = model ? route.path.replace('{alias}', model.alias) : route.path;
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
   parameters.push({ $ref: '#/components/parameters/RequestId' });
+  for (const [name, header] of Object.entries(route.headers ?? {})) parameters.push({ name, in: 'header', required: false, ...header });
   const responses: Json = {};
   for (const [status, reply] of Object.entries(route.replies)) {
     responses[status] = {
@@ -133,6 +134,7 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
+  conflict: 'Idempotency-Key already used with another body, or its first request is still in flight (retry-after says when to try again)',
   payload_too_large: 'Body over the alias\'s max_body_bytes, or too many batch rows',
   unsupported_media_type: 'Not application/json (or application/octet-stream where predict takes it)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
@@ -169,7 +171,7 @@ function components(api: Api): Json {
     description: `${type}: ${ERROR_WHEN[type]}`,
     headers: {
       'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...(type === 'rate_limited' && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...((type === 'rate_limited' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
     },
     content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
   }]));

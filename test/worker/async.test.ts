@@ -197,7 +197,7 @@ describe('async status', () => {
   });
 
   it('refuses a malformed request id with 400 before any lookup or upstream call', async () => {
-    for (const bad of ['abc', 'A'.repeat(32), `${'0'.repeat(31)}g`, '..%2f..%2fproduction']) {
+    for (const bad of ['a'.repeat(129), 'a.b', 'a%20b', '..%2f..%2fproduction']) {
       const { res, upstream } = await status(bad);
       expect(res.status).toBe(400);
       expect(await upstream()).toHaveLength(0);
@@ -280,10 +280,7 @@ describe('async webhook', () => {
     expect(await storedResult(accepted.request_id)).toBeNull();
   });
 
-  it('refuses an unknown request id (404) and a delivery naming another model (400), storing nothing', async () => {
-    const unknown = randomRequestId();
-    expect((await deliverSigned(deliveryBody(unknown))).status).toBe(404);
-    expect(await storedResult(unknown)).toBeNull();
+  it('refuses a delivery naming another model than its request\'s (400), storing nothing', async () => {
     const { accepted } = await submit('asyncmodel');
     expect((await deliverSigned(deliveryBody(accepted.request_id, { modelId: 'other1' }))).status).toBe(400);
     expect(await storedResult(accepted.request_id)).toBeNull();
