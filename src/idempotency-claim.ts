@@ -11,6 +11,7 @@ import { DurableObject } from 'cloudflare:workers';
 /** The contract's window: the same key within 24 h gets the first answer. */
 const KEEP_MS = 24 * 3600 * 1000;
 const ENTRY = 'entry';
+const IN_FLIGHT_RETRY_SECONDS = 1;
 
 /** What a replay sends again: the first answer's status, body and Location. */
 export interface StoredAnswer {
@@ -41,9 +42,8 @@ export class IdempotencyClaim extends DurableObject<Env> {
     const entry = await this.#entry(nowMs);
     if (entry && entry.fingerprint !== fingerprint) return { kind: 'mismatch' };
     if (entry?.state === 'done') return { kind: 'replay', answer: entry.answer };
-    if (entry && nowMs - entry.claimedMs < entry.leaseMs) {
-      return { kind: 'in_flight', retryAfterSeconds: Math.max(1, Math.ceil((entry.claimedMs + entry.leaseMs - nowMs) / 1000)) };
-    }
+    // A submit is answered within seconds (Baseten queues at once): ask the duplicate back soon, not at the lease's end.
+    if (entry && nowMs - entry.claimedMs < entry.leaseMs) return { kind: 'in_flight', retryAfterSeconds: IN_FLIGHT_RETRY_SECONDS };
     await this.ctx.storage.put<Entry>(ENTRY, { state: 'pending', fingerprint, claimedMs: nowMs, leaseMs });
     await this.ctx.storage.setAlarm(nowMs + KEEP_MS);
     return { kind: 'claimed' };
