@@ -3,11 +3,11 @@
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { reconcileAll } from '../../src/async-reconcile.ts';
-import { queuedRecord, type AsyncRecord } from '../../src/async-status.ts';
+import { isRequestId, queuedRecord, reconcileStep, type AsyncRecord } from '../../src/async-status.ts';
 import { AsyncStore, dueKey } from '../../src/async-store.ts';
-import { loadConfig, type ConfigSource } from '../../src/config.ts';
+import { loadConfig, parseConfig, type ConfigSource } from '../../src/config.ts';
 import worker from '../../src/index.ts';
-import { TOKENS } from '../config.ts';
+import { TEST_MODELS, TOKENS } from '../config.ts';
 import { deliveryBody, deliverSigned, eventually, randomRequestId, storedRecord, storedResult, submit } from './async-helpers.ts';
 import { call, errorOf, fakeUrl, GATEWAY, sleep, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
 
@@ -270,6 +270,15 @@ describe('Idempotency-Key on async submit', () => {
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
 
+  it('refuses a key from an anonymous caller, who has no identity to scope it by', async () => {
+    const anonEnv = { ...env, MODELS: { ...TEST_MODELS, open: { model_id: 'abc123', environment: 'production', public: true, async: true } } } as Env;
+    const res = await worker.fetch(new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/open/async`, {
+      method: 'POST', body: '{"model_input":1}', headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+    }), anonEnv, createExecutionContext());
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toContain('client token');
+  });
+
   it('accepts a key of 255 visible characters', async () => {
     expect((await submitWith('~'.repeat(255), { fake: { queue_ms: 600_000 } })).status).toBe(201);
   });
@@ -312,6 +321,40 @@ describe('status calls within Baseten\'s limits', () => {
     const { res, view } = await statusOf(accepted.request_id);
     expect(res.headers.get('retry-after')).toBe('3');
     expect(view).toMatchObject({ status: 'QUEUED', final: false });
+  });
+});
+
+describe('the pure rules', () => {
+  const record = queuedRecord({ requestId: 'r1', owner: 'client:a', alias: 'm', target: { kind: 'model', id: 'abc123', deployment: { kind: 'development' } }, nowMs: 0, expiresAt: 1, reconcileAt: 1 });
+  const nowMs = Date.parse('2030-01-01T00:10:00Z');
+  const reported = (status: string, minutesAgo: number) => ({ status, errors: [], status_at: new Date(nowMs - minutesAgo * 60_000).toISOString() }) as never;
+
+  it('waits while Baseten runs the request, or while a webhook retry may still come', () => {
+    expect(reconcileStep(record, reported('IN_PROGRESS', 30), nowMs)).toEqual({ kind: 'later' });
+    expect(reconcileStep(record, reported('SUCCEEDED', 0.5), nowMs)).toEqual({ kind: 'later' });
+  });
+
+  it('keeps Baseten\'s own final statuses that carry no output, and marks lost outputs WEBHOOK_FAILED', () => {
+    for (const status of ['FAILED', 'EXPIRED', 'CANCELED']) {
+      expect(reconcileStep(record, reported(status, 5), nowMs)).toMatchObject({ kind: 'final', record: { status } });
+    }
+    for (const status of ['SUCCEEDED', 'WEBHOOK_FAILED']) {
+      expect(reconcileStep(record, reported(status, 5), nowMs)).toMatchObject({ kind: 'final', record: { status: 'WEBHOOK_FAILED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] } });
+    }
+  });
+
+  it('checks config: https PUBLIC_BASE_URL (http only on loopback) and the new settings\' ranges', () => {
+    const source = (extra: ConfigSource) => ({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: { m: { model_id: 'a1', environment: 'p' } }, ...extra });
+    expect(() => parseConfig(source({ PUBLIC_BASE_URL: 'http://gateway.example.com' }))).toThrow(/PUBLIC_BASE_URL: must be an https URL/);
+    expect(parseConfig(source({ PUBLIC_BASE_URL: 'http://127.0.0.1:8787' })).publicBaseUrl).toBe('http://127.0.0.1:8787');
+    expect(parseConfig(source({})).settings).toMatchObject({ asyncReconcileAfterSeconds: 300, asyncStatusMinIntervalMs: 1000 });
+    expect(() => parseConfig(source({ SETTINGS: { async_reconcile_after_seconds: 0 } }))).toThrow(/SETTINGS.async_reconcile_after_seconds/);
+    expect(() => parseConfig(source({ SETTINGS: { async_status_min_interval_ms: -1 } }))).toThrow(/SETTINGS.async_status_min_interval_ms/);
+  });
+
+  it('takes request ids of Baseten\'s documented shape, whatever it is today', () => {
+    for (const id of ['0123456789abcdef0123456789abcdef', 'req_AbC1x9-Zq2w8e_Ty7u6i', 'a'.repeat(128)]) expect(isRequestId(id)).toBe(true);
+    for (const id of ['', 'a'.repeat(129), 'a/b', 'a.b', 'é']) expect(isRequestId(id)).toBe(false);
   });
 });
 
