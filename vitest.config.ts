@@ -6,6 +6,11 @@ export default defineConfig({
   test: {
     // The JSON report lets CI print one plain "N passed, N failed" line.
     reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
+    // The gateway logs a JSON line per request: shown for failing tests only.
+    silent: 'passed-only',
+    // Most of a file's time is spent waiting on wrangler dev, the fake or a timeout, not on a core:
+    // two files at once fit the two cores the suite is run on (the default keeps one core free).
+    maxWorkers: 2,
     projects: [
       {
         // Unit and integration tests inside workerd, with real Miniflare KV and a fake Baseten on loopback.
@@ -28,6 +33,8 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           globalSetup: ['test/setup/fake-baseten.global.ts', 'test/setup/contract.global.ts'],
+          // Fails a test whose requests reached Baseten more often than it declared.
+          setupFiles: ['test/worker/upstream-ledger.setup.ts'],
         },
       },
       {

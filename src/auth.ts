@@ -19,21 +19,22 @@ export interface Caller {
 
 /** Tokens are opaque; this only keeps absurd input away from the hash. */
 const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
+const UNKNOWN_TOKEN = 'unknown token: no client in CLIENTS holds it';
 
 export async function authenticate(request: Request, config: Config): Promise<Caller> {
   const header = request.headers.get('authorization');
   if (header === null) return anonymousCaller(request, config);
   const match = /^Bearer +(\S+)$/i.exec(header.trim());
-  if (!match || !TOKEN_SHAPE.test(match[1]!)) {
-    throw new HttpError('unauthorized', 'the Authorization header must be "Bearer <token>"');
-  }
+  if (!match) throw new HttpError('unauthorized', 'malformed Authorization header: send "Bearer <token>"');
+  // A token of impossible shape is simply not one of ours: the caller learns the same as for any unknown token.
+  if (!TOKEN_SHAPE.test(match[1]!)) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
   const digest = await sha256(match[1]!);
   // Compare against every client, without stopping at a match, so timing says nothing.
   let found: Config['clients'][number] | undefined;
   for (const client of config.clients) {
     if (timingSafeEqualBytes(digest, client.tokenDigest) && !found) found = client;
   }
-  if (!found) throw new HttpError('unauthorized', 'invalid token');
+  if (!found) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
   const client = found;
   return {
     name: client.name,

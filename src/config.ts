@@ -152,11 +152,11 @@ export function parseConfig(env: ConfigSource): Config {
   if (!env.ASYNC_REQUESTS) fail('ASYNC_REQUESTS: bind a KV namespace named ASYNC_REQUESTS');
   const apiKey = secret(env.BASETEN_API_KEY, 'BASETEN_API_KEY', true);
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
-  const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE) ?? DEFAULT_URL_TEMPLATE);
+  const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE, 'BASETEN_URL_TEMPLATE') ?? DEFAULT_URL_TEMPLATE);
   const models = parseModels(required(env.MODELS, 'MODELS'));
-  const clients = parseClients(optional(env.CLIENTS) ?? {}, models, env);
-  const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS) ?? []);
-  const publicBaseUrl = optional(env.PUBLIC_BASE_URL);
+  const clients = parseClients(optional(env.CLIENTS, 'CLIENTS') ?? {}, models, env);
+  const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS') ?? []);
+  const publicBaseUrl = optional(env.PUBLIC_BASE_URL, 'PUBLIC_BASE_URL');
   const config: Config = {
     apiKey,
     // Several comma-separated secrets let an operator rotate without a gap.
@@ -166,7 +166,7 @@ export function parseConfig(env: ConfigSource): Config {
     clients,
     allowedOrigins,
     publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
-    settings: parseSettings(optional(env.SETTINGS) ?? {}, env),
+    settings: parseSettings(optional(env.SETTINGS, 'SETTINGS') ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
   return deepFreeze(config);
@@ -176,29 +176,46 @@ function fail(message: string): never {
   throw new ConfigError(message);
 }
 
-/** Vars may be JSON values or strings holding JSON; a plain string that is not JSON stays a string. */
-function decode(value: unknown): unknown {
+/**
+ * Vars may be JSON values or strings holding JSON; a plain string that is not JSON stays a string.
+ * A string that opens like a JSON object, array or string but does not parse is a config error
+ * saying where it broke and why, without quoting the text (it may be a secret's).
+ */
+function decode(value: unknown, field: string): unknown {
   if (typeof value !== 'string') return value;
   const trimmed = value.trim();
   if (/^[[{"]/.test(trimmed) || /^(true|false|null|-?\d)/.test(trimmed)) {
     try {
       return JSON.parse(trimmed);
-    } catch {
+    } catch (err) {
+      if (/^[[{"]/.test(trimmed)) fail(`${field}: invalid JSON ${jsonProblem(value, value.indexOf(trimmed), err)}`);
       return value;
     }
   }
   return value;
 }
 
+function jsonProblem(text: string, start: number, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const reason = message
+    .replace(/, ".*" is not valid JSON$/s, '')
+    .replace(/ (in|after) JSON at position.*$/s, (_, where: string) => (where === 'after' ? ' after the JSON value' : ''));
+  const at = / at position (\d+)/.exec(message);
+  if (!at) return `(${reason})`;
+  const offset = start + Number(at[1]);
+  const before = text.slice(0, offset).split('\n');
+  return `at line ${before.length}, column ${before.at(-1)!.length + 1} (offset ${offset}): ${reason}`;
+}
+
 function required(value: unknown, field: string): unknown {
-  const decoded = optional(value);
+  const decoded = optional(value, field);
   if (decoded === undefined) fail(`${field}: required, see README "Configuration"`);
   return decoded;
 }
 
-function optional(value: unknown): unknown {
+function optional(value: unknown, field: string): unknown {
   if (value === undefined || value === null || value === '') return undefined;
-  return decode(value);
+  return decode(value, field);
 }
 
 function secret(value: unknown, field: string, mandatory: boolean): string {

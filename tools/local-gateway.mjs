@@ -34,6 +34,7 @@ export async function freePort() {
  * @param {string[]} [options.extraArgs] more `wrangler dev` arguments
  * @param {boolean} [options.inherit] show wrangler's output on this terminal
  * @param {object} [options.fakeOptions] more startFakeBaseten options
+ * @param {AbortSignal} [options.signal] stops everything started so far and rejects, at any moment of the start
  */
 export async function startLocalGateway(options = {}) {
   const fake = await startFakeBaseten({
@@ -44,13 +45,7 @@ export async function startLocalGateway(options = {}) {
     ...options.fakeOptions,
   });
   const port = options.port ?? (await freePort());
-  const vars = {
-    BASETEN_API_KEY: 'fake-baseten-key',
-    BASETEN_WEBHOOK_SECRET: 'whsec_fake',
-    BASETEN_URL_TEMPLATE: `${fake.url}/{subdomain}`,
-    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-    ...options.vars,
-  };
+  const vars = { ...fakeWiring(fake.url, port), ...options.vars };
   const persistDir = mkdtempSync(join(tmpdir(), 'gateway-dev-'));
   const inspectorPort = await freePort();
   const args = [
@@ -106,7 +101,7 @@ export async function startLocalGateway(options = {}) {
     if (leaked.length > 0) throw new Error(`the gateway's log holds ${leaked.length} secret value(s) (BASETEN_API_KEY or BASETEN_WEBHOOK_SECRET)`);
   };
   try {
-    await waitUntilReady(url, child, output);
+    await waitUntilReady(url, child, output, options.signal);
   } catch (err) {
     await stop();
     throw err;
@@ -115,21 +110,51 @@ export async function startLocalGateway(options = {}) {
 }
 
 /**
+ * The vars that point the gateway at the fake Baseten on `fakeUrl`: they override wrangler.toml and .dev.vars.
+ * @param {string} fakeUrl
+ * @param {number} port
+ */
+export function fakeWiring(fakeUrl, port) {
+  return {
+    BASETEN_API_KEY: 'fake-baseten-key',
+    BASETEN_WEBHOOK_SECRET: 'whsec_fake',
+    BASETEN_URL_TEMPLATE: `${fakeUrl}/{subdomain}`,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+  };
+}
+
+/**
  * @param {string} url
  * @param {import('node:child_process').ChildProcess} child
  * @param {string[]} output
+ * @param {AbortSignal} [signal]
  */
-async function waitUntilReady(url, child, output) {
+async function waitUntilReady(url, child, output, signal) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${output.join('')}`);
+    let res;
     try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) return;
+      res = await fetch(`${url}/healthz`, { signal });
     } catch {
-      // not listening yet
+      // not listening yet, or aborted (checked above)
     }
+    if (res?.ok) return;
+    // A gateway answering 500 has a config it cannot load: waiting longer changes nothing.
+    if (res?.status === 500) throw new Error(`the gateway answers 500: ${await errorMessage(res)}`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
+  signal?.throwIfAborted();
   throw new Error(`wrangler dev did not answer within ${READY_TIMEOUT_MS} ms:\n${output.join('')}`);
+}
+
+/** @param {Response} res */
+async function errorMessage(res) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text).error.message;
+  } catch {
+    return text.slice(0, 500);
+  }
 }

@@ -171,7 +171,7 @@ describe('reconciliation in the cron', () => {
     const brokenKv = { get: failing, put: failing, delete: failing, list: failing, getWithMetadata: failing } as unknown as KVNamespace;
     const scheduledTime = Date.now() + Math.floor(Math.random() * 1e6);
     const ctx = createExecutionContext();
-    await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), { ...env, ASYNC_REQUESTS: brokenKv } as Env, ctx);
+    await worker.scheduled(createScheduledController({ scheduledTime, cron: '*/5 * * * *' }), { ...env, ASYNC_REQUESTS: brokenKv } as Env);
     await waitOnExecutionContext(ctx);
     const wakes = (await upstreamRequests(`cron-${scheduledTime}`)).filter((r) => r.path.endsWith('/wake'));
     expect(wakes.length).toBeGreaterThan(0);

@@ -6,9 +6,10 @@ import {
 import { kvExpiration, recordExpiry } from '../../src/async-store.ts';
 import { isFresh, parseWebhookPayload, signatureMatches, signaturesOf, timeMs, verifyWebhook } from '../../src/webhook-verify.ts';
 import { deliveryBody, signature } from './async-helpers.ts';
+import { EARLIER_DELIVERY, MALFORMED_DELIVERY, NOON_DELIVERY, VECTOR_REQUEST_ID, VECTORS, vectorSignature } from './webhook-vectors.ts';
 
 const NOW = Date.parse('2026-05-01T12:00:00Z');
-const ID = '9876543210abcdef1234567890fedcba';
+const ID = VECTOR_REQUEST_ID;
 const encode = (text: string) => new TextEncoder().encode(text);
 
 function record(overrides: Partial<AsyncRecord> = {}): AsyncRecord {
@@ -27,34 +28,45 @@ describe('webhook signatures', () => {
   });
 
   it('matches any signature under any configured secret, and nothing else', async () => {
-    const body = encode(deliveryBody(ID));
-    const good = await signature(new TextDecoder().decode(body), 'whsec_old');
-    const other = await signature(new TextDecoder().decode(body), 'whsec_other');
+    const body = encode(NOON_DELIVERY);
+    const good = vectorSignature(NOON_DELIVERY, 'whsec_old');
+    const other = vectorSignature(NOON_DELIVERY, 'whsec_other');
     expect(await signatureMatches(body, `${other},${good}`, ['whsec_new', 'whsec_old'])).toBe(true);
     expect(await signatureMatches(body, other, ['whsec_new', 'whsec_old'])).toBe(false);
     expect(await signatureMatches(body, good.slice(0, -2), ['whsec_old'])).toBe(false);
-    expect(await signatureMatches(encode(`${new TextDecoder().decode(body)} `), good, ['whsec_old'])).toBe(false);
+    expect(await signatureMatches(encode(`${NOON_DELIVERY} `), good, ['whsec_old'])).toBe(false);
+  });
+
+  it('accepts every fixed vector under its own secret and under no other', async () => {
+    for (const { secret, body, hex } of VECTORS) {
+      expect(await signatureMatches(encode(body), `v1=${hex}`, [secret])).toBe(true);
+      expect(await signatureMatches(encode(body), `v1=${hex}`, [`${secret}x`])).toBe(false);
+    }
+  });
+
+  it('is matched by the tests\' own signer, which the async tests use for bodies made at run time', async () => {
+    for (const { secret, body, hex } of VECTORS) expect(await signature(body, secret)).toBe(`v1=${hex}`);
   });
 });
 
 describe('verifyWebhook', () => {
   const secrets = ['whsec_test'];
   async function verify(text: string, header?: string | null, nowMs = NOW) {
-    const signatureHeader = header === undefined ? await signature(text, 'whsec_test') : header;
+    const signatureHeader = header === undefined ? vectorSignature(text, 'whsec_test') : header;
     return verifyWebhook({ body: encode(text), signature: signatureHeader, secrets, nowMs });
   }
 
   it('accepts a signed, fresh delivery and reads it', async () => {
-    const verdict = await verify(deliveryBody(ID, { time: '2026-05-01T11:58:00.123456Z', data: { output: 'x' } }));
+    const verdict = await verify(EARLIER_DELIVERY);
     expect(verdict).toEqual({ ok: true, payload: { request_id: ID, targetKind: 'model', targetId: 'abc123', time: '2026-05-01T11:58:00.123456Z', data: { output: 'x' }, errors: [] } });
   });
 
   it('refuses in order: no secret, no signature, a wrong one (before parsing), a malformed body, a stale time', async () => {
-    const body = deliveryBody(ID, { time: '2026-05-01T12:00:00Z' });
-    expect(await verifyWebhook({ body: encode(body), signature: await signature(body, 'whsec_test'), secrets: [], nowMs: NOW })).toEqual({ ok: false, reason: 'not_configured' });
+    const body = NOON_DELIVERY;
+    expect(await verifyWebhook({ body: encode(body), signature: vectorSignature(body, 'whsec_test'), secrets: [], nowMs: NOW })).toEqual({ ok: false, reason: 'not_configured' });
     expect(await verify(body, null)).toEqual({ ok: false, reason: 'unsigned' });
-    expect(await verify('{not json', await signature('{}', 'whsec_test'))).toEqual({ ok: false, reason: 'forged' });
-    expect(await verify('{"request_id":"nothex","time":"2026-05-01T12:00:00Z","model_id":"a"}')).toEqual({ ok: false, reason: 'malformed' });
+    expect(await verify('{not json', vectorSignature('{}', 'whsec_test'))).toEqual({ ok: false, reason: 'forged' });
+    expect(await verify(MALFORMED_DELIVERY)).toEqual({ ok: false, reason: 'malformed' });
     expect(await verify(body, undefined, NOW + 301_000)).toEqual({ ok: false, reason: 'stale' });
     expect(await verify(body, undefined, NOW - 301_000)).toEqual({ ok: false, reason: 'stale' });
     expect((await verify(body, undefined, NOW + 300_000)).ok).toBe(true);

@@ -5,7 +5,8 @@ import { TEST_API_KEY, TEST_MODELS, TEST_WEBHOOK_SECRET, TOKENS } from '../confi
 import {
   deliver, deliveryBody, deliverSigned, eventually, randomRequestId, signature, storedRecord, storedResult, submit,
 } from './async-helpers.ts';
-import { call, errorOf, fakeUrl, GATEWAY, uniqueId, upstreamRequests } from './helpers.ts';
+import { call, errorOf, expectUpstream, fakeUrl, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
+import { vectorSignature } from './webhook-vectors.ts';
 
 const WEBHOOK_URL = `${GATEWAY}/v1/webhooks/baseten`;
 
@@ -25,14 +26,16 @@ interface View {
   cancel?: { canceled: boolean; message: string };
 }
 
-async function status(requestId: string, token: string | undefined = 'alice', headers: Record<string, string> = {}) {
+/** A status read; `upstream` declares the lookups it makes at Baseten, else the test looks with upstream(). */
+async function status(requestId: string, token: string | undefined = 'alice', upstream?: number) {
   const id = uniqueId('status');
-  const res = await call(`/v1/async/${requestId}`, { token, headers: { 'x-request-id': id, ...headers } });
+  const res = await call(`/v1/async/${requestId}`, { token, headers: { 'x-request-id': id }, upstream });
   return { res, upstream: () => upstreamRequests(id) };
 }
 
-async function statusBody(requestId: string): Promise<View> {
-  const { res } = await status(requestId);
+/** A status read of a request that exists; `upstream` is 1 while only Baseten knows it is final, else 0. */
+async function statusBody(requestId: string, upstream: number): Promise<View> {
+  const { res } = await status(requestId, 'alice', upstream);
   expect(res.status).toBe(200);
   return (await res.json()) as View;
 }
@@ -60,7 +63,7 @@ describe('async submit', () => {
   it('forwards the caller\'s exact bytes, integers beyond 2^53 included, with the optional fields', async () => {
     const id = uniqueId();
     const raw = '{"model_input": {"n": 12345678901234567890, "fake": {"queue_ms": 600000}}, "priority": 2, "max_time_in_queue_seconds": 10}';
-    const res = await call('/v1/models/asyncmodel/async', { method: 'POST', token: 'alice', body: raw, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    const res = await call('/v1/models/asyncmodel/async', { method: 'POST', token: 'alice', body: raw, headers: { 'content-type': 'application/json', 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(201);
     const [seen] = await upstreamRequests(id);
     expect(seen!.body).toBe(`${raw.slice(0, -1)},"webhook_endpoint":"${WEBHOOK_URL}"}`);
@@ -125,7 +128,7 @@ describe('async submit', () => {
 
   it('passes Baseten\'s refusal on with its status, IDs replaced by the alias, and records nothing', async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { status: 429, message: 'model abc123 is busy' } } }, headers: { 'x-request-id': id } });
+    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { status: 429, message: 'model abc123 is busy' } } }, headers: { 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(429);
     const error = await errorOf(res);
     expect(error.message).toContain('model asyncmodel is busy');
@@ -159,7 +162,7 @@ describe('async status', () => {
   it('follows the request to IN_PROGRESS', async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
     const view = await eventually(async () => {
-      const body = await statusBody(accepted.request_id);
+      const body = await statusBody(accepted.request_id, 1);
       return body.status === 'IN_PROGRESS' ? body : undefined;
     });
     expect(view.final).toBe(false);
@@ -178,7 +181,7 @@ describe('async status', () => {
     const { accepted } = await submit('asyncmodel');
     const errors = [{ code: 'MODEL_PREDICT_ERROR', message: 'predict crashed in abc123' }];
     expect((await deliverSigned(deliveryBody(accepted.request_id, { data: null, errors }))).status).toBe(200);
-    const view = await statusBody(accepted.request_id);
+    const view = await statusBody(accepted.request_id, 0);
     expect(view).toMatchObject({ status: 'FAILED', final: true, errors: [{ code: 'MODEL_PREDICT_ERROR', message: 'predict crashed in asyncmodel' }] });
     expect(view).not.toHaveProperty('output');
   });
@@ -189,7 +192,7 @@ describe('async status', () => {
     ['WEBHOOK_FAILED', { queue_ms: 0, run_ms: 0 }],
   ])('keeps a final status learned from Baseten (%s) and then stops asking', async (expected, fake) => {
     const { accepted } = await submit('asyncmodel', fake);
-    await eventually(async () => ((await statusBody(accepted.request_id)).status === expected ? true : undefined));
+    await eventually(async () => ((await statusBody(accepted.request_id, 1)).status === expected ? true : undefined));
     expect((await storedRecord(accepted.request_id))!.status).toBe(expected);
     const { res, upstream } = await status(accepted.request_id);
     expect(await res.json()).toMatchObject({ status: expected, final: true });
@@ -225,10 +228,11 @@ describe('async ownership', () => {
 
   describe('anonymous callers', () => {
     const anonEnv = { ...env, MODELS: { ...TEST_MODELS, open: { model_id: 'abc123', environment: 'production', public: true, async: true } } } as Env;
-    const fetchAnon = (path: string, init: RequestInit<IncomingRequestCfProperties> = {}) => worker.fetch(incoming(`${GATEWAY}${path}`, init), anonEnv, createExecutionContext());
+    const fetchAnon = (path: string, init: RequestInit<IncomingRequestCfProperties>, upstream: number) =>
+      worker.fetch(tracked(incoming(`${GATEWAY}${path}`, init), upstream), anonEnv, createExecutionContext());
 
     async function anonSubmit() {
-      const res = await fetchAnon('/v1/models/open/async', { method: 'POST', body: '{"model_input":{"fake":{"queue_ms":600000}}}', headers: { 'content-type': 'application/json' } });
+      const res = await fetchAnon('/v1/models/open/async', { method: 'POST', body: '{"model_input":{"fake":{"queue_ms":600000}}}', headers: { 'content-type': 'application/json' } }, 1);
       expect(res.status).toBe(201);
       return (await res.json()) as { request_id: string; owner_token: string };
     }
@@ -238,9 +242,10 @@ describe('async ownership', () => {
       const second = await anonSubmit();
       expect(first.owner_token).toMatch(/^aot_[0-9a-f]{64}$/);
       expect((await storedRecord(first.request_id))!.owner).not.toContain(first.owner_token);
+      // Only the owner's read gets as far as asking Baseten for the live status.
       const read = (token?: string, auth?: string) => fetchAnon(`/v1/async/${first.request_id}`, {
         headers: { ...(token ? { 'x-async-owner-token': token } : {}), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
-      });
+      }, token === first.owner_token && !auth ? 1 : 0);
       expect((await read(first.owner_token)).status).toBe(200);
       expect((await read()).status).toBe(404);
       expect((await read(second.owner_token)).status).toBe(404);
@@ -306,7 +311,7 @@ describe('async webhook', () => {
     const other = await submit('asyncmodel');
     const otherBody = deliveryBody(other.accepted.request_id);
     const res = await worker.fetch(
-      incoming(WEBHOOK_URL, { method: 'POST', body: otherBody, headers: { 'x-baseten-signature': await signature(otherBody, 'whsec_newer') } }),
+      tracked(incoming(WEBHOOK_URL, { method: 'POST', body: otherBody, headers: { 'x-baseten-signature': await signature(otherBody, 'whsec_newer') } })),
       { ...env, BASETEN_WEBHOOK_SECRET: `whsec_newer,${TEST_WEBHOOK_SECRET}` } as Env,
       createExecutionContext(),
     );
@@ -318,7 +323,7 @@ describe('async webhook', () => {
     const { accepted } = await submit('asyncmodel');
     const body = deliveryBody(accepted.request_id);
     const res = await worker.fetch(
-      incoming(WEBHOOK_URL, { method: 'POST', body, headers: { 'x-baseten-signature': await signature(body) } }),
+      tracked(incoming(WEBHOOK_URL, { method: 'POST', body, headers: { 'x-baseten-signature': await signature(body) } })),
       { ...env, BASETEN_WEBHOOK_SECRET: '' } as Env,
       createExecutionContext(),
     );
@@ -328,7 +333,7 @@ describe('async webhook', () => {
 
   it('refuses a signed body that is not a delivery with 400', async () => {
     const body = '{"hello":"world"}';
-    expect((await deliver(body, await signature(body))).status).toBe(400);
+    expect((await deliver(body, vectorSignature(body, TEST_WEBHOOK_SECRET))).status).toBe(400);
   });
 });
 
@@ -336,7 +341,7 @@ describe('async cancel', () => {
   it('cancels a queued request upstream and records the outcome; status then reads CANCELED from KV', async () => {
     const { accepted } = await submit('asyncmodel');
     const id = uniqueId();
-    const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice', headers: { 'x-request-id': id } });
+    const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice', headers: { 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ request_id: accepted.request_id, model: 'asyncmodel', canceled: true, message: 'request canceled' });
     const [seen] = await upstreamRequests(id);
@@ -350,13 +355,13 @@ describe('async cancel', () => {
 
   it('records Baseten\'s refusal to cancel a running request, with its message', async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
-    await eventually(async () => ((await statusBody(accepted.request_id)).status === 'IN_PROGRESS' ? true : undefined));
-    const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice' });
+    await eventually(async () => ((await statusBody(accepted.request_id, 1)).status === 'IN_PROGRESS' ? true : undefined));
+    const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice', upstream: 1 });
     const outcome = (await res.json()) as { canceled: boolean; message: string };
     expect(outcome.canceled).toBe(false);
     expect(outcome.message).toContain('IN_PROGRESS');
     expect((await storedRecord(accepted.request_id))!.cancel).toMatchObject({ canceled: false });
-    expect(await statusBody(accepted.request_id)).toMatchObject({ status: 'IN_PROGRESS', cancel: { canceled: false } });
+    expect(await statusBody(accepted.request_id, 1)).toMatchObject({ status: 'IN_PROGRESS', cancel: { canceled: false } });
   });
 
   it('answers a final request without calling Baseten', async () => {
@@ -373,7 +378,7 @@ describe('async queue status', () => {
   it('returns the target\'s queue counts under the alias, without Baseten\'s IDs', async () => {
     await submit('asyncmodel');
     const id = uniqueId();
-    const res = await call('/v1/models/asyncmodel/async/queue', { token: 'alice', headers: { 'x-request-id': id } });
+    const res = await call('/v1/models/asyncmodel/async/queue', { token: 'alice', headers: { 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).not.toContain('abc123');
@@ -403,6 +408,7 @@ describe('KV outage', () => {
 
   it('answers a submit Baseten accepted with a clear 503 that still carries the upstream request id', async () => {
     const id = uniqueId();
+    expectUpstream(id, 1);
     const res = await worker.fetch(submitRequest(id), outageEnv, createExecutionContext());
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
@@ -425,11 +431,11 @@ describe('KV outage', () => {
       },
     });
     const ctx = createExecutionContext();
-    const res = await worker.fetch(submitRequest(uniqueId()), { ...env, ASYNC_REQUESTS: flakyKv } as Env, ctx);
+    const res = await worker.fetch(tracked(submitRequest(uniqueId()), 1), { ...env, ASYNC_REQUESTS: flakyKv } as Env, ctx);
     expect(res.status).toBe(503);
     const { error } = (await res.json()) as { error: { async_request_id: string } };
     await waitOnExecutionContext(ctx);
-    expect((await status(error.async_request_id)).res.status).toBe(200);
+    expect((await status(error.async_request_id, 'alice', 1)).res.status).toBe(200);
   });
 
   it('answers status, cancel and webhook calls with 503 service_unavailable, the webhook so that Baseten retries', async () => {
@@ -441,7 +447,7 @@ describe('KV outage', () => {
       request(`/v1/async/${requestId}`, { method: 'DELETE', headers: auth }),
       request('/v1/webhooks/baseten', { method: 'POST', body, headers: { 'x-baseten-signature': await signature(body) } }),
     ]) {
-      const res = await worker.fetch(req, outageEnv, createExecutionContext());
+      const res = await worker.fetch(tracked(req), outageEnv, createExecutionContext());
       expect(res.status).toBe(503);
       expect((await errorOf(res)).type).toBe('service_unavailable');
     }

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index.ts';
 import { TEST_API_KEY, TEST_WEBHOOK_SECRET } from '../config.ts';
-import { call, errorOf, GATEWAY, uniqueId, upstreamRequests } from './helpers.ts';
+import { call, errorOf, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
 
 describe('health and model list', () => {
   it('answers /healthz without calling Baseten', async () => {
@@ -27,7 +27,8 @@ describe('health and model list', () => {
 
 describe('request ids', () => {
   it('echoes a sane x-request-id and replaces garbage', async () => {
-    expect((await call('/healthz', { headers: { 'x-request-id': 'abc-123' } })).headers.get('x-request-id')).toBe('abc-123');
+    const sane = uniqueId('sane');
+    expect((await call('/healthz', { headers: { 'x-request-id': sane } })).headers.get('x-request-id')).toBe(sane);
     for (const bad of ['has space', 'x'.repeat(200), '<script>', 'a\u00e9']) {
       const got = (await call('/healthz', { headers: { 'x-request-id': bad } })).headers.get('x-request-id');
       expect(got).not.toBe(bad);
@@ -36,9 +37,10 @@ describe('request ids', () => {
   });
 
   it('puts the request id on error responses too', async () => {
-    const res = await call('/nowhere', { headers: { 'x-request-id': 'err-1' } });
-    expect(res.headers.get('x-request-id')).toBe('err-1');
-    expect((await errorOf(res)).request_id).toBe('err-1');
+    const id = uniqueId('err');
+    const res = await call('/nowhere', { headers: { 'x-request-id': id } });
+    expect(res.headers.get('x-request-id')).toBe(id);
+    expect((await errorOf(res)).request_id).toBe(id);
   });
 });
 
@@ -65,7 +67,7 @@ describe('CORS', () => {
   });
 
   it('exposes x-request-id to an allowed origin', async () => {
-    const res = await call('/v1/models/echo/predict', { json: {}, headers: { origin: 'https://app.example.com' } });
+    const res = await call('/v1/models/echo/predict', { json: {}, headers: { origin: 'https://app.example.com' }, upstream: 1 });
     expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(res.headers.get('access-control-expose-headers')).toContain('x-request-id');
     await res.arrayBuffer();
@@ -75,7 +77,7 @@ describe('CORS', () => {
 describe('sync routes', () => {
   it('forwards a listed route with its method and query', async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/custom/sync/items/42?full=1', { token: 'alice', headers: { 'x-request-id': id } });
+    const res = await call('/v1/models/custom/sync/items/42?full=1', { token: 'alice', headers: { 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(id);
     expect(seen!.method).toBe('GET');
@@ -85,7 +87,7 @@ describe('sync routes', () => {
 
   it('streams a request body to the custom server, and refuses one over max_body_bytes', async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'PUT', body: 'payload-bytes', headers: { 'content-type': 'text/plain', 'x-request-id': id } });
+    const res = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'PUT', body: 'payload-bytes', headers: { 'content-type': 'text/plain', 'x-request-id': id }, upstream: 1 });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(id);
     expect(seen!.method).toBe('PUT');
@@ -128,7 +130,7 @@ describe('sync routes', () => {
 
 describe('configuration', () => {
   const run = (overrides: Record<string, unknown>) =>
-    worker.fetch(new Request(`${GATEWAY}/healthz`), { ...env, ...overrides } as Env, {} as ExecutionContext);
+    worker.fetch(tracked(new Request(`${GATEWAY}/healthz`)), { ...env, ...overrides } as Env, {} as ExecutionContext);
 
   it('answers every request with a 500 naming the bad field, never the key', async () => {
     const res = await run({ MODELS: JSON.stringify({ bad: { model_id: 'abc', environment: 'production', deployment_id: 'x' } }) });
@@ -144,8 +146,9 @@ describe('configuration', () => {
   });
 
   it('answers 502 when Baseten cannot be reached', async () => {
+    // Baseten is out of reach (port 9): the fake sees nothing.
     const res = await worker.fetch(
-      new Request(`${GATEWAY}/v1/models/echo/predict`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }),
+      tracked(new Request(`${GATEWAY}/v1/models/echo/predict`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })),
       { ...env, BASETEN_URL_TEMPLATE: 'http://127.0.0.1:9/{subdomain}' } as Env,
       {} as ExecutionContext,
     );
@@ -159,10 +162,10 @@ describe('the key never leaves the Worker', () => {
     const responses = await Promise.all([
       call('/healthz'),
       call('/v1/models', { token: 'alice' }),
-      call('/v1/models/echo/predict', { json: { fake: { leak_headers: true } } }),
-      call('/v1/models/echo/predict', { json: { fake: { status: 401, message: 'bad key' } } }),
-      call('/v1/models/quick/predict', { token: 'alice', json: { fake: { delay_ms: 2000 } } }),
-      call('/v1/models/custom/sync/health', { token: 'alice' }),
+      call('/v1/models/echo/predict', { json: { fake: { leak_headers: true } }, upstream: 1 }),
+      call('/v1/models/echo/predict', { json: { fake: { status: 401, message: 'bad key' } }, upstream: 1 }),
+      call('/v1/models/quick/predict', { token: 'alice', json: { fake: { delay_ms: 2000 } }, upstream: 1 }),
+      call('/v1/models/custom/sync/health', { token: 'alice', upstream: 1 }),
       call('/v1/models/echo/predict', { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } }),
     ]);
     for (const res of responses) {

@@ -10,6 +10,7 @@ import type { ErrorType } from '../../src/errors.ts';
 import { TEST_API_KEY, TEST_WEBHOOK_SECRET, TOKEN_SHA256, TOKENS } from '../config.ts';
 import { deliver, deliveryBody, signature, storedResult, submit } from './async-helpers.ts';
 import { call, uniqueId, upstreamRequests, type CallOptions } from './helpers.ts';
+import { vectorSignature } from './webhook-vectors.ts';
 
 interface Case {
   /** What is hostile about it. */
@@ -368,15 +369,11 @@ const CASES: Case[] = [
 ];
 
 describe(`hostile requests (${CASES.length} cases)`, () => {
-  it('has at least 100 cases', () => {
-    expect(CASES.length).toBeGreaterThanOrEqual(100);
-  });
-
   it.each(CASES.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const id = uniqueId('hostile');
     const headers = new Headers(c.init?.headers);
     if (!c.ownRequestId) headers.set('x-request-id', id);
-    const res = await call(c.path, { ...c.init, headers });
+    const res = await call(c.path, { ...c.init, headers, upstream: c.upstream });
     const body = await res.text();
 
     expect([c.status].flat()).toContain(res.status);
@@ -453,7 +450,7 @@ const ASYNC_CASES: AsyncCase[] = [
   { name: 'webhook: a delivery from the future', build: async (id) => { const b = deliveryBody(id, { time: minutes(10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
   { name: 'webhook: signed, for an id never submitted', build: async () => { const b = deliveryBody(otherHex()); return webhook(b, await signature(b)); }, status: 404, type: 'not_found' },
   { name: 'webhook: signed, naming another model', build: async (id) => { const b = deliveryBody(id, { modelId: 'zzz999' }); return webhook(b, await signature(b)); }, status: 400, type: 'invalid_request' },
-  { name: 'webhook: signed, not JSON', build: async () => webhook('{oops', await signature('{oops')), status: 400, type: 'invalid_request' },
+  { name: 'webhook: signed, not JSON', build: () => webhook('{oops', vectorSignature('{oops', TEST_WEBHOOK_SECRET)), status: 400, type: 'invalid_request' },
   { name: 'webhook: over 20 MiB', build: (id) => webhook(`${deliveryBody(id).slice(0, -1)},"pad":"${'p'.repeat(21 * MiB)}"}`, 'v1=00'), status: 413, type: 'payload_too_large' },
   { name: 'webhook: GET', build: () => ['/v1/webhooks/baseten', { method: 'GET' }], status: 405, type: 'method_not_allowed' },
 ];

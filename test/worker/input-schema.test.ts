@@ -79,7 +79,7 @@ describe('input_schema in the config', () => {
 describe('input schema at the edge', () => {
   it('forwards valid predict input and answers 400 naming the path for invalid input, without calling Baseten', async () => {
     const good = uniqueId();
-    expect((await call('/v1/models/typed/predict', { token: 'alice', json: { prompt: 'hi' }, headers: { 'x-request-id': good } })).status).toBe(200);
+    expect((await call('/v1/models/typed/predict', { token: 'alice', json: { prompt: 'hi' }, headers: { 'x-request-id': good }, upstream: 1 })).status).toBe(200);
     expect(await upstreamRequests(good)).toHaveLength(1);
 
     const bad = uniqueId();
@@ -103,7 +103,7 @@ describe('input schema at the edge', () => {
     expect(await errorOf(res)).toMatchObject({ type: 'invalid_request', message: '/prompt: must be string' });
     expect(await upstreamRequests(bad)).toHaveLength(0);
     const good = uniqueId();
-    const ok = await call('/v1/models/typed/async', { token: 'alice', json: { model_input: { prompt: 'hi' } }, headers: { 'x-request-id': good } });
+    const ok = await call('/v1/models/typed/async', { token: 'alice', json: { model_input: { prompt: 'hi' } }, headers: { 'x-request-id': good }, upstream: 1 });
     expect(ok.status).toBe(201);
     expect(await upstreamRequests(good)).toHaveLength(1);
   });

@@ -1,32 +1,35 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { replaceMember } from '../../src/json-member.ts';
 import { requestedAlias } from '../../src/routes/openai.ts';
 import { EventBoundary, sseRelay, StreamIdle } from '../../src/sse.ts';
 import { TEST_API_KEY } from '../config.ts';
-import { call, errorOf, sleep, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { call, errorOf, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
 
 const SERVED = 'Qwen/Qwen2.5-3B-Instruct';
 const CHAT = { model: 'llm', messages: [{ role: 'user', content: 'hello there' }] };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function post(path: string, body: unknown, options: { token?: string; raw?: boolean; headers?: Record<string, string> } = {}) {
+/** Posts to an OpenAI route; `upstream` is how many calls reach the engine (none unless given). */
+async function post(path: string, body: unknown, options: { token?: string; upstream?: number } = {}) {
   const id = uniqueId('oai');
-  const headers = { 'x-request-id': id, ...options.headers };
+  const headers = { 'x-request-id': id };
+  const { upstream } = options;
   const res = typeof body === 'string'
-    ? await call(path, { method: 'POST', token: options.token ?? 'alice', body, headers: { 'content-type': 'application/json', ...headers } })
-    : await call(path, { token: options.token ?? 'alice', json: body, headers });
+    ? await call(path, { method: 'POST', token: options.token ?? 'alice', body, headers: { 'content-type': 'application/json', ...headers }, upstream })
+    : await call(path, { token: options.token ?? 'alice', json: body, headers, upstream });
   return { id, res };
 }
 
-/** Polls the shared fake's log until `check` holds for this request (the fake records asynchronously). */
-async function eventually(id: string, check: (seen: FakeRequest) => boolean): Promise<boolean> {
-  for (let i = 0; i < 50; i++) {
+/**
+ * Polls the shared fake's log until `check` holds for this request, within a
+ * deadline: the fake notices a dropped connection on its own time.
+ */
+async function eventually(id: string, check: (seen: FakeRequest) => boolean): Promise<void> {
+  await vi.waitFor(async () => {
     const seen = (await upstreamRequests(id))[0];
-    if (seen && check(seen)) return true;
-    await sleep(100);
-  }
-  return false;
+    expect(seen && check(seen)).toBe(true);
+  }, { timeout: 5000, interval: 100 });
 }
 
 async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
@@ -128,15 +131,22 @@ function source() {
 
 describe('sseRelay', () => {
   const limits = { keepAliveMs: 50, firstByteMs: 5000, idleMs: 5000 };
+  // The relay's timers run in this isolate: the tests move its clock.
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
 
   it('passes the bytes through unchanged and adds a keep-alive comment only between events', async () => {
     const upstream = source();
     const reader = sseRelay(upstream.stream, limits).getReader();
     const collected = (async () => readAll(reader))();
     upstream.send('data: {"a":1}\n\n');
-    await sleep(200); // silent at a boundary: keep-alives go out
+    await vi.advanceTimersByTimeAsync(200); // silent at a boundary: keep-alives go out
     upstream.send('data: {"b"');
-    await sleep(200); // silent inside an event: nothing may be added
+    await vi.advanceTimersByTimeAsync(200); // silent inside an event: nothing may be added
     upstream.send(':2}\n\ndata: [DONE]\n\n');
     upstream.end();
     const text = await collected;
@@ -149,7 +159,11 @@ describe('sseRelay', () => {
     const reader = sseRelay(upstream.stream, { keepAliveMs: 1000, firstByteMs: 5000, idleMs: 100 }).getReader();
     upstream.send('data: 1\n\n');
     expect(decoder.decode((await reader.read()).value)).toBe('data: 1\n\n');
-    await expect(reader.read()).rejects.toBeInstanceOf(StreamIdle);
+    const cut = expect(reader.read()).rejects.toBeInstanceOf(StreamIdle);
+    await vi.advanceTimersByTimeAsync(99);
+    expect(upstream.state.cancelled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await cut;
     expect(upstream.state.cancelled).toBe(true);
   });
 
@@ -158,7 +172,7 @@ describe('sseRelay', () => {
     const reader = sseRelay(upstream.stream, { keepAliveMs: 1000, firstByteMs: 100, idleMs: 150 }).getReader();
     const collected = (async () => readAll(reader))();
     for (let i = 0; i < 6; i++) {
-      await sleep(60);
+      await vi.advanceTimersByTimeAsync(60);
       upstream.send(`data: ${i}\n\n`);
     }
     upstream.end();
@@ -166,7 +180,9 @@ describe('sseRelay', () => {
     expect(upstream.state.cancelled).toBe(false);
 
     const silent = source();
-    await expect(sseRelay(silent.stream, { keepAliveMs: 1000, firstByteMs: 100, idleMs: 5000 }).getReader().read()).rejects.toBeInstanceOf(StreamIdle);
+    const cut = expect(sseRelay(silent.stream, { keepAliveMs: 1000, firstByteMs: 100, idleMs: 5000 }).getReader().read()).rejects.toBeInstanceOf(StreamIdle);
+    await vi.advanceTimersByTimeAsync(100);
+    await cut;
     expect(silent.state.cancelled).toBe(true);
   });
 
@@ -195,7 +211,7 @@ describe('OpenAI routing', () => {
     ['/v1/completions', { model: 'llm', prompt: 'hello there' }],
     ['/v1/embeddings', { model: 'llm', input: ['a', 'b'] }],
   ])('sends %s to the engine under /sync, signed, with model set to the served name', async (path, body) => {
-    const { id, res } = await post(path, body);
+    const { id, res } = await post(path, body, { upstream: 1 });
     expect(res.status).toBe(200);
     const [seen, ...more] = await upstreamRequests(id);
     expect(more).toHaveLength(0);
@@ -208,14 +224,14 @@ describe('OpenAI routing', () => {
   it('forwards every other byte of the body exactly as sent', async () => {
     const raw = '{"model":  "llm" ,\n "messages":[{"role":"user","content":"h\\u00e9"}],"seed":123456789012345678901,"temperature":0.70,'
       + '"logprobs":true,"response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f","parameters":{"model":"x"}}}]}';
-    const { id, res } = await post('/v1/chat/completions', raw);
+    const { id, res } = await post('/v1/chat/completions', raw, { upstream: 1 });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(id);
     expect(seen!.body).toBe(raw.replace('"llm"', JSON.stringify(SERVED)));
   });
 
   it('answers with the engine\'s body untouched, its model field naming the served model', async () => {
-    const { res } = await post('/v1/chat/completions', CHAT);
+    const { res } = await post('/v1/chat/completions', CHAT, { upstream: 1 });
     expect(res.headers.get('content-type')).toBe('application/json');
     const body = (await res.json()) as { model: string; choices: { message: { content: string } }[] };
     expect(body.model).toBe(SERVED);
@@ -231,7 +247,7 @@ describe('OpenAI routing', () => {
 
 describe('OpenAI streaming', () => {
   it('relays the event stream with no-cache and no proxy buffering, ending in data: [DONE]', async () => {
-    const { res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 4 } });
+    const { res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 4 } }, { upstream: 1 });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     expect(res.headers.get('cache-control')).toBe('no-cache');
@@ -248,7 +264,7 @@ describe('OpenAI streaming', () => {
   });
 
   it('hands the first token over while the engine is still generating', async () => {
-    const { id, res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 3, token_delay_ms: 1500 } });
+    const { id, res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 3, token_delay_ms: 1500 } }, { upstream: 1 });
     const reader = res.body!.getReader();
     expect(decoder.decode((await reader.read()).value)).toContain('"role":"assistant"');
     expect((await upstreamRequests(id))[0]!.finished).toBe(false);
@@ -256,31 +272,31 @@ describe('OpenAI streaming', () => {
   });
 
   it('cancels the engine\'s request when the caller goes away', async () => {
-    const { id, res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 50, token_delay_ms: 100 } });
+    const { id, res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 50, token_delay_ms: 100 } }, { upstream: 1 });
     const reader = res.body!.getReader();
     await reader.read();
     await reader.cancel();
-    expect(await eventually(id, (seen) => seen.aborted)).toBe(true);
+    await eventually(id, (seen) => seen.aborted);
   });
 
   it('cuts a stream silent for longer than timeout_ms, and cancels the engine\'s request', async () => {
-    const { id, res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 3, token_delay_ms: 3000 } });
+    const { id, res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 3, token_delay_ms: 3000 } }, { upstream: 1 });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     await reader.read();
     await expect(readAll(reader)).rejects.toThrow();
-    expect(await eventually(id, (seen) => seen.aborted)).toBe(true);
+    await eventually(id, (seen) => seen.aborted);
   });
 
   it('never cuts a stream that outlasts timeout_ms while tokens keep coming', async () => {
-    const { res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 5, token_delay_ms: 300 } });
+    const { res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 5, token_delay_ms: 300 } }, { upstream: 1 });
     const text = await res.text();
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(events(text)).toHaveLength(7);
   });
 
   it('answers 504 when the engine sends no headers within timeout_ms', async () => {
-    const { res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { delay_ms: 3000 } });
+    const { res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { delay_ms: 3000 } }, { upstream: 1 });
     expect(res.status).toBe(504);
     expect((await errorOf(res)).type).toBe('upstream_timeout');
   });
@@ -326,15 +342,15 @@ describe('OpenAI request checks', () => {
 
 describe('OpenAI engine errors', () => {
   it.each([
-    [400, 400, 'invalid_request'],
-    [422, 400, 'invalid_request'],
-    [429, 429, 'rate_limited'],
-    [401, 502, 'upstream_error'],
-    [404, 502, 'upstream_error'],
-    [500, 502, 'upstream_error'],
-    [504, 504, 'upstream_timeout'],
-  ])('maps the engine\'s %i to %i %s, its message carried', async (engine, status, type) => {
-    const { id, res } = await post('/v1/chat/completions', { ...CHAT, fake: { status: engine, message: 'temperature must be <= 2' } });
+    { engine: 400, status: 400, type: 'invalid_request' },
+    { engine: 422, status: 400, type: 'invalid_request' },
+    { engine: 429, status: 429, type: 'rate_limited' },
+    { engine: 401, status: 502, type: 'upstream_error' },
+    { engine: 404, status: 502, type: 'upstream_error' },
+    { engine: 500, status: 502, type: 'upstream_error' },
+    { engine: 504, status: 504, type: 'upstream_timeout' },
+  ])('maps the engine\'s $engine to $status $type, its message carried', async ({ engine, status, type }) => {
+    const { id, res } = await post('/v1/chat/completions', { ...CHAT, fake: { status: engine, message: 'temperature must be <= 2' } }, { upstream: 1 });
     expect(res.status).toBe(status);
     const error = await errorOf(res);
     expect(error).toEqual({ type, message: `Baseten answered ${engine}: temperature must be <= 2`, request_id: id });

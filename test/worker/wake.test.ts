@@ -2,17 +2,18 @@ import { createScheduledController, env } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index.ts';
 import { TEST_API_KEY, TEST_MODELS } from '../config.ts';
-import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
+import { call, errorOf, expectUpstream, uniqueId, upstreamRequests } from './helpers.ts';
 
-async function wakeVia(alias: string, token?: string) {
+/** A wake; `upstream` is 1 when it reaches Baseten's wake endpoint. */
+async function wakeVia(alias: string, token: string | undefined, upstream: number) {
   const id = uniqueId(`wake-${alias}`);
-  const res = await call(`/v1/models/${alias}/wake`, { method: 'POST', token, headers: { 'x-request-id': id } });
+  const res = await call(`/v1/models/${alias}/wake`, { method: 'POST', token, headers: { 'x-request-id': id }, upstream });
   return { id, res };
 }
 
 describe('wake route', () => {
   it('lets an admin wake an alias: Baseten\'s wake endpoint is called, the answer names the alias only', async () => {
-    const { id, res } = await wakeVia('echo', 'admin');
+    const { id, res } = await wakeVia('echo', 'admin', 1);
     expect(res.status).toBe(202);
     const text = await res.text();
     expect(JSON.parse(text)).toEqual({ alias: 'echo', status: 'waking' });
@@ -24,27 +25,27 @@ describe('wake route', () => {
   });
 
   it('wakes a chain and a pinned deployment at their own wake paths', async () => {
-    const chain = await wakeVia('warm-chain', 'admin');
+    const chain = await wakeVia('warm-chain', 'admin', 1);
     // Baseten documents wake for models only: its 404 for a chain is the gateway's upstream error.
     expect(chain.res.status).toBe(502);
     expect((await upstreamRequests(chain.id))[0]!.path).toBe('/chain-xyz789/environments/production/wake');
-    const pinned = await wakeVia('pinned', 'admin');
+    const pinned = await wakeVia('pinned', 'admin', 1);
     expect((await upstreamRequests(pinned.id))[0]!.path).toBe('/model-abc123/deployment/q4w8e/wake');
   });
 
   it('refuses a non-admin client with 403 and an anonymous caller with 401, without calling Baseten', async () => {
-    const alice = await wakeVia('echo', 'alice');
+    const alice = await wakeVia('echo', 'alice', 0);
     expect(alice.res.status).toBe(403);
     expect((await errorOf(alice.res)).type).toBe('forbidden');
-    const anonymous = await wakeVia('echo');
+    const anonymous = await wakeVia('echo', undefined, 0);
     expect(anonymous.res.status).toBe(401);
     expect(await upstreamRequests(alice.id)).toHaveLength(0);
     expect(await upstreamRequests(anonymous.id)).toHaveLength(0);
   });
 
   it('answers 404 for an unknown alias and 502 naming the alias when Baseten refuses', async () => {
-    expect((await wakeVia('nope', 'admin')).res.status).toBe(404);
-    const { res } = await wakeVia('warm-gone', 'admin');
+    expect((await wakeVia('nope', 'admin', 0)).res.status).toBe(404);
+    const { res } = await wakeVia('warm-gone', 'admin', 1);
     expect(res.status).toBe(502);
     const error = await errorOf(res);
     expect(error.type).toBe('upstream_error');
@@ -67,6 +68,8 @@ describe('scheduled wake', () => {
     vi.spyOn(console, 'error').mockImplementation((line: string) => void lines.push(line));
     const scheduledTime = Date.now() + Math.floor(Math.random() * 1e6);
     const controller = createScheduledController({ scheduledTime, cron: '*/5 * * * *' });
+    // The cron names its wakes after the scheduled time; one per alias marked wake.
+    expectUpstream(`cron-${scheduledTime}`, 3);
     await worker.scheduled(controller, env);
 
     const sent = await upstreamRequests(`cron-${scheduledTime}`);
