@@ -49,6 +49,12 @@ export async function remember(requestId: string, seen: SeenStatus): Promise<voi
   }
 }
 
+/** After a cancel, Baseten's status has changed: the next poll asks it. */
+export async function forget(requestId: string): Promise<void> {
+  memory.delete(requestId);
+  await caches.default.delete(cacheKey(requestId)).catch(() => false);
+}
+
 function cacheKey(requestId: string): string {
   return `${CACHE_ORIGIN}${requestId}`;
 }

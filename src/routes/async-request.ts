@@ -12,7 +12,7 @@ import {
   afterBasetenStatus, afterCancel, isFinal, isRequestId, parseBasetenStatus, parseCancelOutcome, resultFor, statusView,
   type AsyncRecord, type AsyncResult, type BasetenStatus, type StatusView,
 } from '../async-status.ts';
-import { lastSeen, remember } from '../async-status-cache.ts';
+import { forget, lastSeen, remember } from '../async-status-cache.ts';
 import { AsyncStore } from '../async-store.ts';
 import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
@@ -47,6 +47,7 @@ export async function cancelAsync(request: GatewayRequest, env: Env): Promise<Re
   const upstream = await asyncRequestCall(request, record, 'DELETE');
   const outcome = parseCancelOutcome(await readSmallJson(upstream));
   if (!outcome) throw new HttpError('upstream_error', 'Baseten answered an unreadable cancel outcome');
+  await forget(record.request_id);
   // Baseten's answer stands even if it cannot be kept (the store logs it): a later status poll learns CANCELED from Baseten itself.
   await store.saveRecord(afterCancel(record, outcome, Date.now()), Date.now()).catch(() => {});
   return json({ request_id: record.request_id, model: record.alias, canceled: outcome.canceled, message: publicMessage(outcome.message, record) });
