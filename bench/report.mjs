@@ -129,6 +129,8 @@ export function rows(r) {
     result: verdict(growth === null ? null : growth <= 5),
   });
 
+  if (r.failover) out.push(...failoverRows(r));
+
   out.push({ section: 'OpenAI chat completions: this gateway vs Portkey (latency in ms)' });
   for (const mode of ['json', 'stream']) {
     const label = mode === 'json' ? 'non-streaming' : 'streaming';
@@ -214,6 +216,41 @@ export function rows(r) {
     result: verdict(r.bundle.gzipBytes / 1024 < 30),
   });
   return out;
+}
+
+/**
+ * Fail-over, gateway only: an alias with fallbacks whose primary answers
+ * against one without, and serving from the fallback when the primary refuses.
+ * @param {any} r
+ * @returns {Row[]}
+ */
+function failoverRows(r) {
+  /** @type {(Row | {section: string})[]} */
+  const out = [{ section: 'Fail-over: small predict through the gateway (latency in ms)' }];
+  for (const c of r.plan.concurrency) {
+    const m = r.failover.primaryAnswers[`c${c}`];
+    const conns = `${c} connection${c > 1 ? 's' : ''}`;
+    out.push({ figure: `p50, ${conns}: alias without fallbacks`, gateway: num(m.plain.p50, 3) });
+    const added = diff(m.failover.p50, m.plain.p50);
+    out.push({
+      figure: `p50, ${conns}: with fallbacks, primary answers`,
+      gateway: num(m.failover.p50, 3),
+      ...(c === 1 ? { target: '≤ without + 0.100 (noise)', result: `${verdict(added === null ? null : added <= 0.1)} (${plus(added, 3)})` } : {}),
+    });
+    if (c > 1) {
+      const share = ratio(m.failover.rps, m.plain.rps);
+      out.push({ figure: `requests/s, ${conns}: with / without fallbacks`, gateway: `${num(m.failover.rps, 0)} / ${num(m.plain.rps, 0)}`, result: `${num(share === null ? null : share * 100, 0)}%` });
+    }
+    out.push({ figure: `  errors, ${conns}`, gateway: `${errorCell(m.failover)} / ${errorCell(m.plain)}` });
+  }
+  const t = r.failover.primaryRefuses;
+  for (const q of ['p50', 'p99']) {
+    out.push({ figure: `${q}: primary answers, no fallbacks`, gateway: num(t.plain[q], 3) });
+    out.push({ figure: `${q}: primary refuses the connection, served by fallback-1`, gateway: num(t.refused[q], 3), result: `${plus(diff(t.refused[q], t.plain[q]), 3)} over a direct answer` });
+    out.push({ figure: `${q}: the same, primary's breaker open (skipped)`, gateway: num(t.refusedOpen[q], 3), result: `${plus(diff(t.refusedOpen[q], t.plain[q]), 3)}` });
+  }
+  out.push({ figure: '  errors (refused / breaker open)', gateway: `${errorCell(t.refused)} / ${errorCell(t.refusedOpen)}` });
+  return /** @type {Row[]} */ (out);
 }
 
 /**

@@ -15,7 +15,7 @@ import { compare, runLoad } from './measure.mjs';
 import { portkeyVersion, startPortkey } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
-import { asyncSubmitTargets, BASETEN_KEY, CHAT_MODEL_ID, chatTargets, gatewayVars, predictTargets, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
+import { asyncSubmitTargets, BASETEN_KEY, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
 import { runtimeVersions, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -89,6 +89,9 @@ try {
   step('async submit: cost of the Idempotency-Key claim');
   const asyncSubmit = await compare(asyncSubmitTargets(urls), { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup }, options);
 
+  step('fail-over');
+  const failover = await measureFailover(urls);
+
   step('Worker CPU');
   const cpu = await measureCpu(gatewayCode, { iterations: PLAN.cpuIterations, repeats: PLAN.cpuRepeats });
 
@@ -102,6 +105,7 @@ try {
     streaming: { firstByte, throughput },
     openai,
     asyncSubmit,
+    failover,
     cpu,
     bundle: bundleSize(gatewayPath),
   };
@@ -113,6 +117,32 @@ try {
   }
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error(err));
+}
+
+/**
+ * What fallbacks cost when the primary answers (against an alias without
+ * them), and how long a call takes when the primary refuses its connection:
+ * tried every time, or skipped once its breaker is open.
+ * @param {{gateway: string}} urls
+ */
+async function measureFailover(urls) {
+  const { plain, failover, refused, refusedOpen } = failoverTargets(urls, SMALL_INPUT);
+  // The fake forgets its rules on reset: the refusing primary is steered again after each.
+  const refuse = async () => {
+    await fake.reset();
+    const rule = { target: `model-${REFUSING_MODEL_ID}`, fake: { refuse: true } };
+    await (await fetch(`${fake.url}/__fake/steer`, { method: 'POST', body: JSON.stringify(rule) })).arrayBuffer();
+  };
+  await refuse();
+  const options = { repeats: PLAN.repeats, afterEach: refuse };
+  const ttfb = { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup };
+  /** @type {Record<string, unknown>} */
+  const primaryAnswers = {};
+  for (const connections of CONCURRENCY) {
+    primaryAnswers[`c${connections}`] = await compare({ plain, failover }, { kind: 'cannon', seconds: PLAN.seconds, warmupSeconds: PLAN.warmupSeconds, connections }, options);
+  }
+  const primaryRefuses = await compare({ plain, refused, refusedOpen }, ttfb, options);
+  return { primaryAnswers, primaryRefuses };
 }
 
 /** @param {string} name */

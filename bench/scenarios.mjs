@@ -9,6 +9,9 @@ export const CLIENT_TOKEN = 'bench-client-token-4f1c9a7e2b';
 export const MODEL_ID = 'bench01';
 export const CHAT_MODEL_ID = 'chat01';
 export const SERVED_NAME = 'bench/chat-model';
+/** A primary the fake refuses connections for (a rule steers it), to time serving from its fallback. */
+export const REFUSING_MODEL_ID = 'benchrf';
+const FALLBACK = { model_id: 'bench02', environment: 'production' };
 
 /**
  * The gateway's vars: one predict alias, one OpenAI alias, one async alias, one client allowed all.
@@ -23,6 +26,10 @@ export function gatewayVars(upstreamUrl) {
       bench: { model_id: MODEL_ID, environment: 'production' },
       chat: { model_id: CHAT_MODEL_ID, environment: 'production', openai: { served_model_name: SERVED_NAME } },
       'bench-async': { model_id: MODEL_ID, environment: 'production', async: true },
+      // Fail-over: the same primary with a fallback; a refusing primary, tried every time or skipped by its open breaker.
+      failover: { model_id: MODEL_ID, environment: 'production', fallbacks: [FALLBACK] },
+      refused: { model_id: REFUSING_MODEL_ID, environment: 'production', fallbacks: [FALLBACK], breaker: { failures: 1000 } },
+      'refused-open': { model_id: REFUSING_MODEL_ID, environment: 'staging', fallbacks: [FALLBACK] },
     },
     CLIENTS: { bench: { token_sha256: createHash('sha256').update(CLIENT_TOKEN).digest('hex'), models: ['*'] } },
   };
@@ -79,6 +86,19 @@ export function asyncSubmitTargets(urls) {
     new_key: { url, headers: client, body, freshHeader: 'idempotency-key' },
     replay: { url, headers: { ...client, 'idempotency-key': 'bench-replayed-key' }, body },
   };
+}
+
+/**
+ * The gateway's predict for an alias without fallbacks, one whose primary
+ * answers, one whose primary refuses every connection, and the same with its
+ * breaker open.
+ * @param {{gateway: string}} urls
+ * @param {unknown} input
+ */
+export function failoverTargets(urls, input) {
+  const body = JSON.stringify(input);
+  const alias = (/** @type {string} */ name) => ({ url: `${urls.gateway}/v1/models/${name}/predict`, headers: client, body });
+  return { plain: alias('bench'), failover: alias('failover'), refused: alias('refused'), refusedOpen: alias('refused-open') };
 }
 
 /**

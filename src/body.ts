@@ -5,14 +5,21 @@
  */
 import { HttpError } from './errors.ts';
 
-export type BodyKind = 'json' | 'binary';
+export type BodyKind = 'json' | 'binary' | 'multipart';
 
-/** JSON and Baseten's binary (msgpack) I/O are the two predict bodies. */
+/** A multipart body is unreadable without its boundary (RFC 2046: 1 to 70 characters, quoted or not). */
+const BOUNDARY = /;\s*boundary=("[^"]{1,70}"|[^\s;"]{1,70})\s*(;|$)/i;
+
+/** JSON, Baseten's binary (msgpack) I/O and multipart forms are the predict bodies Baseten takes. */
 export function bodyKind(request: Request): BodyKind {
   const type = mediaType(request);
   if (type === 'application/json') return 'json';
   if (type === 'application/octet-stream') return 'binary';
-  throw new HttpError('unsupported_media_type', 'send Content-Type: application/json (or application/octet-stream for binary input)');
+  if (type === 'multipart/form-data') {
+    if (!BOUNDARY.test(request.headers.get('content-type') ?? '')) throw new HttpError('invalid_request', 'a multipart/form-data body needs its boundary in Content-Type');
+    return 'multipart';
+  }
+  throw new HttpError('unsupported_media_type', 'send Content-Type: application/json (or application/octet-stream for binary input, multipart/form-data for forms)');
 }
 
 /** The bare, lower-cased media type of a request or a response. */
@@ -134,12 +141,14 @@ export function jsonText(text: string): { value: unknown } | undefined {
  * so a body that ends early breaks the upstream request instead of completing
  * it. A chunked body is read whole first, up to the cap: workerd ends a
  * chunked upload whose source fails midway as if it were complete, and
- * Baseten would run the model on the truncated input.
+ * Baseten would run the model on the truncated input. A body of at most
+ * `bufferBytes` is read whole too, so that it can be sent to another target.
  */
-export async function binaryBody(request: Request, maxBytes: number): Promise<BodyInit | null> {
+export async function binaryBody(request: Request, maxBytes: number, bufferBytes = 0): Promise<BodyInit | null> {
   const declared = declaredLength(request);
   if (declared === undefined || !request.body) return readCapped(request, maxBytes);
   if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (declared <= bufferBytes) return readCapped(request, maxBytes);
   const exact = new FixedLengthStream(declared);
   // A failed pipe fails the upstream fetch, which is where it is reported.
   request.body.pipeTo(exact.writable).catch(() => {});

@@ -31,6 +31,17 @@ export interface ModelConfig {
   timeoutMs: number;
   wake: boolean;
   async: boolean;
+  /** Tried in order after the target, while no byte has reached the caller (docs/failover.md); empty for most aliases. */
+  fallbacks: readonly Target[];
+  /** The circuit breaker of each of this alias's targets; set exactly when there are fallbacks. */
+  breaker?: BreakerOptions;
+}
+
+export interface BreakerOptions {
+  /** Fail-over-worthy failures within the window that open the breaker. */
+  failures: number;
+  windowMs: number;
+  cooldownMs: number;
 }
 
 /**
@@ -127,8 +138,12 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async',
+  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
 ]);
+/** The keys that name a target, the only ones a fallback takes. */
+const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development']);
+/** A fallback list longer than this would hold a caller through too many timeouts. */
+const MAX_FALLBACKS = 4;
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -308,6 +323,39 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
     async: bool(raw.async, `${field}.async`),
+    ...parseFailover(raw, field),
+  };
+}
+
+function parseFailover(raw: Record<string, unknown>, field: string): Pick<ModelConfig, 'fallbacks' | 'breaker'> {
+  if (raw.fallbacks === undefined) {
+    if (raw.breaker !== undefined) fail(`${field}.breaker: only applies to an alias with fallbacks`);
+    return { fallbacks: [] };
+  }
+  if (!Array.isArray(raw.fallbacks) || raw.fallbacks.length === 0 || raw.fallbacks.length > MAX_FALLBACKS) {
+    fail(`${field}.fallbacks: must be an array of 1 to ${MAX_FALLBACKS} targets such as {"model_id": "abc123", "environment": "staging"}`);
+  }
+  const fallbacks = raw.fallbacks.map((entry, i) => {
+    const at = `${field}.fallbacks[${i}]`;
+    const target = object(entry, at);
+    for (const key of Object.keys(target)) {
+      if (!TARGET_KEYS.has(key)) fail(`${at}.${key}: a fallback names a target only`);
+    }
+    return parseTarget(target, at);
+  });
+  return { fallbacks, breaker: parseBreaker(raw.breaker ?? {}, `${field}.breaker`) };
+}
+
+/** The contract's defaults: 5 failures within 30 s open the breaker for 30 s. */
+function parseBreaker(value: unknown, field: string): BreakerOptions {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (!['failures', 'window_seconds', 'cooldown_seconds'].includes(key)) fail(`${field}.${key}: unknown setting`);
+  }
+  return {
+    failures: int(raw.failures, `${field}.failures`, 5, 1, 1000),
+    windowMs: int(raw.window_seconds, `${field}.window_seconds`, 30, 1, 3600) * 1000,
+    cooldownMs: int(raw.cooldown_seconds, `${field}.cooldown_seconds`, 30, 1, 3600) * 1000,
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
+import type { BasetenCall } from './baseten.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
 import { preflight, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
@@ -20,13 +21,19 @@ export interface RequestState {
   caller?: Caller;
   alias?: string;
   upstreamStatus?: number;
+  /** Baseten's X-BASETEN-REQUEST-ID, for the log line. */
+  upstreamRequestId?: string;
+  /** Which of an alias's targets answered (aliases with fallbacks): sent as x-gateway-target. */
+  gatewayTarget?: string;
+  /** The request's ExecutionContext.waitUntil, for work that outlives the answer. */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 export type GatewayRequest = IRequest & { state: RequestState };
 export type HandlerArgs = [Env, ExecutionContext];
 
-export function begin(request: GatewayRequest, env: Env): Response | undefined {
-  request.state = { requestId: requestIdFor(request), startedMs: Date.now() };
+export function begin(request: GatewayRequest, env: Env, ctx?: ExecutionContext): Response | undefined {
+  request.state = { requestId: requestIdFor(request), startedMs: Date.now(), waitUntil: ctx && ((promise) => ctx.waitUntil(promise)) };
   request.state.config = configOf(env);
   return preflight(request, request.state.config);
 }
@@ -48,14 +55,26 @@ export function caller(request: GatewayRequest): Caller {
   return request.state.caller!;
 }
 
-/** What a Baseten call made for this request carries: its id, the caller's disconnect, and where Baseten's status is noted. */
-export function onBehalfOf(request: GatewayRequest): { requestId: string; signal: AbortSignal; onStatus: (status: number) => void } {
+/**
+ * What a Baseten call made for this request carries: its id, the caller's
+ * disconnect, where Baseten's status, request id and serving target are
+ * noted, and the request's background work.
+ */
+export function onBehalfOf(request: GatewayRequest): Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus' | 'onUpstreamRequestId' | 'onTarget' | 'waitUntil'> {
+  const { state } = request;
   return {
-    requestId: request.state.requestId,
+    requestId: state.requestId,
     signal: request.signal,
     onStatus: (status) => {
-      request.state.upstreamStatus = status;
+      state.upstreamStatus = status;
     },
+    onUpstreamRequestId: (id) => {
+      state.upstreamRequestId = id;
+    },
+    onTarget: (label) => {
+      state.gatewayTarget = label;
+    },
+    waitUntil: state.waitUntil,
   };
 }
 
@@ -73,6 +92,7 @@ export function finish(response: Response, request: GatewayRequest): Response {
   const { state } = request;
   // Every handler builds its own Response, so the headers here are mutable.
   response.headers.set('x-request-id', state.requestId);
+  if (state.gatewayTarget) response.headers.set('x-gateway-target', state.gatewayTarget);
   withCorsHeaders(response.headers, state.config, request.headers.get('origin'));
   logRequest(request, state, response.status);
   return response;

@@ -27,10 +27,10 @@ export class HttpError extends Error {
   readonly status: number;
   readonly type: ErrorType;
   readonly headers: Record<string, string>;
-  /** Extra public fields for the error object (never type, message or request_id), e.g. the id of work that did start upstream. */
-  readonly details: Record<string, string>;
+  /** Extra public fields for the error object (never type, message or request_id), e.g. the id of work that did start upstream, Baseten's status. */
+  readonly details: Record<string, string | number>;
 
-  constructor(type: ErrorType, message: string, headers: Record<string, string> = {}, details: Record<string, string> = {}) {
+  constructor(type: ErrorType, message: string, headers: Record<string, string> = {}, details: Record<string, string | number> = {}) {
     super(message);
     this.type = type;
     this.status = ERROR_STATUS[type];

@@ -7,6 +7,8 @@ export interface LoggedState {
   caller?: { name: string };
   alias?: string;
   upstreamStatus?: number;
+  upstreamRequestId?: string;
+  gatewayTarget?: string;
 }
 
 export function logRequest(request: Request, state: LoggedState, status: number): void {
@@ -18,6 +20,8 @@ export function logRequest(request: Request, state: LoggedState, status: number)
     alias: state.alias,
     status,
     upstream_status: state.upstreamStatus,
+    upstream_request_id: state.upstreamRequestId,
+    target: state.gatewayTarget,
     ms: Date.now() - state.startedMs,
   }));
 }

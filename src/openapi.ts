@@ -8,7 +8,7 @@ import type { Caller } from './auth.ts';
 import type { Config, ModelConfig } from './config.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
-import { ANY_INPUT, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
+import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -129,18 +129,18 @@ function mediaTypes(content: Readonly<Record<string, JsonSchema>>): Json {
 }
 
 const ERROR_WHEN: Record<ErrorType, string> = {
-  invalid_request: 'Malformed JSON, a bad field, or input that breaks the alias\'s input_schema (the message names the path)',
+  invalid_request: 'Malformed JSON, a bad field, input that breaks the alias\'s input_schema (the message names the path), or input the model refused (Baseten\'s 400 or 422, its message and detail carried, with x-should-retry: false)',
   unauthorized: 'Missing or bad token, or a private alias called without one',
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
   conflict: 'Idempotency-Key already used with another body, or its first request is still in flight (retry-after says when to try again)',
-  payload_too_large: 'Body over the alias\'s max_body_bytes, or too many batch rows',
-  unsupported_media_type: 'Not application/json (or application/octet-stream where predict takes it)',
+  payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
+  unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
   internal: 'Bad gateway configuration (the message names the field), or a bug',
-  upstream_error: 'Baseten answered 4xx/5xx (its status and message carried) or could not be reached',
-  service_unavailable: 'A service the gateway needs is unavailable',
+  upstream_error: 'Baseten answered 401, 403, 404 or 5xx (its status and message carried) or could not be reached',
+  service_unavailable: 'A service the gateway needs is unavailable, or no target of an alias with fallbacks could serve (retry-after says when to try again)',
   upstream_timeout: 'Baseten did not answer in time',
 };
 
@@ -163,6 +163,8 @@ function components(api: Api): Json {
           model: { type: 'string' },
           status_url: { type: 'string' },
           owner_token: { type: 'string' },
+          upstream_status: { type: 'integer', description: 'Baseten\'s HTTP status, when the error is Baseten\'s answer' },
+          upstream_code: { type: 'string', description: 'Baseten\'s error_code (timeout, client_error, model_unavailable, model_not_ready, ...), when it sent one' },
         },
       },
     },
@@ -171,7 +173,10 @@ function components(api: Api): Json {
     description: `${type}: ${ERROR_WHEN[type]}`,
     headers: {
       'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...((type === 'rate_limited' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...((type === 'rate_limited' || type === 'service_unavailable' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...GATEWAY_TARGET_HEADER,
+      ...BASETEN_REQUEST_ID_HEADER,
+      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
     },
     content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
   }]));

@@ -6,9 +6,10 @@ export function json(body: unknown, status = 200, headers: Record<string, string
 
 /**
  * Response headers a caller may see. Everything else (set-cookie, server,
- * x-baseten-* internals, content-encoding after fetch decoded the body) stays behind.
+ * x-baseten-* internals other than the request id support asks for,
+ * content-encoding after fetch decoded the body) stays behind.
  */
-const RELAYED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-language', 'etag', 'last-modified'];
+const RELAYED_HEADERS = ['content-type', 'cache-control', 'content-disposition', 'content-language', 'etag', 'last-modified', 'x-baseten-request-id'];
 
 /** The upstream body goes back as it arrives; without a length it stays chunked. */
 export function relay(upstream: Response, extraHeaders: Record<string, string> = {}): Response {

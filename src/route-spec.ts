@@ -63,3 +63,18 @@ export const PATH_PARAMETERS: Readonly<Record<string, { description: string; sch
   request_id: { description: 'The request_id the async submit answered', schema: { type: 'string' } },
   route: { description: 'The rest of the path, as listed in the alias\'s sync_routes; may hold several segments', schema: { type: 'string' } },
 };
+
+/** What x-gateway-target may say. */
+export const TARGET_LABEL_PATTERN = '^(primary|fallback-[1-9][0-9]*|none)$';
+
+/** On every answer of an alias with fallbacks that reached (or skipped) its targets. */
+export const GATEWAY_TARGET_HEADER = {
+  'x-gateway-target': {
+    description: 'Aliases with `fallbacks` only: the target that answered, `primary` or `fallback-N` (1-based, in the order of the alias\'s `fallbacks`); `none` when every target\'s circuit breaker was open. See docs/failover.md for `fallbacks` and `breaker`',
+    schema: { type: 'string', pattern: TARGET_LABEL_PATTERN },
+  },
+};
+
+export const BASETEN_REQUEST_ID_HEADER = {
+  'x-baseten-request-id': { description: 'Baseten\'s X-BASETEN-REQUEST-ID for the call that answered: quote it to Baseten support', schema: { type: 'string' } },
+};

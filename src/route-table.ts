@@ -11,7 +11,8 @@ import { ASYNC_STATUSES } from './async-status.ts';
 import type { Config, ModelConfig } from './config.ts';
 import type { ErrorType } from './errors.ts';
 import { IDEMPOTENCY_KEY } from './idempotency.ts';
-import { closed, json, ref, type Api, type JsonSchema, type Method, type Reply, type RouteSpec } from './route-spec.ts';
+import {
+  BASETEN_REQUEST_ID_HEADER, closed, GATEWAY_TARGET_HEADER, json, ref, TARGET_LABEL_PATTERN, type Api, type JsonSchema, type Method, type Reply, type RouteSpec } from './route-spec.ts';
 import { asyncStatus, cancelAsync } from './routes/async-request.ts';
 import { asyncQueue, submitAsync } from './routes/async.ts';
 import { batch } from './routes/batch.ts';
@@ -26,15 +27,23 @@ const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
 const ALIAS_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'forbidden', 'not_found'];
 const ALIAS_CALL_ERRORS: ErrorType[] = [...ALIAS_ERRORS, 'upstream_error', 'upstream_timeout'];
 const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
+/** Routes whose work fails over: with no target left, 503. */
+const WORK_ERRORS: ErrorType[] = [...ALIAS_CALL_ERRORS, 'service_unavailable'];
 const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
+
+/** Which of the alias's targets a batch row went to last (aliases with fallbacks only). */
+const ROW_TARGET: JsonSchema = { type: 'string', pattern: TARGET_LABEL_PATTERN, description: 'primary or fallback-N: the target that answered this row' };
 
 /** Schemas shared by several routes, published under components/schemas. */
 const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
-  RowError: closed({ type: { type: 'string' }, message: { type: 'string' }, status: { type: 'integer' } }),
+  RowError: closed({
+    type: { type: 'string' }, message: { type: 'string' }, status: { type: 'integer' },
+    upstream_status: { type: 'integer' }, upstream_code: { type: 'string' },
+  }, ['type', 'message', 'status']),
   BatchRow: {
     oneOf: [
-      closed({ output: { description: "The row's predict output, as the model answered it" } }),
-      closed({ error: ref('RowError') }),
+      closed({ output: { description: "The row's predict output, as the model answered it" }, target: ROW_TARGET }, ['output']),
+      closed({ error: ref('RowError'), target: ROW_TARGET }, ['error']),
     ],
   },
   AsyncError: closed({ code: { type: 'string' }, message: { type: 'string' } }),
@@ -66,10 +75,14 @@ const SHARED_SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   },
 };
 
-/** Binary (msgpack) input passes through unparsed, except to an alias with a schema it would bypass. */
+/** Binary (msgpack) and multipart input pass through unparsed, except to an alias with a schema they would bypass. */
 const predictBody = (input: JsonSchema, _config: Config, model?: ModelConfig) => model?.inputSchema
   ? json(input)
-  : { ...json(input), 'application/octet-stream': { type: 'string', contentMediaType: 'application/octet-stream' } };
+  : {
+    ...json(input),
+    'application/octet-stream': { type: 'string', contentMediaType: 'application/octet-stream' },
+    'multipart/form-data': { type: 'object', description: 'Passed through unparsed, boundary kept, within max_body_bytes' },
+  };
 const batchBody = (input: JsonSchema, config: Config) => json(closed({
   rows: { type: 'array', items: input, maxItems: config.settings.batchMaxRows },
 }, ['rows']));
@@ -89,12 +102,14 @@ const SYNC_METHODS: Method[] = ['get', 'head', 'post', 'put', 'patch', 'delete',
 const MODEL_OBJECT = closed({ id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } });
 
 const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
+/** A relayed Baseten answer: who served it, and Baseten's id for it. */
+const RELAYED = { headers: { ...GATEWAY_TARGET_HEADER, ...BASETEN_REQUEST_ID_HEADER } };
 
 const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
   method: 'post', path, operationId, summary, access: 'caller',
   body: () => json(ref('OpenAIRequest')),
-  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER } },
-  errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER, ...RELAYED } },
+  errors: [...BODY_ERRORS, ...WORK_ERRORS],
   handler,
 });
 
@@ -130,15 +145,15 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'post', path: '/v1/models/{alias}/predict', operationId: 'predict', access: 'caller',
     summary: 'One prediction: the body goes to the target\'s /predict (chains: /run_remote) and the answer streams back as it arrives',
     body: predictBody, perAlias: (model) => model.inputSchema !== undefined,
-    replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER } },
-    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS],
+    replies: { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER, ...RELAYED } },
+    errors: [...BODY_ERRORS, ...WORK_ERRORS],
     handler: predict,
   },
   {
     method: 'post', path: '/v1/models/{alias}/batch', operationId: 'batch', access: 'caller',
     summary: 'One predict per row, a bounded number at a time; a row\'s failure is that row\'s error. The alias\'s timeout is the whole batch\'s deadline',
     body: batchBody, perAlias: (model) => model.inputSchema !== undefined,
-    replies: { 200: ok('One entry per row, in order', closed({ rows: { type: 'array', items: ref('BatchRow') } })) },
+    replies: { 200: { ...ok('One entry per row, in order', closed({ rows: { type: 'array', items: ref('BatchRow') } })), headers: GATEWAY_TARGET_HEADER } },
     errors: [...BODY_ERRORS, ...ALIAS_ERRORS],
     handler: batch,
   },
@@ -152,8 +167,8 @@ export const ROUTES: readonly RouteSpec[] = [
     method, path: '/v1/models/{alias}/sync/{route}', operationId: `sync_${method}`, access: 'caller',
     summary: 'A custom-server route, only if the alias lists it in sync_routes',
     body: method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER,
-    replies: { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER } },
-    errors: ['invalid_request', 'payload_too_large', ...ALIAS_CALL_ERRORS],
+    replies: { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER, ...RELAYED } },
+    errors: ['invalid_request', 'payload_too_large', ...WORK_ERRORS],
     handler: sync,
   })),
   {
@@ -178,10 +193,11 @@ export const ROUTES: readonly RouteSpec[] = [
         headers: {
           location: { description: 'The status_url', schema: { type: 'string' } },
           'idempotent-replayed': { description: '`true` when this is the first answer to the same Idempotency-Key, sent again', schema: { const: 'true' } },
+          ...GATEWAY_TARGET_HEADER,
         },
       },
     },
-    errors: [...BODY_ERRORS, ...ALIAS_CALL_ERRORS, 'conflict', 'service_unavailable'],
+    errors: [...BODY_ERRORS, ...WORK_ERRORS, 'conflict'],
     handler: submitAsync,
   },
   {

@@ -5,11 +5,11 @@
  * JSON answers.
  */
 import type { ModelConfig } from './config.ts';
-import { HttpError } from './errors.ts';
+import { HttpError, type ErrorType } from './errors.ts';
 import { redact } from './redact.ts';
 
-/** What scrubbing needs: the alias to name, the target whose IDs it replaces. */
-export type Named = Pick<ModelConfig, 'alias' | 'target'>;
+/** What scrubbing needs: the alias to name, the targets whose IDs it replaces (the fallbacks' too, when known). */
+export type Named = Pick<ModelConfig, 'alias' | 'target'> & Partial<Pick<ModelConfig, 'fallbacks'>>;
 
 /** Enough of an error body to carry its message; the rest is not read. */
 const ERROR_BODY_MAX_BYTES = 4096;
@@ -40,26 +40,48 @@ export async function readPrefix(body: ReadableStream<Uint8Array> | null, maxByt
   return new TextDecoder().decode(bytes);
 }
 
+/** What a Baseten error body says: `{"error", "error_code"?, "detail"?}`; engines say `{"error": {"message"}}`, FastAPI `{"detail"}`. */
+export interface ErrorBody {
+  message: string;
+  /** Baseten's `error_code`, when it is one of the documented words. */
+  code?: string;
+  detail?: string;
+}
+
+const ERROR_CODE = /^[a-z_]{1,64}$/;
+
 /** Baseten errors are `{"error": "..."}`; engines say `{"error": {"message": "..."}}`. */
 export function errorMessageOf(text: string): string {
+  return errorBodyOf(text).message;
+}
+
+export function errorBodyOf(text: string): ErrorBody {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
-    if (parsed && typeof parsed === 'object' && 'error' in parsed) {
-      const error = (parsed as { error: unknown }).error;
-      if (typeof error === 'string') return error;
-      if (error && typeof error === 'object' && 'message' in error && typeof error.message === 'string') return error.message;
-    }
-    if (parsed && typeof parsed === 'object' && 'detail' in parsed && typeof parsed.detail === 'string') return parsed.detail;
+    parsed = JSON.parse(text);
   } catch {
-    // not JSON: the text itself, trimmed below
+    return { message: text.trim() || 'no message' };
   }
-  return text.trim() || 'no message';
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return { message: text.trim() || 'no message' };
+  const body = parsed as Record<string, unknown>;
+  const error = body.error;
+  // FastAPI's 422 detail is a list of problems: kept as JSON text.
+  const detail = typeof body.detail === 'string' ? body.detail : body.detail === undefined ? undefined : JSON.stringify(body.detail);
+  const code = typeof body.error_code === 'string' && ERROR_CODE.test(body.error_code) ? body.error_code : undefined;
+  let message: string | undefined;
+  if (typeof error === 'string') message = error;
+  else if (error && typeof error === 'object' && 'message' in error && typeof error.message === 'string') message = error.message;
+  if (message === undefined) return { message: detail ?? (text.trim() || 'no message'), code };
+  return { message, code, detail };
 }
 
 /** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in. */
 export function scrubIds(text: string, model: Named): string {
-  const ids = [model.target.id];
-  if (model.target.deployment.kind === 'deployment') ids.push(model.target.deployment.id);
+  const ids: string[] = [];
+  for (const target of [model.target, ...model.fallbacks ?? []]) {
+    ids.push(target.id);
+    if (target.deployment.kind === 'deployment') ids.push(target.deployment.id);
+  }
   let out = text;
   for (const id of ids) out = out.split(id).join(model.alias);
   return out;
@@ -88,15 +110,66 @@ export async function readSmallJson(upstream: Response): Promise<unknown> {
   }
 }
 
+/** A non-2xx Baseten answer, read once: what the fail-over decision and the caller's error are made from. */
+export interface UpstreamError extends ErrorBody {
+  status: number;
+  /** Seconds, as Baseten sent them on a 429 or 503. */
+  retryAfter?: string;
+  /** X-BASETEN-REQUEST-ID, for support tickets. */
+  requestId?: string;
+  /** A Truss server's own error: X-BASETEN-ERROR-SOURCE and X-BASETEN-ERROR-CODE. */
+  trussSource?: string;
+  trussCode?: string;
+}
+
+/** Baseten's request ids are documented only as strings: anything else is not passed on. */
+const SANE_UPSTREAM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Baseten's X-BASETEN-REQUEST-ID when it is a plain token. */
+export function upstreamRequestId(headers: Headers): string | undefined {
+  const id = headers.get('x-baseten-request-id');
+  return id !== null && SANE_UPSTREAM_ID.test(id) ? id : undefined;
+}
+
+export async function readUpstreamError(upstream: Response): Promise<UpstreamError> {
+  const body = errorBodyOf(await readPrefix(upstream.body, ERROR_BODY_MAX_BYTES));
+  const retryAfter = upstream.headers.get('retry-after') ?? '';
+  return {
+    ...body,
+    status: upstream.status,
+    retryAfter: /^\d{1,6}$/.test(retryAfter) ? retryAfter : undefined,
+    requestId: upstreamRequestId(upstream.headers),
+    trussSource: upstream.headers.get('x-baseten-error-source') ?? undefined,
+    trussCode: upstream.headers.get('x-baseten-error-code') ?? undefined,
+  };
+}
+
 /** Maps a non-2xx Baseten answer to the contract's error. */
 export async function upstreamFailure(upstream: Response, model: Named): Promise<HttpError> {
-  const text = await readPrefix(upstream.body, ERROR_BODY_MAX_BYTES);
-  const message = publicMessage(errorMessageOf(text), model);
-  const detail = `Baseten answered ${upstream.status}: ${message}`;
-  if (upstream.status === 429) {
-    const retryAfter = upstream.headers.get('retry-after') ?? '';
-    return new HttpError('rate_limited', detail, { 'retry-after': /^\d{1,6}$/.test(retryAfter) ? retryAfter : '1' });
-  }
-  if (upstream.status === 504) return new HttpError('upstream_timeout', detail);
-  return new HttpError('upstream_error', detail);
+  return failureOf(await readUpstreamError(upstream), model);
+}
+
+/**
+ * The contract's error for a Baseten refusal. The caller's faults keep their
+ * class (and tell OpenAI clients not to retry); 401, 403 and 404 are the
+ * gateway's configuration, so they stay 502.
+ */
+export function failureOf(error: UpstreamError, model: Named): HttpError {
+  const text = error.detail === undefined ? error.message : `${error.message}: ${error.detail}`;
+  const message = `Baseten answered ${error.status}: ${publicMessage(text, model)}`;
+  const details: Record<string, string | number> = { upstream_status: error.status };
+  if (error.code) details.upstream_code = error.code;
+  const headers: Record<string, string> = error.requestId ? { 'x-baseten-request-id': error.requestId } : {};
+  const type = errorTypeOf(error);
+  if (type === 'invalid_request' || type === 'payload_too_large') headers['x-should-retry'] = 'false';
+  if (type === 'rate_limited') headers['retry-after'] = error.retryAfter ?? '1';
+  return new HttpError(type, message, headers, details);
+}
+
+function errorTypeOf(error: UpstreamError): ErrorType {
+  if (error.status === 400 || error.status === 422 || error.code === 'client_error') return 'invalid_request';
+  if (error.status === 413) return 'payload_too_large';
+  if (error.status === 429) return 'rate_limited';
+  if (error.status === 504) return 'upstream_timeout';
+  return 'upstream_error';
 }

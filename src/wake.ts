@@ -4,13 +4,7 @@
  */
 import { ConfigError, loadConfig, type Config, type ConfigSource, type ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { callBaseten, type BasetenCall } from './baseten.ts';
-
-/**
- * Baseten answers wake with 202 at once; a wake that hangs must not hold a
- * cron run for the 600 s Baseten allows it.
- */
-export const WAKE_TIMEOUT_MS = 30_000;
+import { callBaseten, WAKE_TIMEOUT_MS, type BasetenCall } from './baseten.ts';
 
 /** POSTs the target's wake endpoint and returns Baseten's status; throws the contract's error (IDs scrubbed) when Baseten refuses. */
 export async function wakeModel(config: Config, model: ModelConfig, call: Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus'>): Promise<number> {

@@ -3,6 +3,8 @@
  * bind it into workerd, and by the tests to know the tokens. Tokens here are
  * test values only.
  */
+import { FAILOVER_MODELS } from './config/failover.ts';
+
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
 
@@ -60,6 +62,7 @@ export const TEST_MODELS = {
   },
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
+  ...FAILOVER_MODELS,
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */

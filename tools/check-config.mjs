@@ -122,7 +122,10 @@ function readSecretsFile(file, report) {
       return {};
     }
   }
-  const entries = text.split('\n').flatMap((line) => /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line) ?? []);
+  const entries = text.split('\n').flatMap((line) => {
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    return match ? [match] : [];
+  });
   return Object.fromEntries(entries.map((match) => [match[1], (match[2] ?? '').replace(/^(['"])(.*)\1$/s, '$2')]));
 }
 

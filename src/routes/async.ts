@@ -13,7 +13,7 @@ import { AsyncStore, recordExpiry } from '../async-store.ts';
 import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
 import { isObject, readJson } from '../body.ts';
 import { validateInput } from '../input-schema.ts';
-import { isWebhookOrigin, type Config, type ModelConfig } from '../config.ts';
+import { isWebhookOrigin, type Config, type ModelConfig, type Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { claimKey, idempotencyKeyOf } from '../idempotency.ts';
@@ -58,7 +58,8 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
       throw err;
     }
     // Baseten queued it and only the record is late (saveLater retries it): a retry gets the request id, not a second run.
-    await claim.complete({ status: 201, body: JSON.stringify(acceptedFromDetails(err as HttpError)), location: (err as HttpError).details.status_url! });
+    const queued = acceptedFromDetails(err as HttpError);
+    await claim.complete({ status: 201, body: JSON.stringify(queued), location: queued.status_url });
     throw err;
   }
   await claim.complete({ status: answer.status, body: await answer.clone().text(), location: answer.headers.get('location') ?? '' });
@@ -76,11 +77,11 @@ interface Submission {
 async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, submission: Submission): Promise<Response> {
   const { model, base } = submission;
   const cfg = config(request);
-  const requestId = await queueUpstream(request, model, submission.body);
+  const { requestId, target } = await queueUpstream(request, model, submission.body);
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target: model.target, nowMs,
+    requestId, owner: owner.owner, alias: model.alias, target, nowMs,
     expiresAt: recordExpiry(nowMs, submission.maxQueueSeconds, cfg.settings.asyncTtlSeconds),
     reconcileAt: Math.ceil(nowMs / 1000) + cfg.settings.asyncReconcileAfterSeconds,
   });
@@ -134,15 +135,25 @@ function publicBase(cfg: Config, request: Request): string {
   return url.origin;
 }
 
-/** Sends the submit and returns Baseten's request id (it answers 201 or 202 depending on the docs' generation: any 2xx). */
-async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<string> {
+/**
+ * Sends the submit and returns Baseten's request id (it answers 201 or 202
+ * depending on the docs' generation: any 2xx) and the target that queued it,
+ * where its status and cancel calls go.
+ */
+async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<{ requestId: string; target: Target }> {
+  const behalf = onBehalfOf(request);
+  let target = model.target;
   const upstream = await callBaseten(config(request), model, { action: 'async_predict' }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+    ...behalf, body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+    onTarget: (label, tried) => {
+      behalf.onTarget?.(label);
+      if (tried) target = tried;
+    },
   });
   const answer = await readSmallJson(upstream);
   const requestId = isObject(answer) ? answer.request_id : undefined;
   if (!isRequestId(requestId)) throw new HttpError('upstream_error', 'Baseten accepted the request but answered no usable request id');
-  return requestId;
+  return { requestId, target };
 }
 
 interface Accepted {
@@ -162,7 +173,7 @@ function acceptedBody(record: AsyncRecord, statusUrl: string, owner: NewOwner): 
 /** The 201 body that the 503's details stand for. */
 function acceptedFromDetails(err: HttpError): Accepted {
   const { async_request_id: requestId, model, status_url: statusUrl } = err.details;
-  return { request_id: requestId!, model: model!, status: 'QUEUED', status_url: statusUrl! };
+  return { request_id: String(requestId), model: String(model), status: 'QUEUED', status_url: String(statusUrl) };
 }
 
 /** The 503's extra error fields: the error's own request_id is the gateway's, so Baseten's is async_request_id. */

@@ -12,14 +12,19 @@ import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
+import { labelIndex, targetLabel } from '../failover.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
 const ROW_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
 /** All rows' answers together stay well inside a Worker's 128 MB of memory. */
 const BATCH_ANSWER_MAX_BYTES = 16 * 1024 * 1024;
 
-/** A row's output as the exact JSON text Baseten sent (re-encoding could change numbers), or its error. */
-type RowResult = { output: Uint8Array } | { error: HttpError };
+/**
+ * A row's output as the exact JSON text Baseten sent (re-encoding could
+ * change numbers), or its error; for an alias with fallbacks, which target
+ * answered it.
+ */
+type RowResult = ({ output: Uint8Array } | { error: HttpError }) & { target?: string };
 
 interface BatchRun {
   request: GatewayRequest;
@@ -30,6 +35,8 @@ interface BatchRun {
   signal: AbortSignal;
   /** Answer bytes the batch may still keep. */
   budgetBytes: number;
+  /** The furthest of the alias's targets any row was sent to: the batch's x-gateway-target. */
+  furthestTarget: number;
 }
 
 export async function batch(request: GatewayRequest): Promise<Response> {
@@ -40,11 +47,14 @@ export async function batch(request: GatewayRequest): Promise<Response> {
   // Every row is checked before any is sent.
   const invalid = rows.map((row) => rowError(() => validateInput(model, row)));
   const deadline = AbortSignal.timeout(model.timeoutMs);
-  const run: BatchRun = { request, model, deadline, signal: AbortSignal.any([deadline, request.signal]), budgetBytes: BATCH_ANSWER_MAX_BYTES };
+  const run: BatchRun = {
+    request, model, deadline, signal: AbortSignal.any([deadline, request.signal]), budgetBytes: BATCH_ANSWER_MAX_BYTES, furthestTarget: -1,
+  };
   const results = await mapBounded(rows, settings.batchConcurrency, async (row, i) => {
     const error = invalid[i];
     return error ? { error } : runRow(run, row);
   });
+  if (run.furthestTarget >= 0) request.state.gatewayTarget = targetLabel(run.furthestTarget);
   return answer(results);
 }
 
@@ -71,12 +81,23 @@ function rowError(step: () => void): HttpError | undefined {
 }
 
 async function runRow(run: BatchRun, row: unknown): Promise<RowResult> {
+  const served: { target?: string } = {};
+  const result = await predictRow(run, row, served);
+  return { ...result, ...served };
+}
+
+async function predictRow(run: BatchRun, row: unknown, served: { target?: string }): Promise<RowResult> {
   const { request, model, signal } = run;
   if (signal.aborted) return { error: stopped(run) };
   try {
     // A row's Baseten status is not the batch's: none is noted for the log line.
     const upstream = await callBaseten(config(request), model, { action: 'predict' }, {
       requestId: request.state.requestId, callerHeaders: request.headers, body: JSON.stringify(row), contentType: 'application/json', timeoutMs: model.timeoutMs, signal,
+      waitUntil: request.state.waitUntil,
+      onTarget: (label) => {
+        served.target = label;
+        if (label !== 'none') run.furthestTarget = Math.max(run.furthestTarget, labelIndex(label));
+      },
     });
     const bytes = await readAtMost(upstream.body, ROW_ANSWER_MAX_BYTES);
     if (!bytes) return { error: new HttpError('upstream_error', `Baseten's answer is larger than ${ROW_ANSWER_MAX_BYTES} bytes`) };
@@ -105,11 +126,13 @@ function answer(results: RowResult[]): Response {
   const parts: Uint8Array[] = [encoder.encode('{"rows":[')];
   results.forEach((result, i) => {
     if (i > 0) parts.push(encoder.encode(','));
+    const target = result.target === undefined ? '' : `,"target":${JSON.stringify(result.target)}`;
     if ('output' in result) {
-      parts.push(encoder.encode('{"output":'), result.output, encoder.encode('}'));
+      parts.push(encoder.encode('{"output":'), result.output, encoder.encode(`${target}}`));
     } else {
-      const { type, message, status } = result.error;
-      parts.push(encoder.encode(JSON.stringify({ error: { type, message, status } })));
+      const { type, message, status, details } = result.error;
+      const { upstream_status, upstream_code } = details;
+      parts.push(encoder.encode(JSON.stringify({ error: { type, message, status, upstream_status, upstream_code }, target: result.target })));
     }
   });
   parts.push(encoder.encode(']}'));

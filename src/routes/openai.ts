@@ -10,11 +10,10 @@ import { callBaseten } from '../baseten.ts';
 import { mediaType, readJson } from '../body.ts';
 import type { Config, ModelConfig } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
-import { HttpError, type ErrorType } from '../errors.ts';
+import { HttpError } from '../errors.ts';
 import { replaceMember } from '../json-member.ts';
 import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
-import { upstreamFailure, type Named } from '../upstream-errors.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
@@ -33,7 +32,7 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   const body = replaceMember(text, 'model', JSON.stringify(servedName));
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs, failure: engineFailure,
+    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
   if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
   return sseResponse(upstream, {
@@ -76,24 +75,4 @@ function openAIModel(request: GatewayRequest, alias: string): { model: ModelConf
 function openAIBodyCap(cfg: Config): number {
   if (cfg.openaiMaxBodyBytes === 0) throw new HttpError('not_found', 'no OpenAI-compatible model is configured');
   return cfg.openaiMaxBodyBytes;
-}
-
-/**
- * The engine's own verdict on a bad request (a parameter out of range, a
- * prompt too long) is the caller's to fix: it keeps its 4xx, so an OpenAI
- * client raises BadRequestError with the engine's message. 401, 403 and 404
- * from upstream mean the gateway's key or config is wrong, which the caller
- * cannot fix: those stay 502, as on every other route.
- */
-const CALLER_FAULTS: Partial<Record<number, ErrorType>> = {
-  400: 'invalid_request',
-  413: 'payload_too_large',
-  // FastAPI-based engines say 422 for a body that fails validation; OpenAI says 400.
-  422: 'invalid_request',
-};
-
-async function engineFailure(upstream: Response, model: Named): Promise<HttpError> {
-  const failure = await upstreamFailure(upstream, model);
-  const type = CALLER_FAULTS[upstream.status];
-  return type ? new HttpError(type, failure.message, failure.headers) : failure;
 }

@@ -5,6 +5,7 @@ import { binaryBody, bodyKind, readJson } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { replayBufferBytes } from '../failover.ts';
 import { validateInput } from '../input-schema.ts';
 import { relay } from '../responses.ts';
 
@@ -16,9 +17,12 @@ export async function predict(request: GatewayRequest): Promise<Response> {
     validateInput(model, value);
     return relay(await postPredict(request, model, bytes, 'application/json'));
   }
-  // Binary input cannot be checked against a schema, so it would bypass it.
+  // Binary and multipart input cannot be checked against a schema, so they would bypass it.
   if (model.inputSchema) throw new HttpError('unsupported_media_type', `model "${model.alias}" takes JSON input checked against its input schema`);
-  return relay(await postPredict(request, model, await binaryBody(request, model.maxBodyBytes), 'application/octet-stream'));
+  const body = await binaryBody(request, model.maxBodyBytes, replayBufferBytes(model));
+  // A form's parts are found by its boundary: the caller's Content-Type goes upstream whole.
+  const contentType = kind === 'multipart' ? request.headers.get('content-type')! : 'application/octet-stream';
+  return relay(await postPredict(request, model, body, contentType));
 }
 
 function postPredict(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {

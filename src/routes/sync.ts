@@ -4,6 +4,7 @@ import { callBaseten } from '../baseten.ts';
 import { binaryBody } from '../body.ts';
 import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { replayBufferBytes } from '../failover.ts';
 import { relay } from '../responses.ts';
 import { matchSyncRoute } from '../sync-routes.ts';
 
@@ -16,7 +17,7 @@ export async function sync(request: GatewayRequest): Promise<Response> {
   const route = matchSyncRoute(url.pathname.slice(prefix.length), model.syncRoutes);
   if (route === undefined) throw new HttpError('not_found', `route not available for model "${model.alias}"`);
   // Streamed like a binary predict body: a custom server's upload may be as large as the cap allows.
-  const body = BODYLESS_METHODS.has(request.method) ? null : await binaryBody(request, model.maxBodyBytes);
+  const body = BODYLESS_METHODS.has(request.method) ? null : await binaryBody(request, model.maxBodyBytes, replayBufferBytes(model));
   const upstream = await callBaseten(config(request), model, { action: 'sync', rest: route + url.search }, {
     ...onBehalfOf(request), method: request.method, body, callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });

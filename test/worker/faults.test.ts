@@ -31,7 +31,7 @@ describe('Baseten answers an error', () => {
     { status: 503, expected: 502, type: 'upstream_error' },
     { status: 429, expected: 429, type: 'rate_limited' },
     { status: 504, expected: 504, type: 'upstream_timeout' },
-    { status: 400, expected: 502, type: 'upstream_error' },
+    { status: 400, expected: 400, type: 'invalid_request' },
   ])('maps Baseten\'s $status to $expected $type, sends the predict once and serves the next request', async ({ status, expected, type }) => {
     const { id, res } = await predictWith({ status, message: `boom ${status}` });
     expect(res.status).toBe(expected);

@@ -144,7 +144,9 @@ const contentTypes: Case[] = [
   ['application/jsonp', 415],
   ['application/json-patch+json', 415],
   ['application/x-www-form-urlencoded', 415],
-  ['multipart/form-data; boundary=x', 415],
+  // Baseten's spec takes multipart predict input: passed through, boundary kept.
+  ['multipart/form-data; boundary=x', 200],
+  ['multipart/form-data', 400],
   ['application/xml', 415],
   ['image/png', 415],
   ['', 415],

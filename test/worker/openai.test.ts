@@ -353,7 +353,9 @@ describe('OpenAI engine errors', () => {
     const { id, res } = await post('/v1/chat/completions', { ...CHAT, fake: { status: engine, message: 'temperature must be <= 2' } }, { upstream: 1 });
     expect(res.status).toBe(status);
     const error = await errorOf(res);
-    expect(error).toEqual({ type, message: `Baseten answered ${engine}: temperature must be <= 2`, request_id: id });
+    expect(error).toMatchObject({ type, message: `Baseten answered ${engine}: temperature must be <= 2`, request_id: id, upstream_status: engine });
     if (engine === 429) expect(res.headers.get('retry-after')).toBe('1');
+    // A client must not send the same bad input again; anything else it may.
+    expect(res.headers.get('x-should-retry')).toBe(status === 400 ? 'false' : null);
   });
 });

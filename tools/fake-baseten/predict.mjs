@@ -4,7 +4,7 @@
  */
 
 import { sendError, sendJson, withEchoedHeaders, writeWithBackpressure } from './http.mjs';
-import { isBinary, parseJson } from './request.mjs';
+import { isBinary, isMultipart, parseJson } from './request.mjs';
 import { answerSteered } from './steering.mjs';
 import { steeringFor } from './targeting.mjs';
 
@@ -13,13 +13,15 @@ import { steeringFor } from './targeting.mjs';
 /** @typedef {import('./types.mjs').Deployment} Deployment */
 
 /**
- * Echoes the input the way a simple Truss model would; binary (msgpack) bodies come back as is.
+ * Echoes the input the way a simple Truss model would; binary (msgpack) and multipart bodies come
+ * back as is (steered by rules only).
  * @param {Ctx} ctx
  * @param {Target} target
  * @param {Deployment} deployment
  */
 export async function handlePredict(ctx, target, deployment) {
-  if (isBinary(ctx.req)) return answerSteered(ctx, ctx.rule, target, () => echoBinary(ctx));
+  // Baseten's spec takes multipart/form-data predict input too; the fake echoes it like bytes.
+  if (isBinary(ctx.req) || isMultipart(ctx.req)) return answerSteered(ctx, ctx.rule, target, () => echoBinary(ctx));
   const parsed = parseJson(ctx.body);
   if (!parsed.ok) return sendError(ctx, 400, 'Invalid JSON payload');
   const input = parsed.value;

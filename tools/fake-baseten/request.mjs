@@ -110,6 +110,11 @@ export function isBinary(req) {
   return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/octet-stream';
 }
 
+/** @param {IncomingMessage} req */
+export function isMultipart(req) {
+  return (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'multipart/form-data';
+}
+
 /**
  * @param {unknown} value
  * @returns {value is Record<string, any>}
