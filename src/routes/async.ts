@@ -124,15 +124,15 @@ function asyncModelFor(request: GatewayRequest): ModelConfig {
 }
 
 /**
- * The origin Baseten can reach this gateway at: PUBLIC_BASE_URL (https or
- * loopback, checked with the config), else the one the caller used, moved
- * to https unless it is loopback: Baseten sends webhooks over https only.
+ * The origin Baseten can reach this gateway at: PUBLIC_BASE_URL, else the one
+ * the caller used; moved to https unless it is a loopback host, since Baseten
+ * delivers webhooks over https only (npm run check flags an http
+ * PUBLIC_BASE_URL for async aliases before deploy).
  */
 function publicBase(cfg: Config, request: Request): string {
-  if (cfg.publicBaseUrl) return cfg.publicBaseUrl;
-  const url = new URL(request.url);
+  const url = new URL(cfg.publicBaseUrl ?? new URL(request.url).origin);
   if (!isWebhookOrigin(url)) url.protocol = 'https:';
-  return url.origin;
+  return url.href.replace(/\/+$/, '');
 }
 
 /**

@@ -9,7 +9,7 @@ import { loadConfig, parseConfig, type ConfigSource } from '../../src/config.ts'
 import worker from '../../src/index.ts';
 import { TEST_MODELS, TOKENS } from '../config.ts';
 import { deliveryBody, deliverSigned, eventually, randomRequestId, storedRecord, storedResult, submit } from './async-helpers.ts';
-import { call, errorOf, fakeUrl, GATEWAY, sleep, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { call, errorOf, fakeUrl, GATEWAY, sleep, tracked, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
 
 const config = () => loadConfig(env as ConfigSource);
 
@@ -359,10 +359,8 @@ describe('the pure rules', () => {
     }
   });
 
-  it('checks config: https PUBLIC_BASE_URL (http only on loopback) and the new settings\' ranges', () => {
+  it('checks the new settings\' ranges', () => {
     const source = (extra: ConfigSource) => ({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: { m: { model_id: 'a1', environment: 'p' } }, ...extra });
-    expect(() => parseConfig(source({ PUBLIC_BASE_URL: 'http://gateway.example.com' }))).toThrow(/PUBLIC_BASE_URL: must be an https URL/);
-    expect(parseConfig(source({ PUBLIC_BASE_URL: 'http://127.0.0.1:8787' })).publicBaseUrl).toBe('http://127.0.0.1:8787');
     expect(parseConfig(source({})).settings).toMatchObject({ asyncReconcileAfterSeconds: 300, asyncStatusMinIntervalMs: 1000 });
     expect(() => parseConfig(source({ SETTINGS: { async_reconcile_after_seconds: 0 } }))).toThrow(/SETTINGS.async_reconcile_after_seconds/);
     expect(() => parseConfig(source({ SETTINGS: { async_status_min_interval_ms: -1 } }))).toThrow(/SETTINGS.async_status_min_interval_ms/);
@@ -398,5 +396,21 @@ describe('request ids and webhook URLs', () => {
     expect(res.status).toBe(201);
     const [seen] = await upstreamRequests(id);
     expect(JSON.parse(seen!.body).webhook_endpoint).toBe('https://gateway.test/v1/webhooks/baseten');
+  });
+
+  it.each([
+    ['http://gateway.example.com', 'https://gateway.example.com/v1/webhooks/baseten'],
+    ['https://gateway.example.com/base/', 'https://gateway.example.com/base/v1/webhooks/baseten'],
+    ['http://127.0.0.1:8787', 'http://127.0.0.1:8787/v1/webhooks/baseten'],
+  ])('hands Baseten an https webhook URL for PUBLIC_BASE_URL %s, loopback excepted', async (base, expected) => {
+    const id = uniqueId();
+    const res = await worker.fetch(tracked(new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/asyncmodel/async`, {
+      method: 'POST',
+      body: '{"model_input":{"fake":{"queue_ms":600000}}}',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
+    }), 1), { ...env, PUBLIC_BASE_URL: base } as Env, createExecutionContext());
+    expect(res.status).toBe(201);
+    const [seen] = await upstreamRequests(id);
+    expect(JSON.parse(seen!.body).webhook_endpoint).toBe(expected);
   });
 });
