@@ -12,6 +12,7 @@ import { authenticate, authorizeModel, requireAdmin } from './auth.ts';
 import type { ModelConfig } from './config.ts';
 import { caller, config, type GatewayRequest, type HandlerArgs } from './context.ts';
 import { enforceRateLimit } from './rate-limit.ts';
+import { basetenTarget } from './upstream.ts';
 
 export type Access = 'open' | 'caller' | 'admin' | 'webhook';
 
@@ -25,9 +26,14 @@ export function withAccess(access: Access): RequestHandler<GatewayRequest, Handl
   };
 }
 
-/** The alias from the path, checked against what this caller may use: 404 unknown, 401 or 403 not theirs. */
+/**
+ * The alias from the path, checked against what this caller may use: 404
+ * unknown, 401 or 403 not theirs. The routes under the alias's path are its
+ * deployment's: a Model API, which has only the OpenAI routes, is a 404 there.
+ */
 export function modelFor(request: GatewayRequest): ModelConfig {
   const model = authorizeModel(caller(request), config(request), String(request.params.alias));
   request.state.alias = model.alias;
+  basetenTarget(model.target);
   return model;
 }

@@ -5,7 +5,7 @@
  * every function that depends on the clock takes `nowMs`.
  */
 import { isObject } from './body.ts';
-import type { Target } from './config.ts';
+import type { BasetenTarget } from './config.ts';
 
 /**
  * Baseten's async request ids. Its spec says only "string"; today they are 32
@@ -43,7 +43,7 @@ export interface AsyncRecord {
   owner: string;
   alias: string;
   /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
-  target: Target;
+  target: BasetenTarget;
   created_at: string;
   /** Epoch seconds at which KV drops the record; rewrites keep it. */
   expires_at: number;
@@ -65,14 +65,14 @@ export interface AsyncResult {
   /** The webhook's `time`: when Baseten sent it. */
   delivered_at: string;
   /** What the delivery ran on: a delivery stored before its record was seen is joined only to a record of the same target. */
-  target?: { kind: Target['kind']; id: string };
+  target?: { kind: BasetenTarget['kind']; id: string };
 }
 
 /** A delivery whose signature and age webhook-verify.ts checked. */
 export interface WebhookPayload {
   request_id: string;
   /** `model_id` for models, `chain_id` for chains: the id the request ran on. */
-  targetKind: Target['kind'];
+  targetKind: BasetenTarget['kind'];
   targetId: string;
   time: string;
   data: unknown;
@@ -106,7 +106,7 @@ export interface NewRequest {
   requestId: string;
   owner: string;
   alias: string;
-  target: Target;
+  target: BasetenTarget;
   nowMs: number;
   expiresAt: number;
   /** Epoch seconds at which the cron first asks Baseten about it. */

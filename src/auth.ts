@@ -5,6 +5,7 @@
 import type { Config, ModelConfig, RateLimitPolicy } from './config.ts';
 import { sha256, timingSafeEqualBytes } from './crypto.ts';
 import { HttpError } from './errors.ts';
+import { protocolAuthorization } from './websocket-protocols.ts';
 
 export interface Caller {
   /** Client name, or "anonymous". */
@@ -22,7 +23,8 @@ const TOKEN_SHAPE = /^[\x21-\x7e]{16,512}$/;
 const UNKNOWN_TOKEN = 'unknown token: no client in CLIENTS holds it';
 
 export async function authenticate(request: Request, config: Config): Promise<Caller> {
-  const header = request.headers.get('authorization');
+  // A browser's WebSocket cannot send headers: its token comes as a subprotocol.
+  const header = request.headers.get('authorization') ?? protocolAuthorization(request.headers);
   if (header === null) return anonymousCaller(request, config);
   const match = /^Bearer +(\S+)$/i.exec(header.trim());
   if (!match) throw new HttpError('unauthorized', 'malformed Authorization header: send "Bearer <token>"');

@@ -13,12 +13,27 @@ export type Deployment =
   | { kind: 'deployment'; id: string }
   | { kind: 'development' };
 
-export interface Target {
+/** A model or chain deployment on Baseten's own hosts. */
+export interface BasetenTarget {
   /** Baseten's subdomain prefix: a model or a chain. */
   kind: 'model' | 'chain';
   id: string;
   deployment: Deployment;
+  /**
+   * The environment's own host (`model-{id}-{env}`) with bare paths. Only with
+   * an environment; absent on async records written before regional targets.
+   */
+  regional?: boolean;
 }
+
+/** Baseten's shared OpenAI-compatible Model APIs endpoint: only the OpenAI routes reach it, `model` set to the slug. */
+export interface ModelApiTarget {
+  kind: 'model_api';
+  slug: string;
+}
+
+/** Where an alias's calls go. */
+export type Target = BasetenTarget | ModelApiTarget;
 
 export interface ModelConfig {
   alias: string;
@@ -31,6 +46,8 @@ export interface ModelConfig {
   timeoutMs: number;
   wake: boolean;
   async: boolean;
+  /** Opens the target's WebSocket endpoint at GET /v1/models/{alias}/websocket. */
+  websocket: boolean;
   /** Tried in order after the target, while no byte has reached the caller (docs/failover.md); empty for most aliases. */
   fallbacks: readonly Target[];
   /** The circuit breaker of each of this alias's targets; set exactly when there are fallbacks. */
@@ -76,6 +93,8 @@ export interface Settings {
   sseKeepAliveMs: number;
   batchConcurrency: number;
   batchMaxRows: number;
+  /** A WebSocket with no message either way for this long is closed with 1001. */
+  websocketIdleMs: number;
   /** The policy for callers without a token, counted per IP. */
   anonymousRateLimit: RateLimitPolicy;
 }
@@ -84,6 +103,8 @@ export interface Config {
   apiKey: string;
   webhookSecrets: readonly string[];
   urlTemplate: string;
+  /** Base URL of Baseten's Model APIs, without a trailing slash (e.g. https://inference.baseten.co/v1). */
+  modelApiUrl: string;
   models: ReadonlyMap<string, ModelConfig>;
   clients: readonly ClientConfig[];
   allowedOrigins: ReadonlySet<string> | '*';
@@ -98,6 +119,7 @@ export interface ConfigSource {
   BASETEN_API_KEY?: unknown;
   BASETEN_WEBHOOK_SECRET?: unknown;
   BASETEN_URL_TEMPLATE?: unknown;
+  BASETEN_MODEL_API_URL?: unknown;
   MODELS?: unknown;
   CLIENTS?: unknown;
   ALLOWED_ORIGINS?: unknown;
@@ -109,6 +131,7 @@ export interface ConfigSource {
 export class ConfigError extends Error {}
 
 const DEFAULT_URL_TEMPLATE = 'https://{subdomain}.api.baseten.co';
+const DEFAULT_MODEL_API_URL = 'https://inference.baseten.co/v1';
 /** Baseten's own edge cap is 100 MB per request body. */
 const BASETEN_MAX_BODY_BYTES = 100 * 1024 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -123,6 +146,13 @@ export const KV_MIN_TTL_SECONDS = 60;
 /** Baseten IDs are short alphanumerics; anything else could steer the signed request elsewhere. */
 const BASETEN_ID = /^[a-z0-9]{1,64}$/i;
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
+/** A regional environment's name ends up in a host name: no underscore, one DNS label with its prefix. */
+const REGIONAL_ENVIRONMENT_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
+const DNS_LABEL_MAX = 63;
+/** Model API slugs such as "deepseek-ai/DeepSeek-V3.1": they only ever travel in a JSON body. */
+const MODEL_API_SLUG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}(\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$/;
+/** Settings that reach routes a Model API does not have. */
+const NOT_FOR_MODEL_API = ['wake', 'async', 'websocket', 'sync_routes', 'input_schema'];
 /** Also published as the OpenAPI alias pattern, so no regex flags. */
 export const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Plain path segments (none starting with a dot), optionally ending in a '/*' wildcard. */
@@ -139,9 +169,10 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
   'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
+  'model_api', 'regional', 'websocket',
 ]);
 /** The keys that name a target, the only ones a fallback takes. */
-const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development']);
+const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'model_api', 'regional']);
 /** A fallback list longer than this would hold a caller through too many timeouts. */
 const MAX_FALLBACKS = 4;
 
@@ -168,6 +199,7 @@ export function parseConfig(env: ConfigSource): Config {
   const apiKey = secret(env.BASETEN_API_KEY, 'BASETEN_API_KEY', true);
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
   const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE, 'BASETEN_URL_TEMPLATE') ?? DEFAULT_URL_TEMPLATE);
+  const modelApiUrl = parseModelApiUrl(optional(env.BASETEN_MODEL_API_URL, 'BASETEN_MODEL_API_URL') ?? DEFAULT_MODEL_API_URL);
   const models = parseModels(required(env.MODELS, 'MODELS'));
   const clients = parseClients(optional(env.CLIENTS, 'CLIENTS') ?? {}, models, env);
   const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS') ?? []);
@@ -177,6 +209,7 @@ export function parseConfig(env: ConfigSource): Config {
     // Several comma-separated secrets let an operator rotate without a gap.
     webhookSecrets: webhookSecret ? webhookSecret.split(',').map((s) => s.trim()).filter(Boolean) : [],
     urlTemplate,
+    modelApiUrl,
     models,
     clients,
     allowedOrigins,
@@ -287,6 +320,17 @@ function parseUrlTemplate(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+function parseModelApiUrl(value: unknown): string {
+  const field = 'BASETEN_MODEL_API_URL';
+  if (typeof value !== 'string') fail(`${field}: must be a URL such as ${DEFAULT_MODEL_API_URL}`);
+  const url = parseUrl(value, field);
+  if (url.search || url.hash || url.username || url.password || value.includes('@')) fail(`${field}: must not carry a query, fragment or credentials`);
+  if (url.protocol === 'https:' ? !BASETEN_HOST.test(url.hostname) : !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    fail(`${field}: must be https on a baseten.co host (http is allowed for 127.0.0.1/localhost only)`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
 function parseUrl(value: string, field: string): URL {
   try {
     return new URL(value);
@@ -312,17 +356,25 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     if (!MODEL_KEYS.has(key)) fail(`${field}.${key}: unknown setting`);
   }
   const maxBodyBytes = int(raw.max_body_bytes, `${field}.max_body_bytes`, DEFAULT_MAX_BODY_BYTES, 1, BASETEN_MAX_BODY_BYTES);
+  const target = parseTarget(raw, field);
+  if (target.kind === 'model_api') {
+    const misplaced = NOT_FOR_MODEL_API.find((key) => raw[key] !== undefined && raw[key] !== false);
+    if (misplaced) fail(`${field}.${misplaced}: a Model API takes only the OpenAI routes (/v1/chat/completions, /v1/completions, /v1/embeddings)`);
+  }
+  const openai = raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`);
   return {
     alias,
-    target: parseTarget(raw, field),
+    target,
     public: bool(raw.public, `${field}.public`),
-    openai: raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`),
+    // A Model API speaks OpenAI's protocol by definition; its `model` is the slug.
+    openai: openai ?? (target.kind === 'model_api' ? { servedModelName: target.slug } : undefined),
     syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
     async: bool(raw.async, `${field}.async`),
+    websocket: bool(raw.websocket, `${field}.websocket`),
     ...parseFailover(raw, field),
   };
 }
@@ -359,24 +411,43 @@ function parseBreaker(value: unknown, field: string): BreakerOptions {
   };
 }
 
-function parseTarget(raw: Record<string, unknown>, field: string): Target {
-  const hasModel = raw.model_id !== undefined;
-  if (hasModel === (raw.chain_id !== undefined)) fail(`${field}: give exactly one of model_id, chain_id`);
-  const kind = hasModel ? 'model' : 'chain';
-  const idField = hasModel ? 'model_id' : 'chain_id';
+/**
+ * One target: `model_id` or `chain_id` with one of environment, deployment_id,
+ * development (and `regional` with an environment), or `model_api`. Takes any
+ * object holding those keys, an alias's entry or one of its own targets.
+ */
+export function parseTarget(raw: Record<string, unknown>, field: string): Target {
+  const given = ['model_id', 'chain_id', 'model_api'].filter((k) => raw[k] !== undefined);
+  if (given.length !== 1) fail(`${field}: give exactly one of model_id, chain_id, model_api`);
+  if (raw.model_api !== undefined) return parseModelApiTarget(raw, field);
+  const kind = given[0] === 'model_id' ? 'model' : 'chain';
+  const idField = given[0]!;
   const id = str(raw[idField], `${field}.${idField}`, BASETEN_ID, 'must be a Baseten ID (letters and digits)');
+  const deployment = parseDeployment(raw, field);
+  if (!bool(raw.regional, `${field}.regional`)) return { kind, id, deployment };
+  if (deployment.kind !== 'environment') fail(`${field}.regional: a regional host serves one environment; give environment, not deployment_id or development`);
+  str(deployment.name, `${field}.environment`, REGIONAL_ENVIRONMENT_NAME, 'a regional environment\'s name is letters, digits and inner hyphens (it becomes part of a host name)');
+  if (`${kind}-${id}-${deployment.name}`.length > DNS_LABEL_MAX) fail(`${field}: ${kind}-<id>-<environment> must fit in one ${DNS_LABEL_MAX}-character host label`);
+  return { kind, id, deployment, regional: true };
+}
+
+function parseDeployment(raw: Record<string, unknown>, field: string): Deployment {
   const given = ['environment', 'deployment_id', 'development'].filter((k) => raw[k] !== undefined && raw[k] !== false);
   if (given.length !== 1) fail(`${field}: give exactly one of environment, deployment_id, development`);
-  let deployment: Deployment;
   if (raw.environment !== undefined) {
-    deployment = { kind: 'environment', name: str(raw.environment, `${field}.environment`, ENVIRONMENT_NAME, 'must be an environment name such as "production"') };
-  } else if (raw.deployment_id !== undefined) {
-    deployment = { kind: 'deployment', id: str(raw.deployment_id, `${field}.deployment_id`, BASETEN_ID, 'must be a Baseten deployment ID') };
-  } else {
-    if (raw.development !== true) fail(`${field}.development: must be true`);
-    deployment = { kind: 'development' };
+    return { kind: 'environment', name: str(raw.environment, `${field}.environment`, ENVIRONMENT_NAME, 'must be an environment name such as "production"') };
   }
-  return { kind, id, deployment };
+  if (raw.deployment_id !== undefined) {
+    return { kind: 'deployment', id: str(raw.deployment_id, `${field}.deployment_id`, BASETEN_ID, 'must be a Baseten deployment ID') };
+  }
+  if (raw.development !== true) fail(`${field}.development: must be true`);
+  return { kind: 'development' };
+}
+
+function parseModelApiTarget(raw: Record<string, unknown>, field: string): ModelApiTarget {
+  const placed = ['environment', 'deployment_id', 'development', 'regional'].find((k) => raw[k] !== undefined && raw[k] !== false);
+  if (placed) fail(`${field}.${placed}: a Model API has no deployments; give model_api alone`);
+  return { kind: 'model_api', slug: str(raw.model_api, `${field}.model_api`, MODEL_API_SLUG, 'must be a Model API slug such as "deepseek-ai/DeepSeek-V3.1"') };
 }
 
 function parseOpenAI(value: unknown, field: string): { servedModelName: string } {
@@ -497,6 +568,7 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
     sseKeepAliveMs: int(raw.sse_keepalive_ms, 'SETTINGS.sse_keepalive_ms', 15_000, 100, 600_000),
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),
+    websocketIdleMs: int(raw.websocket_idle_ms, 'SETTINGS.websocket_idle_ms', 300_000, 100, 86_400_000),
     anonymousRateLimit: parseRateLimit(raw.anonymous_rate_limit, 'SETTINGS.anonymous_rate_limit', env),
   };
 }

@@ -16,11 +16,12 @@ import {
 import { asyncStatus, cancelAsync } from './routes/async-request.ts';
 import { asyncQueue, submitAsync } from './routes/async.ts';
 import { batch } from './routes/batch.ts';
-import { healthz, listModels, openapi, retrieveModel } from './routes/meta.ts';
+import { healthz, listModels, MODES, openapi, retrieveModel } from './routes/meta.ts';
 import { chatCompletions, completions, embeddings } from './routes/openai.ts';
 import { predict } from './routes/predict.ts';
 import { sync } from './routes/sync.ts';
 import { wake } from './routes/wake.ts';
+import { websocket } from './routes/websocket.ts';
 import { basetenWebhook } from './routes/webhook.ts';
 
 const CALLER_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited'];
@@ -98,8 +99,14 @@ const OPENAI_ANSWER = { 'application/json': {}, 'text/event-stream': { type: 'st
 /** What a custom server's route may be called with; TRACE, CONNECT and made-up methods get 405. */
 const SYNC_METHODS: Method[] = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options'];
 
-/** An alias in OpenAI's model shape, as `client.models.list()` and `retrieve()` expect. */
-const MODEL_OBJECT = closed({ id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } });
+/** An alias in OpenAI's model shape, as `client.models.list()` and `retrieve()` expect, with the gateway's `modes`. */
+const MODEL_OBJECT = closed({
+  id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' },
+  modes: {
+    type: 'array', items: { enum: [...MODES] },
+    description: 'Gateway extension of OpenAI\'s model object: how this alias can be called. predict and batch (its predict routes), async (async routes), chat (the OpenAI routes), websocket (its WebSocket route)',
+  },
+});
 
 const ok = (description: string, schema: JsonSchema): Reply => ({ description, content: json(schema) });
 /** A relayed Baseten answer: who served it, and Baseten's id for it. */
@@ -171,6 +178,18 @@ export const ROUTES: readonly RouteSpec[] = [
     errors: ['invalid_request', 'payload_too_large', ...WORK_ERRORS],
     handler: sync,
   })),
+  {
+    method: 'get', path: '/v1/models/{alias}/websocket', operationId: 'websocket', access: 'caller',
+    summary: 'A WebSocket (send Upgrade: websocket) to the target\'s /websocket, for aliases with "websocket": true: messages and closes relayed both ways unchanged. Browsers may send the token as the subprotocol bearer.<token> and offer gateway',
+    replies: {
+      101: {
+        description: 'Switching Protocols: the socket is open. Without a message either way for SETTINGS.websocket_idle_ms, both sides are closed with 1001',
+        headers: { 'sec-websocket-protocol': { description: 'The subprotocol upstream selected, or gateway when the caller offered it and upstream selected none; never the token', schema: { type: 'string' } } },
+      },
+    },
+    errors: ['invalid_request', ...ALIAS_CALL_ERRORS],
+    handler: websocket,
+  },
   {
     method: 'post', path: '/v1/models/{alias}/async', operationId: 'asyncPredict', access: 'caller',
     summary: 'Queues an async predict (chains: /async_run_remote); the result arrives by Baseten\'s webhook and is kept by the gateway',

@@ -79,6 +79,8 @@ export function errorBodyOf(text: string): ErrorBody {
 export function scrubIds(text: string, model: Named): string {
   const ids: string[] = [];
   for (const target of [model.target, ...model.fallbacks ?? []]) {
+    // A Model API's slug is public: nothing to hide.
+    if (target.kind === 'model_api') continue;
     ids.push(target.id);
     if (target.deployment.kind === 'deployment') ids.push(target.deployment.id);
   }

@@ -2,10 +2,10 @@
  * Building and signing Baseten requests (pure functions), and the one fetch
  * wrapper that adds the timeout and the caller's abort signal.
  */
-import type { Config, Deployment, Target } from './config.ts';
+import type { BasetenTarget, Config, Deployment, Target } from './config.ts';
 import { HttpError } from './errors.ts';
 
-export type Action = 'predict' | 'async_predict' | 'async_queue_status' | 'wake' | 'sync';
+export type Action = 'predict' | 'async_predict' | 'async_queue_status' | 'wake' | 'sync' | 'websocket';
 
 /** Chains name their entrypoint run_remote where models say predict. */
 const CHAIN_ACTIONS: Partial<Record<Action, string>> = { predict: 'run_remote', async_predict: 'async_run_remote' };
@@ -13,8 +13,21 @@ const CHAIN_ACTIONS: Partial<Record<Action, string>> = { predict: 'run_remote', 
 /** Only these caller headers go upstream: never Authorization, cookies or hop-by-hop headers. */
 const FORWARDED_HEADERS = ['content-type', 'accept', 'accept-language', 'x-session-affinity'];
 
-export function originFor(config: Config, target: Target): string {
+/** The target as a deployment on Baseten's hosts; a Model API has nothing but the OpenAI routes. */
+export function basetenTarget(target: Target): BasetenTarget {
+  if (target.kind === 'model_api') throw new HttpError('not_found', 'this alias is a Model API: only /v1/chat/completions, /v1/completions and /v1/embeddings reach it');
+  return target;
+}
+
+/** The model's (or chain's) own host, `model-{id}`. */
+function modelOrigin(config: Config, target: BasetenTarget): string {
   return config.urlTemplate.replace('{subdomain}', `${target.kind}-${target.id}`);
+}
+
+/** Where the target's deployment answers: the model's host, or a regional environment's own `model-{id}-{env}`. */
+function deploymentOrigin(config: Config, target: BasetenTarget): string {
+  if (!target.regional || target.deployment.kind !== 'environment') return modelOrigin(config, target);
+  return config.urlTemplate.replace('{subdomain}', `${target.kind}-${target.id}-${target.deployment.name}`);
 }
 
 export function deploymentPath(deployment: Deployment): string {
@@ -28,15 +41,30 @@ export function deploymentPath(deployment: Deployment): string {
 /**
  * The URL of an action on the target's deployment. `rest` is only used by
  * sync (already checked against the alias's sync_routes) and starts with "/".
+ * Regional hosts take bare paths: path-based routes do not exist there.
  */
 export function targetUrl(config: Config, target: Target, action: Action, rest = ''): string {
-  const name = target.kind === 'chain' ? CHAIN_ACTIONS[action] ?? action : action;
-  return `${originFor(config, target)}${deploymentPath(target.deployment)}/${name}${rest}`;
+  const deployment = basetenTarget(target);
+  const name = deployment.kind === 'chain' ? CHAIN_ACTIONS[action] ?? action : action;
+  const prefix = deployment.regional ? '' : deploymentPath(deployment.deployment);
+  return `${deploymentOrigin(config, deployment)}${prefix}/${name}${rest}`;
 }
 
-/** Async request status and cancel live beside the deployments, not under one. */
-export function asyncRequestUrl(config: Config, target: Target, requestId: string): string {
-  return `${originFor(config, target)}/async_request/${encodeURIComponent(requestId)}`;
+/**
+ * One of the OpenAI routes (`chat/completions`, ...): the Model APIs endpoint
+ * for a Model API, else the engine behind the deployment's /sync/v1.
+ */
+export function openAIUrl(config: Config, target: Target, endpoint: string): string {
+  if (target.kind === 'model_api') return `${config.modelApiUrl}/${endpoint}`;
+  return targetUrl(config, target, 'sync', `/v1/${endpoint}`);
+}
+
+/**
+ * Async request status and cancel live beside the deployments, not under one,
+ * and on the model's own host: regional hosts have no async_request.
+ */
+export function asyncRequestUrl(config: Config, target: BasetenTarget, requestId: string): string {
+  return `${modelOrigin(config, target)}/async_request/${encodeURIComponent(requestId)}`;
 }
 
 export interface SignOptions {
@@ -46,6 +74,10 @@ export interface SignOptions {
   /** The caller's headers; only FORWARDED_HEADERS are copied. */
   callerHeaders?: Headers;
   contentType?: string;
+  /** More headers, set after the forwarded ones (a WebSocket handshake's Upgrade and subprotocols). */
+  headers?: Record<string, string>;
+  /** Baseten's model hosts take `Api-Key`; Model APIs are documented with OpenAI's `Bearer`. */
+  scheme?: 'Api-Key' | 'Bearer';
 }
 
 export function signedRequest(config: Config, url: string, options: SignOptions): Request {
@@ -55,7 +87,8 @@ export function signedRequest(config: Config, url: string, options: SignOptions)
     if (value) headers.set(name, value);
   }
   if (options.contentType) headers.set('content-type', options.contentType);
-  headers.set('authorization', `Api-Key ${config.apiKey}`);
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
+  headers.set('authorization', `${options.scheme ?? 'Api-Key'} ${config.apiKey}`);
   headers.set('x-request-id', options.requestId);
   return new Request(url, { method: options.method, headers, body: options.body ?? null });
 }

@@ -4,6 +4,7 @@
  * test values only.
  */
 import { FAILOVER_MODELS } from './config/failover.ts';
+import { REALTIME_MODELS } from './config/realtime.ts';
 
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
@@ -28,6 +29,7 @@ export const TOKEN_SHA256 = {
 };
 
 export const TEST_MODELS = {
+  ...REALTIME_MODELS,
   echo: { model_id: 'abc123', environment: 'production', public: true, wake: true },
   staging: { model_id: 'abc123', environment: 'staging' },
   pinned: { model_id: 'abc123', deployment_id: 'q4w8e' },

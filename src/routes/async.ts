@@ -19,6 +19,7 @@ import { HttpError } from '../errors.ts';
 import { claimKey, idempotencyKeyOf } from '../idempotency.ts';
 import { json } from '../responses.ts';
 import { readSmallJson } from '../upstream-errors.ts';
+import { basetenTarget } from '../upstream.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';
 /** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
@@ -81,7 +82,7 @@ async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, s
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target, nowMs,
+    requestId, owner: owner.owner, alias: model.alias, target: basetenTarget(target), nowMs,
     expiresAt: recordExpiry(nowMs, submission.maxQueueSeconds, cfg.settings.asyncTtlSeconds),
     reconcileAt: Math.ceil(nowMs / 1000) + cfg.settings.asyncReconcileAfterSeconds,
   });

@@ -1,14 +1,15 @@
 /**
  * POST /v1/chat/completions, /v1/completions, /v1/embeddings: the OpenAI
  * protocol, for aliases whose target is an OpenAI-compatible engine (vLLM,
- * TensorRT-LLM, SGLang) that Baseten exposes under /sync/v1. `model` names
- * the alias and is rewritten to the engine's served name; every other byte of
- * the body, and of the answer, passes through as is.
+ * TensorRT-LLM, SGLang) that Baseten exposes under /sync/v1, or one of
+ * Baseten's Model APIs. `model` names the alias and is rewritten to the
+ * engine's served name (a Model API's slug); every other byte of the body,
+ * and of the answer, passes through as is.
  */
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
 import { mediaType, readJson } from '../body.ts';
-import type { Config, ModelConfig } from '../config.ts';
+import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { replaceMember } from '../json-member.ts';
@@ -29,10 +30,11 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const body = replaceMember(text, 'model', JSON.stringify(servedName));
+  // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
+  const bodyFor = (target: Target) => replaceMember(text, 'model', JSON.stringify(servedNameFor(target, servedName)));
   const startedMs = Date.now();
-  const upstream = await callBaseten(cfg, model, { action: 'sync', rest: `/v1/${endpoint}` }, {
-    ...onBehalfOf(request), body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
+  const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
+    ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
   if (mediaType(upstream) !== 'text/event-stream') return relay(upstream);
   return sseResponse(upstream, {
@@ -70,6 +72,11 @@ function openAIModel(request: GatewayRequest, alias: string): { model: ModelConf
     throw new HttpError('not_found', `model "${model.alias}" is not an OpenAI-compatible engine; call /v1/models/${model.alias}/predict`);
   }
   return { model, servedName: model.openai.servedModelName };
+}
+
+/** What `model` becomes for one target: a Model API's slug, else the alias's served name. */
+function servedNameFor(target: Target, servedName: string): string {
+  return target.kind === 'model_api' ? target.slug : servedName;
 }
 
 function openAIBodyCap(cfg: Config): number {

@@ -182,7 +182,7 @@ describe.concurrent('npm run check', () => {
 
   it('shows no Durable Object warning for the class the Worker exports', async () => {
     const { out } = await check(project());
-    expect(out).toContain('config ok (local dev: 8 aliases, 1 clients');
+    expect(out).toContain('config ok (local dev: 10 aliases, 1 clients');
     expect(out).not.toMatch(/Durable Object/i);
   });
 });

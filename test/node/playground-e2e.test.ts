@@ -67,6 +67,8 @@ beforeAll(async () => {
         llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: SERVED } },
         jobs: { model_id: 'job001', environment: 'production', public: true, async: true },
         queued: { model_id: 'job001', environment: 'production', public: true, async: true, input_schema: TYPED_SCHEMA },
+        voice: { model_id: 'voc001', environment: 'production', websocket: true },
+        deepseek: { model_api: 'deepseek-ai/DeepSeek-V3.1' },
       },
       CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] } },
       ALLOWED_ORIGINS: [originOf(allowedSite)],
@@ -124,7 +126,7 @@ describe('playground served by the gateway', () => {
     expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'jobs', 'queued']);
     await anonymous.close();
     const client = await openPlayground(gateway.url, LLM_TOKEN);
-    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs', 'queued']);
+    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs', 'queued', 'voice', 'deepseek']);
     await client.close();
   });
 
@@ -385,26 +387,74 @@ describe('the playground keeps no stale state', () => {
 describe('modes offered per alias', () => {
   const modeRadio = (page: Page, name: string) => page.getByRole('radio', { name });
 
-  it('withholds Async where the OpenAPI document lists no async path for the alias, and offers it where it does', async () => {
-    const page = await openPlayground();
+  it('offers the modes the gateway lists for each alias, and says which it withholds', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
     const alias = page.getByLabel('Alias', { exact: true });
+    const enabled = async () => {
+      const names: string[] = [];
+      for (const name of ['Predict', 'Async', 'Chat', 'WebSocket']) if (await modeRadio(page, name).isEnabled()) names.push(name);
+      return names;
+    };
     await alias.selectOption('queued');
-    expect(await modeRadio(page, 'Async').isEnabled()).toBe(true);
+    expect(await enabled()).toEqual(['Predict', 'Async']);
     await modeRadio(page, 'Async').check();
     expect(await page.getByRole('button', { name: 'Submit async request' }).isVisible()).toBe(true);
 
-    // typed has its own paths in the document (it has an input schema), and no async one among them.
     await alias.selectOption('typed');
-    expect(await modeRadio(page, 'Async').isDisabled()).toBe(true);
+    expect(await enabled()).toEqual(['Predict']);
     expect(await modeRadio(page, 'Predict').isChecked()).toBe(true);
     expect(await page.getByRole('button', { name: 'Send predict' }).isVisible()).toBe(true);
-    expect(await page.locator('#modes-note').textContent()).toBe('Async is not offered: the gateway\'s OpenAPI document lists no async path for typed.');
+    expect(await page.locator('#modes-note').textContent()).toBe('Not offered for typed: Async, Chat, WebSocket.');
     await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-modes-desktop.png'), fullPage: true });
 
-    // Without paths of its own the document says nothing of echo: no mode is ruled out.
-    await alias.selectOption('echo');
-    for (const name of ['Predict', 'Async', 'Chat']) expect(await modeRadio(page, name).isEnabled()).toBe(true);
-    expect(await page.locator('#modes-note').isHidden()).toBe(true);
+    await alias.selectOption('llm');
+    expect(await enabled()).toEqual(['Predict', 'Chat']);
+    await alias.selectOption('voice');
+    expect(await enabled()).toEqual(['Predict', 'WebSocket']);
+    // A Model API takes chat only, so Chat is chosen for it.
+    await alias.selectOption('deepseek');
+    expect(await enabled()).toEqual(['Chat']);
+    expect(await modeRadio(page, 'Chat').isChecked()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Send message' }).isVisible()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('WebSocket mode', () => {
+  it('opens a socket with the token as subprotocol, shows frames both ways, and closes', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('voice');
+    await page.getByRole('radio', { name: 'WebSocket' }).check();
+    const message = page.getByLabel(/Text frame/);
+    const send = page.getByRole('button', { name: 'Send frame' });
+    await message.fill('hello socket');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toBe('→ hello socket\n← hello socket\n');
+    expect(await status(page)).toBe('Connected (subprotocol gateway).');
+
+    const upstream = gateway.fake.requests.filter((r) => r.path === '/model-voc001/environments/production/websocket').at(-1)!;
+    expect(upstream.headers.authorization).toBe('Api-Key fake-baseten-key');
+    expect(JSON.stringify(upstream.headers)).not.toContain(LLM_TOKEN);
+
+    // The model closes with its own code and reason; the next message opens a new socket.
+    await message.fill('close:4001:model-bye');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toContain('× closed 4001 model-bye');
+    await message.fill('again');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toContain('← again');
+    await page.getByRole('button', { name: 'Close socket' }).click();
+    await expect.poll(() => output(page), WAIT).toMatch(/× closed 1000 closed in the playground\n$/);
+    await page.close();
+  });
+
+  it('shows the gateway\'s refusal when the socket cannot open', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('voice');
+    await page.getByRole('radio', { name: 'WebSocket' }).check();
+    await page.getByLabel('Client token').fill('not-the-token-0123456789abcdef');
+    await page.getByRole('button', { name: 'Send frame' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('unknown token');
     await page.close();
   });
 });

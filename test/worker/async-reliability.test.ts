@@ -7,6 +7,7 @@ import { isRequestId, queuedRecord, reconcileStep, type AsyncRecord } from '../.
 import { AsyncStore, dueKey } from '../../src/async-store.ts';
 import { loadConfig, parseConfig, type ConfigSource } from '../../src/config.ts';
 import worker from '../../src/index.ts';
+import { basetenTarget } from '../../src/upstream.ts';
 import { TEST_MODELS, TOKENS } from '../config.ts';
 import { deliveryBody, deliverSigned, eventually, randomRequestId, storedRecord, storedResult, submit } from './async-helpers.ts';
 import { call, errorOf, fakeUrl, GATEWAY, sleep, tracked, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
@@ -50,7 +51,7 @@ async function allUpstream(): Promise<FakeRequest[]> {
 async function recordElsewhere(requestId: string, alias: 'asyncmodel' | 'asyncchain', dueSeconds: number): Promise<AsyncRecord> {
   const model = config().models.get(alias)!;
   const nowMs = Date.now();
-  const record = queuedRecord({ requestId, owner: 'client:alice', alias, target: model.target, nowMs, expiresAt: Math.ceil(nowMs / 1000) + 3600, reconcileAt: dueSeconds });
+  const record = queuedRecord({ requestId, owner: 'client:alice', alias, target: basetenTarget(model.target), nowMs, expiresAt: Math.ceil(nowMs / 1000) + 3600, reconcileAt: dueSeconds });
   await new AsyncStore(env.ASYNC_REQUESTS).saveNew(record, nowMs);
   return record;
 }
