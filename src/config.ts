@@ -100,6 +100,10 @@ export interface ClientConfig {
 export interface Settings {
   asyncTtlSeconds: number;
   asyncMaxBodyBytes: number;
+  /** A request not final and not checked for this long is asked of Baseten by the cron. */
+  asyncReconcileAfterSeconds: number;
+  /** Baseten's status endpoint is asked about one request at most this often; polls in between are served from what the gateway knows. */
+  asyncStatusMinIntervalMs: number;
   sseKeepAliveMs: number;
   batchConcurrency: number;
   batchMaxRows: number;
@@ -559,6 +563,11 @@ function parsePublicBaseUrl(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Baseten delivers webhooks over https only, except to loopback hosts during development. */
+export function isWebhookOrigin(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+}
+
 /**
  * `"none"`, the name of a rate limiting binding (a tier), or `{ "limit", "period_seconds" }`
  * for the strict global counter. Omitted: RATE_LIMITER when it is bound, else none.
@@ -596,6 +605,8 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
   return {
     asyncTtlSeconds: int(raw.async_ttl_seconds, 'SETTINGS.async_ttl_seconds', DEFAULT_ASYNC_TTL_SECONDS, KV_MIN_TTL_SECONDS, 365 * 24 * 3600),
     asyncMaxBodyBytes: int(raw.async_max_body_bytes, 'SETTINGS.async_max_body_bytes', DEFAULT_ASYNC_MAX_BODY_BYTES, 1, BASETEN_MAX_BODY_BYTES),
+    asyncReconcileAfterSeconds: int(raw.async_reconcile_after_seconds, 'SETTINGS.async_reconcile_after_seconds', 300, 1, 86_400),
+    asyncStatusMinIntervalMs: int(raw.async_status_min_interval_ms, 'SETTINGS.async_status_min_interval_ms', 1000, 0, 3_600_000),
     sseKeepAliveMs: int(raw.sse_keepalive_ms, 'SETTINGS.sse_keepalive_ms', 15_000, 100, 600_000),
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),

@@ -98,6 +98,7 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
   for (const [name, parameter] of Object.entries(route.query ?? {})) parameters.push({ name, in: 'query', required: false, ...parameter });
   parameters.push({ $ref: '#/components/parameters/RequestId' });
+  for (const [name, header] of Object.entries(route.headers ?? {})) parameters.push({ name, in: 'header', required: false, ...header });
   const responses: Json = {};
   for (const [status, reply] of Object.entries(route.replies)) {
     responses[status] = {
@@ -142,7 +143,7 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
-  conflict: 'The thing already exists (a client name), or cannot be changed this way (a static client)',
+  conflict: 'A client name already taken or a static client changed through the API; or an Idempotency-Key already used with another body, or its first request still in flight (retry-after says when to try again)',
   payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
   unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
@@ -164,7 +165,7 @@ function errorReply(types: readonly ErrorType[]): Json {
     description: types.map((type) => `${type}: ${ERROR_WHEN[type]}`).join('; '),
     headers: {
       'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
       ...GATEWAY_TARGET_HEADER,
       ...BASETEN_REQUEST_ID_HEADER,
       'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },

@@ -39,6 +39,8 @@ export interface RouteSpec {
   metered?: false;
   /** Query parameters, by name. */
   query?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+  /** Request headers the route reads, by name (x-request-id is implied). */
+  headers?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
   /** Request body by media type; JSON bodies that hold a model's input take that input's schema. */
   body?: (input: JsonSchema, config: Config, model?: ModelConfig) => Readonly<Record<string, JsonSchema>>;
   /** Aliases that get their own copy of this path, with their input schema in the body. */

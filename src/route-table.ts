@@ -12,6 +12,7 @@ import { basetenAccepted, basetenCancel, basetenQueue, basetenStatus, inDeployme
 import { basetenPaths, PATH_PREFIXES, type PrefixName } from './baseten-paths.ts';
 import type { Config, ModelConfig } from './config.ts';
 import type { ErrorType } from './errors.ts';
+import { IDEMPOTENCY_KEY } from './idempotency.ts';
 import {
   BASETEN_REQUEST_ID_HEADER, closed, GATEWAY_TARGET_HEADER, json, ref, TARGET_LABEL_PATTERN, type Api, type JsonSchema, type Method, type Reply, type RouteSpec } from './route-spec.ts';
 import { adminUsage, createClient, listClients, readClient, revokeClient, rotateClient, updateClient } from './routes/admin-clients.ts';
@@ -189,7 +190,7 @@ const WAKE_REPLIES = { 202: ok('Waking', closed({ alias: { type: 'string' }, sta
 const SYNC_REPLIES = { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER, ...RELAYED } };
 const SYNC_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', ...WORK_ERRORS];
 const syncBody = (method: Method) => method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER;
-const ASYNC_SUBMIT_ERRORS: ErrorType[] = [...BODY_ERRORS, ...WORK_ERRORS];
+const ASYNC_SUBMIT_ERRORS: ErrorType[] = [...BODY_ERRORS, ...WORK_ERRORS, 'conflict'];
 const QUEUE_COUNTS = { num_queued_requests: { type: 'integer' }, num_in_progress_requests: { type: 'integer' } };
 const WEBSOCKET_REPLIES = {
   101: {
@@ -287,6 +288,12 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'post', path: '/v1/models/{alias}/async', operationId: 'asyncPredict', access: 'caller',
     summary: 'Queues an async predict (chains: /async_run_remote); the result arrives by Baseten\'s webhook and is kept by the gateway',
     body: asyncBody, perAlias: (model) => model.async && model.inputSchema !== undefined,
+    headers: {
+      'Idempotency-Key': {
+        description: 'Clients only: a retry with the same key within 24 h gets the first answer again (header idempotent-replayed) and Baseten is called once; the same key with another body, or while the first is in flight, is 409 conflict',
+        schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
+      },
+    },
     replies: {
       201: {
         ...ok('Queued', closed({
@@ -296,7 +303,11 @@ export const ROUTES: readonly RouteSpec[] = [
           status_url: { type: 'string' },
           owner_token: { type: 'string', description: 'Anonymous callers only: send it as x-async-owner-token to read or cancel the request' },
         }, ['request_id', 'model', 'status', 'status_url'])),
-        headers: { location: { description: 'The status_url', schema: { type: 'string' } }, ...GATEWAY_TARGET_HEADER },
+        headers: {
+          location: { description: 'The status_url', schema: { type: 'string' } },
+          'idempotent-replayed': { description: '`true` when this is the first answer to the same Idempotency-Key, sent again', schema: { const: 'true' } },
+          ...GATEWAY_TARGET_HEADER,
+        },
       },
     },
     errors: ASYNC_SUBMIT_ERRORS,
@@ -310,7 +321,12 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: 'get', path: '/v1/async/{request_id}', operationId: 'asyncStatus', summary: 'Status, errors and (once delivered) output of the caller\'s own async request', access: 'caller',
-    replies: { 200: ok('The request', ref('AsyncStatus')) },
+    replies: {
+      200: {
+        ...ok('The request', ref('AsyncStatus')),
+        headers: { 'retry-after': { description: 'Baseten refused the status call (429): the last known view is served; wait this many seconds', schema: { type: 'string' } } },
+      },
+    },
     errors: ASYNC_REQUEST_ERRORS,
     handler: asyncStatus,
   },
@@ -384,7 +400,7 @@ export const ROUTES: readonly RouteSpec[] = [
   },
   {
     method: 'post', path: '/v1/webhooks/baseten', operationId: 'basetenWebhook', access: 'webhook',
-    summary: 'Baseten\'s async result delivery; signed, at most 300 s old, for a known request; a repeat changes nothing',
+    summary: 'Baseten\'s async result delivery; signed, at most 300 s old; stored even before the request\'s record is visible here, and joined to it; a repeat changes nothing',
     body: () => json({
       type: 'object',
       properties: {
@@ -394,7 +410,7 @@ export const ROUTES: readonly RouteSpec[] = [
       required: ['request_id', 'time'],
     }),
     replies: { 200: ok('Stored (or already stored)', closed({ received: { const: true } })) },
-    errors: ['invalid_request', 'unauthorized', 'not_found', 'payload_too_large', 'service_unavailable'],
+    errors: ['invalid_request', 'unauthorized', 'payload_too_large', 'service_unavailable'],
     handler: basetenWebhook,
   },
   ...basetenRoutes(),
