@@ -15,7 +15,7 @@ import { compare, runLoad } from './measure.mjs';
 import { portkeyVersion, startPortkey } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
-import { BASETEN_KEY, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
+import { asyncSubmitTargets, BASETEN_KEY, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
 import { runtimeVersions, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -44,6 +44,7 @@ try {
     modules: [{ path: 'index.js', contents: gatewayCode }],
     bindings: gatewayVars(fake.url),
     kvNamespaces: ['ASYNC_REQUESTS'],
+    durableObjects: { IDEMPOTENCY: 'IdempotencyClaim' },
   });
   cleanups.push(gateway.dispose);
   const floor = await serveWorker({
@@ -85,6 +86,9 @@ try {
     }
   }
 
+  step('async submit: cost of the Idempotency-Key claim');
+  const asyncSubmit = await compare(asyncSubmitTargets(urls), { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup }, options);
+
   step('fail-over');
   const failover = await measureFailover(urls);
 
@@ -100,6 +104,7 @@ try {
     smallPredict,
     streaming: { firstByte, throughput },
     openai,
+    asyncSubmit,
     failover,
     cpu,
     bundle: bundleSize(gatewayPath),

@@ -32,7 +32,7 @@ export function compatibility() {
  * @property {{path: string, contents: string}[]} modules ES modules, entry first
  * @property {Record<string, import('miniflare').Json>} [bindings] vars, as JSON values
  * @property {string[]} [kvNamespaces]
- * @property {Record<string, string>} [durableObjects] binding name → class name exported by the Worker
+ * @property {Record<string, string>} [durableObjects] binding name → class exported by the entry module (SQLite-backed)
  * @property {string} [outboundService] name of a Worker in `extraWorkers` that receives every global fetch()
  * @property {import('miniflare').V4WorkerOptions[]} [extraWorkers] Miniflare worker options
  */
@@ -53,7 +53,7 @@ export async function serveWorker(options) {
           ...compatibility(),
           bindings: options.bindings ?? {},
           kvNamespaces: options.kvNamespaces ?? [],
-          durableObjects: options.durableObjects ?? {},
+          durableObjects: Object.fromEntries(Object.entries(options.durableObjects ?? {}).map(([name, className]) => [name, { className, useSQLite: true }])),
           ...(options.outboundService ? { outboundService: options.outboundService } : {}),
           unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],
         },

@@ -1,7 +1,9 @@
 /**
- * Who is calling: a client holding a Bearer token whose SHA-256 is listed in
- * CLIENTS or stored in CLIENT_KEYS (clients made through the admin API), or
- * an anonymous caller limited to public aliases.
+ * Who is calling: a client holding a token whose SHA-256 is listed in
+ * CLIENTS or stored in CLIENT_KEYS (clients made through the admin API), sent
+ * as `Bearer <token>` or as Baseten's own `Api-Key <token>` (so code written
+ * for Baseten only changes its key), or an anonymous caller limited to public
+ * aliases.
  */
 import { clientForToken, type TokenEntry } from './client-store.ts';
 import { ConfigError, parseQuota, parseRateLimit, type Config, type ConfigSource, type ModelConfig, type Quota, type RateLimitPolicy } from './config.ts';
@@ -32,8 +34,8 @@ export async function authenticate(request: Request, config: Config, env: Env): 
   // A browser's WebSocket cannot send headers: its token comes as a subprotocol.
   const header = request.headers.get('authorization') ?? protocolAuthorization(request.headers);
   if (header === null) return anonymousCaller(request, config);
-  const match = /^Bearer +(\S+)$/i.exec(header.trim());
-  if (!match) throw new HttpError('unauthorized', 'malformed Authorization header: send "Bearer <token>"');
+  const match = /^(?:Bearer|Api-Key) +(\S+)$/i.exec(header.trim());
+  if (!match) throw new HttpError('unauthorized', 'malformed Authorization header: send "Bearer <token>" or "Api-Key <token>"');
   // A token of impossible shape is simply not one of ours: the caller learns the same as for any unknown token.
   if (!TOKEN_SHAPE.test(match[1]!)) throw new HttpError('unauthorized', UNKNOWN_TOKEN);
   const digest = await sha256(match[1]!);

@@ -83,6 +83,7 @@ async function attempt(config: Config, target: Target, endpoint: Endpoint, call:
     body: call.bodyFor ? call.bodyFor(target) : call.body,
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
+    deadline: { timeoutMs: call.timeoutMs, nowMs: Date.now() },
     headers: call.headers,
     // Baseten's model hosts take Api-Key; Model APIs are documented with OpenAI's Bearer.
     scheme: target.kind === 'model_api' ? 'Bearer' : 'Api-Key',

@@ -101,6 +101,10 @@ export interface ClientConfig {
 export interface Settings {
   asyncTtlSeconds: number;
   asyncMaxBodyBytes: number;
+  /** A request not final and not checked for this long is asked of Baseten by the cron. */
+  asyncReconcileAfterSeconds: number;
+  /** Baseten's status endpoint is asked about one request at most this often; polls in between are served from what the gateway knows. */
+  asyncStatusMinIntervalMs: number;
   sseKeepAliveMs: number;
   batchConcurrency: number;
   batchMaxRows: number;
@@ -182,12 +186,15 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
   'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
-  'model_api', 'regional', 'websocket',
+  'model_api', 'regional', 'websocket', 'bei',
 ]);
 /** The keys that name a target, the only ones a fallback takes. */
 const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'model_api', 'regional']);
 /** A fallback list longer than this would hold a caller through too many timeouts. */
 const MAX_FALLBACKS = 4;
+
+/** A BEI engine's routes (Baseten Embedding Inference), reachable through /sync on a `"bei": true` alias without listing them. */
+const BEI_SYNC_ROUTES = ['/v1/embeddings', '/rerank', '/predict', '/classify'];
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -401,7 +408,10 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     public: bool(raw.public, `${field}.public`),
     // A Model API speaks OpenAI's protocol by definition; its `model` is the slug.
     openai: openai ?? (target.kind === 'model_api' ? { servedModelName: target.slug } : undefined),
-    syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+    syncRoutes: [
+      ...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+      ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : []),
+    ],
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
@@ -595,6 +605,11 @@ function parsePublicBaseUrl(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Baseten delivers webhooks over https only, except to loopback hosts during development. */
+export function isWebhookOrigin(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+}
+
 /**
  * `"none"`, the name of a rate limiting binding (a tier), or `{ "limit", "period_seconds" }`
  * for the strict global counter. Omitted: RATE_LIMITER when it is bound, else none.
@@ -632,6 +647,8 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
   return {
     asyncTtlSeconds: int(raw.async_ttl_seconds, 'SETTINGS.async_ttl_seconds', DEFAULT_ASYNC_TTL_SECONDS, KV_MIN_TTL_SECONDS, 365 * 24 * 3600),
     asyncMaxBodyBytes: int(raw.async_max_body_bytes, 'SETTINGS.async_max_body_bytes', DEFAULT_ASYNC_MAX_BODY_BYTES, 1, BASETEN_MAX_BODY_BYTES),
+    asyncReconcileAfterSeconds: int(raw.async_reconcile_after_seconds, 'SETTINGS.async_reconcile_after_seconds', 300, 1, 86_400),
+    asyncStatusMinIntervalMs: int(raw.async_status_min_interval_ms, 'SETTINGS.async_status_min_interval_ms', 1000, 0, 3_600_000),
     sseKeepAliveMs: int(raw.sse_keepalive_ms, 'SETTINGS.sse_keepalive_ms', 15_000, 100, 600_000),
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),

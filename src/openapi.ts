@@ -9,7 +9,7 @@ import type { Config, ModelConfig } from './config.ts';
 import { MAX_QUERY_CHARS } from './context.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
-import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
+import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, routePaths, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -71,7 +71,11 @@ function build(api: Api, config: Config): Built {
   const paths: Paths = {};
   const aliasPaths = new Map<string, Paths>();
   for (const route of api.routes) {
-    (paths[route.path] ??= {})[route.method] = operation(route, config, ANY_INPUT);
+    for (const [operationId, path] of routePaths(route)) {
+      const item = paths[path] ?? {};
+      item[route.method] = operation({ ...route, operationId, path }, config, ANY_INPUT);
+      paths[path] = item;
+    }
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
       const own = aliasPaths.get(model.alias) ?? {};
@@ -87,7 +91,7 @@ function build(api: Api, config: Config): Built {
       description: 'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
     },
     servers: [{ url: config.publicBaseUrl ?? '/' }],
-    security: [{ bearer: [] }, {}],
+    security: [{ bearer: [] }, { apiKey: [] }, {}],
     paths,
     components: components(api),
   };
@@ -99,6 +103,7 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
   for (const [name, parameter] of Object.entries(route.query ?? {})) parameters.push({ name, in: 'query', required: false, ...parameter });
   parameters.push({ $ref: '#/components/parameters/RequestId' });
+  for (const [name, header] of Object.entries(route.headers ?? {})) parameters.push({ name, in: 'header', required: false, ...header });
   const responses: Json = {};
   for (const [status, reply] of Object.entries(route.replies)) {
     responses[status] = {
@@ -122,13 +127,14 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   };
 }
 
-/** Bearer, or anonymous (the empty requirement) where public aliases allow it. */
+/** A client token (Bearer or Api-Key), or anonymous (the empty requirement) where public aliases allow it. */
 function security(route: RouteSpec, model?: ModelConfig): Json[] {
+  const token = [{ bearer: [] }, { apiKey: [] }];
   switch (route.access) {
     case 'open': return [];
-    case 'admin': return [{ bearer: [] }];
+    case 'admin': return token;
     case 'webhook': return [{ basetenSignature: [] }];
-    case 'caller': return model && !model.public ? [{ bearer: [] }] : [{ bearer: [] }, {}];
+    case 'caller': return model && !model.public ? token : [...token, {}];
   }
 }
 
@@ -145,7 +151,7 @@ const ERROR_WHEN: Record<ErrorType, string> = {
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
-  conflict: 'The thing already exists (a client name), or cannot be changed this way (a static client)',
+  conflict: 'A client name already taken or a static client changed through the API; or an Idempotency-Key already used with another body, or its first request still in flight (retry-after says when to try again)',
   payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
   uri_too_long: `A query string longer than ${MAX_QUERY_CHARS} characters`,
   unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
@@ -168,7 +174,7 @@ function errorReply(types: readonly ErrorType[]): Json {
     description: types.map((type) => `${type}: ${ERROR_WHEN[type]}`).join('; '),
     headers: {
       'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
       ...GATEWAY_TARGET_HEADER,
       ...BASETEN_REQUEST_ID_HEADER,
       'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
@@ -206,6 +212,7 @@ function components(api: Api): Json {
   return {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The same client token as `Api-Key <token>`, Baseten\'s own scheme, so code written for Baseten only changes its key' },
       basetenSignature: { type: 'apiKey', in: 'header', name: 'X-BASETEN-SIGNATURE', description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation' },
     },
     parameters: {

@@ -13,6 +13,12 @@ const CHAIN_ACTIONS: Partial<Record<Action, string>> = { predict: 'run_remote', 
 /** Only these caller headers go upstream: never Authorization, cookies or hop-by-hop headers. */
 const FORWARDED_HEADERS = ['content-type', 'accept', 'accept-language', 'x-session-affinity'];
 
+/** Baseten's clients tag their calls with it (the Performance Client: `perfclient-<id>-<batch>-<retry>`); kept for Baseten's logs. */
+const CUSTOMER_REQUEST_ID = 'x-baseten-customer-request-id';
+const CUSTOMER_REQUEST_ID_SHAPE = /^[\x21-\x7e]{1,256}$/;
+/** Milliseconds, as Baseten's clients send them: a duration, or a Unix epoch deadline. */
+const WHOLE_MS = /^\d{1,15}$/;
+
 /** The target as a deployment on Baseten's hosts; a Model API has nothing but the OpenAI routes. */
 export function basetenTarget(target: Target): BasetenTarget {
   if (target.kind === 'model_api') throw new HttpError('not_found', 'this alias is a Model API: only /v1/chat/completions, /v1/completions and /v1/embeddings reach it');
@@ -74,6 +80,8 @@ export interface SignOptions {
   /** The caller's headers; only FORWARDED_HEADERS are copied. */
   callerHeaders?: Headers;
   contentType?: string;
+  /** The gateway's own limit on this call: Baseten's timeout headers from the caller are forwarded only within it. */
+  deadline?: { timeoutMs: number; nowMs: number };
   /** More headers, set after the forwarded ones (a WebSocket handshake's Upgrade and subprotocols). */
   headers?: Record<string, string>;
   /** Baseten's model hosts take `Api-Key`; Model APIs are documented with OpenAI's `Bearer`. */
@@ -87,10 +95,34 @@ export function signedRequest(config: Config, url: string, options: SignOptions)
     if (value) headers.set(name, value);
   }
   if (options.contentType) headers.set('content-type', options.contentType);
+  if (options.callerHeaders) {
+    for (const [name, value] of basetenClientHeaders(options.callerHeaders, options.deadline)) headers.set(name, value);
+  }
   for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
   headers.set('authorization', `${options.scheme ?? 'Api-Key'} ${config.apiKey}`);
   headers.set('x-request-id', options.requestId);
   return new Request(url, { method: options.method, headers, body: options.body ?? null });
+}
+
+/**
+ * The request headers Baseten's own clients send: the customer's request id
+ * as it is, and the timeout and deadline capped by the gateway's limit
+ * (without one they are not forwarded). Malformed values are dropped.
+ */
+export function basetenClientHeaders(caller: Headers, deadline?: { timeoutMs: number; nowMs: number }): [string, string][] {
+  const forwarded: [string, string][] = [];
+  const customerId = caller.get(CUSTOMER_REQUEST_ID);
+  if (customerId !== null && CUSTOMER_REQUEST_ID_SHAPE.test(customerId)) forwarded.push([CUSTOMER_REQUEST_ID, customerId]);
+  if (!deadline) return forwarded;
+  const timeoutMs = wholeMs(caller.get('request-timeout-ms'));
+  if (timeoutMs !== undefined) forwarded.push(['request-timeout-ms', String(Math.min(timeoutMs, deadline.timeoutMs))]);
+  const deadlineMs = wholeMs(caller.get('request-deadline-ms'));
+  if (deadlineMs !== undefined) forwarded.push(['request-deadline-ms', String(Math.min(deadlineMs, deadline.nowMs + deadline.timeoutMs))]);
+  return forwarded;
+}
+
+function wholeMs(value: string | null): number | undefined {
+  return value !== null && WHOLE_MS.test(value.trim()) ? Number(value.trim()) : undefined;
 }
 
 export interface CallOptions {

@@ -4,6 +4,7 @@
  * test values only.
  */
 import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
+import { DROPIN_MODELS } from './config/dropin.ts';
 import { FAILOVER_MODELS } from './config/failover.ts';
 import { REALTIME_MODELS } from './config/realtime.ts';
 
@@ -66,6 +67,7 @@ export const TEST_MODELS = {
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
   ...HARDENING_MODELS,
+  ...DROPIN_MODELS,
   ...FAILOVER_MODELS,
 };
 

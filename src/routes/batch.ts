@@ -16,6 +16,7 @@ import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
 import { labelIndex, targetLabel } from '../failover.ts';
 import { enforceRateLimit } from '../rate-limit.ts';
+import { wholeJson } from '../responses.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
 const ROW_ANSWER_MAX_BYTES = 4 * 1024 * 1024;
@@ -142,5 +143,5 @@ function answer(results: RowResult[]): Response {
     }
   });
   parts.push(encoder.encode(']}'));
-  return new Response(new Blob(parts), { headers: { 'content-type': 'application/json' } });
+  return wholeJson(new Blob(parts));
 }

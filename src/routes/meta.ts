@@ -3,7 +3,7 @@ import { authorizeModel } from '../auth.ts';
 import type { ModelConfig } from '../config.ts';
 import { caller, config, type GatewayRequest } from '../context.ts';
 import { openApiFor } from '../openapi.ts';
-import { json } from '../responses.ts';
+import { json, wholeJson } from '../responses.ts';
 import type { Api } from '../route-spec.ts';
 
 export function healthz(): Response {
@@ -39,5 +39,5 @@ function modesOf(model: ModelConfig): (typeof MODES)[number][] {
 
 /** The OpenAPI document of `api`, with the aliases this caller may use. */
 export function openapi(request: GatewayRequest, api: Api): Response {
-  return new Response(openApiFor(api, config(request), caller(request)), { headers: { 'content-type': 'application/json' } });
+  return wholeJson(openApiFor(api, config(request), caller(request)));
 }
