@@ -22,6 +22,7 @@ export default defineConfig({
                 BASETEN_API_KEY: TEST_API_KEY,
                 BASETEN_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
                 BASETEN_URL_TEMPLATE: `${inject('fakeBasetenUrl')}/{subdomain}`,
+                BASETEN_MODEL_API_URL: `${inject('fakeBasetenUrl')}/model-api/v1`,
                 MODELS: TEST_MODELS,
                 CLIENTS: { ...TEST_CLIENTS, ...RATE_LIMIT_TEST_CLIENTS },
                 ALLOWED_ORIGINS: TEST_ORIGINS,

@@ -8,3 +8,8 @@ export default {
     return fetch(`${env.UPSTREAM}${pathname}${search}`, request);
   },
 };
+
+// Built with the gateway's production config, whose Durable Object bindings
+// need their classes exported; the floor never calls them.
+export class IdempotencyClaim {}
+export class ClientMeter {}

@@ -5,10 +5,13 @@
 //   {"kind":"cannon", url, method, headers, body, connections, seconds, warmupSeconds}
 //     autocannon; latencies are kept at full precision (autocannon's own
 //     histogram rounds to whole milliseconds, too coarse here).
-//   {"kind":"ttfb", url, headers, body, count, warmup}
+//   {"kind":"ttfb", url, headers, body, count, warmup, freshHeader?}
 //     one request at a time; time from sending to the first body byte.
+//     `freshHeader` names a header given a new random value on every request
+//     (an Idempotency-Key that is never a retry).
 //   {"kind":"download", url, headers, body, repeat}
 //     one request at a time; bytes and seconds of the whole body.
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
@@ -20,6 +23,7 @@ import { latencySummary } from './stats.mjs';
  * @property {string} [method]
  * @property {Record<string, string>} headers
  * @property {string} body
+ * @property {string} [freshHeader]
  */
 
 /**
@@ -80,7 +84,8 @@ function timedRequest(target, agent) {
     const started = performance.now();
     let firstByteMs = NaN;
     let bytes = 0;
-    const req = http.request(target.url, { method: target.method ?? 'POST', headers: target.headers, agent }, (res) => {
+    const headers = target.freshHeader ? { ...target.headers, [target.freshHeader]: randomUUID() } : target.headers;
+    const req = http.request(target.url, { method: target.method ?? 'POST', headers, agent }, (res) => {
       res.on('data', (chunk) => {
         if (bytes === 0) firstByteMs = performance.now() - started;
         bytes += chunk.length;
@@ -102,7 +107,7 @@ async function ttfb(job) {
   for (let i = 0; i < job.warmup + job.count; i++) {
     const { firstByteMs, status } = await timedRequest(job, agent);
     if (i < job.warmup) continue;
-    if (status === 200) times.push(firstByteMs);
+    if (status >= 200 && status < 300) times.push(firstByteMs);
     else errors++;
   }
   agent.destroy();

@@ -207,6 +207,18 @@ export function rows(r) {
     }
   }
 
+  const as = r.asyncSubmit;
+  if (as) {
+    out.push({ section: 'Async submit, one at a time (ms): the Idempotency-Key claim' });
+    for (const q of ['p50', 'p99']) {
+      out.push({ figure: `${q}, no key`, gateway: num(as.no_key[q], 3) });
+      out.push({ figure: `${q}, new key (claim + answer kept)`, gateway: num(as.new_key[q], 3) });
+      out.push({ figure: '  added by the claim', gateway: plus(diff(as.new_key[q], as.no_key[q]), 3) });
+      out.push({ figure: `${q}, same key again (replay, no Baseten call)`, gateway: num(as.replay[q], 3) });
+    }
+    out.push({ figure: '  errors (no key / new key / replay)', gateway: `${as.no_key.errors} / ${as.new_key.errors} / ${as.replay.errors}` });
+  }
+
   out.push({ section: 'Request path inside workerd (µs per request; upstream answers at once)' });
   const cpu = r.cpu;
   /** @type {[string, string, number][]} */

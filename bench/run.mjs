@@ -15,7 +15,7 @@ import { compare, runLoad } from './measure.mjs';
 import { portkeyVersion, startPortkey } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
-import { BASETEN_KEY, CACHED_MODEL_ID, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, RATE_LIMITS, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
+import { asyncSubmitTargets, BASETEN_KEY, CACHED_MODEL_ID, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, RATE_LIMITS, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
 import { runtimeVersions, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -45,6 +45,7 @@ try {
     bindings: gatewayVars(fake.url),
     kvNamespaces: ['ASYNC_REQUESTS'],
     ratelimits: RATE_LIMITS,
+    durableObjects: { IDEMPOTENCY: 'IdempotencyClaim' },
   });
   cleanups.push(gateway.dispose);
   const floor = await serveWorker({
@@ -91,6 +92,9 @@ try {
     }
   }
 
+  step('async submit: cost of the Idempotency-Key claim');
+  const asyncSubmit = await compare(asyncSubmitTargets(urls), { kind: 'ttfb', count: PLAN.ttfbCount, warmup: PLAN.ttfbWarmup }, options);
+
   step('fail-over');
   const failover = await measureFailover(urls);
 
@@ -107,6 +111,7 @@ try {
     streaming: { firstByte, throughput },
     cacheHit,
     openai,
+    asyncSubmit,
     failover,
     cpu,
     bundle: bundleSize(gatewayPath),

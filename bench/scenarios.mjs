@@ -34,11 +34,13 @@ const sha256 = (/** @type {string} */ token) => createHash('sha256').update(toke
 export function gatewayVars(upstreamUrl) {
   return {
     BASETEN_API_KEY: BASETEN_KEY,
+    BASETEN_WEBHOOK_SECRET: 'whsec_bench',
     BASETEN_URL_TEMPLATE: `${upstreamUrl}/{subdomain}`,
     MODELS: {
       bench: { model_id: MODEL_ID, environment: 'production' },
       cached: { model_id: CACHED_MODEL_ID, environment: 'production', cache: { ttl_seconds: 3600 } },
       chat: { model_id: CHAT_MODEL_ID, environment: 'production', openai: { served_model_name: SERVED_NAME } },
+      'bench-async': { model_id: MODEL_ID, environment: 'production', async: true },
       // Fail-over: the same primary with a fallback; a refusing primary, tried every time or skipped by its open breaker.
       failover: { model_id: MODEL_ID, environment: 'production', fallbacks: [FALLBACK] },
       refused: { model_id: REFUSING_MODEL_ID, environment: 'production', fallbacks: [FALLBACK], breaker: { failures: 1000 } },
@@ -87,6 +89,23 @@ export function predictTargets(urls, input, alias = 'bench') {
     floor: { url: `${urls.floor}${predictPath}`, headers: signed, body },
     gateway: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: client, body },
     gatewayRl: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: limitedClient, body },
+  };
+}
+
+/**
+ * POST an async submit to the gateway three ways: without Idempotency-Key,
+ * with a new key each time (the claim and the kept answer: two Durable Object
+ * calls), and with one key again and again (a replay: one call, no Baseten).
+ * The request stays QUEUED at the fake, so no webhook adds load.
+ * @param {{gateway: string}} urls
+ */
+export function asyncSubmitTargets(urls) {
+  const url = `${urls.gateway}/v1/models/bench-async/async`;
+  const body = JSON.stringify({ model_input: { ...SMALL_INPUT, fake: { queue_ms: 600_000 } } });
+  return {
+    no_key: { url, headers: client, body },
+    new_key: { url, headers: client, body, freshHeader: 'idempotency-key' },
+    replay: { url, headers: { ...client, 'idempotency-key': 'bench-replayed-key' }, body },
   };
 }
 

@@ -6,7 +6,8 @@
 
 /**
  * Where to call and with which credentials, read from the connection fields at each call.
- * @typedef {{ base: string, headers: Record<string, string> }} Connection
+ * `token` is for the WebSocket, which cannot send headers and carries it as a subprotocol.
+ * @typedef {{ base: string, headers: Record<string, string>, token: string }} Connection
  */
 
 /** What the page can explain to the user: the gateway's error envelope, or why no answer came. */
@@ -38,6 +39,7 @@ export function connectionOf(url, token) {
   return {
     base: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`,
     headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+    token: bearer,
   };
 }
 
@@ -122,13 +124,17 @@ export function mediaType(res) {
 }
 
 /**
- * The aliases this caller may use, from the gateway's OpenAI-style list.
+ * The aliases this caller may use, from the gateway's OpenAI-style list, each
+ * with the modes the gateway says it takes (absent from an older gateway).
  * @param {Connection} connection
- * @returns {Promise<string[]>}
+ * @returns {Promise<import('./models.js').ModelEntry[]>}
  */
-export async function listAliases(connection) {
+export async function listModels(connection) {
   const list = await (await call(connection.base, '/v1/models', { headers: connection.headers })).json();
-  return (Array.isArray(list?.data) ? list.data : []).map((/** @type {{ id: unknown }} */ model) => String(model.id));
+  return (Array.isArray(list?.data) ? list.data : []).map((/** @type {{ id: unknown, modes?: unknown }} */ model) => ({
+    id: String(model.id),
+    modes: Array.isArray(model.modes) ? model.modes.map(String) : undefined,
+  }));
 }
 
 /**

@@ -1,14 +1,19 @@
 // @ts-check
 /**
- * What the gateway's OpenAPI document (as this caller sees it) says about an
- * alias: its input schema, and which of the page's modes it takes.
+ * What the gateway says about an alias: which of the page's modes it takes
+ * (the `modes` of its entry in GET /v1/models), and its input schema (the
+ * gateway's OpenAPI document, as this caller sees it).
  */
 
-/** @typedef {'predict' | 'async' | 'chat'} Mode */
+/** @typedef {'predict' | 'async' | 'chat' | 'websocket'} Mode */
 /** @typedef {{ paths?: Record<string, any>, [key: string]: any }} OpenApi */
+/** @typedef {{ id: string, modes?: string[] }} ModelEntry */
 
 /** @type {readonly Mode[]} */
-export const MODES = ['predict', 'async', 'chat'];
+export const MODES = ['predict', 'async', 'chat', 'websocket'];
+
+/** @type {Record<Mode, string>} */
+const MODE_NAMES = { predict: 'Predict', async: 'Async', chat: 'Chat', websocket: 'WebSocket' };
 
 /**
  * The alias's input schema: the request body of its own predict path.
@@ -22,23 +27,20 @@ export function schemaFor(spec, alias) {
 }
 
 /**
- * The modes to offer for an alias, and a sentence on any withheld.
- *
- * The gateway publishes an alias's own paths only for an alias with an
- * input_schema; those hold the async path exactly when the alias takes async
- * requests. For any other alias the document is silent, and so is it on
- * which aliases have an OpenAI-compatible engine: what it does not rule out
- * stays offered, and the gateway's answer says the rest.
- * @param {OpenApi | null} spec
- * @param {string} alias
+ * The modes to offer for an alias, and a sentence on those withheld. An
+ * entry without `modes` (a gateway from before they were listed) withholds
+ * nothing: the gateway's answer says the rest.
+ * @param {ModelEntry | undefined} entry
  * @returns {{ modes: ReadonlySet<string>, withheld: string }}
  */
-export function modesFor(spec, alias) {
-  const own = Object.keys(spec?.paths ?? {}).filter((path) => path.startsWith(`/v1/models/${alias}/`));
-  if (own.length === 0 || own.includes(`/v1/models/${alias}/async`)) return { modes: new Set(MODES), withheld: '' };
+export function modesFor(entry) {
+  const listed = entry?.modes;
+  if (!entry || !listed) return { modes: new Set(MODES), withheld: '' };
+  const offered = MODES.filter((mode) => listed.includes(mode));
+  const missing = MODES.filter((mode) => !listed.includes(mode));
   return {
-    modes: new Set(MODES.filter((mode) => mode !== 'async')),
-    withheld: `Async is not offered: the gateway's OpenAPI document lists no async path for ${alias}.`,
+    modes: new Set(offered),
+    withheld: missing.length === 0 ? '' : `Not offered for ${entry.id}: ${missing.map((mode) => MODE_NAMES[mode]).join(', ')}.`,
   };
 }
 

@@ -1,22 +1,28 @@
 // @ts-check
 /**
  * The gateway playground: pick an alias, send a predict and watch the answer
- * stream in, chat with an OpenAI-compatible alias token by token, or run an
- * async request until its output arrives. Plain DOM, no dependencies. The
- * client token is read from its field at each call and never stored.
+ * stream in, chat with an OpenAI-compatible alias token by token, run an
+ * async request until its output arrives, or exchange messages over a
+ * WebSocket. Plain DOM, no dependencies. The client token is read from its
+ * field at each call and never stored.
  *
  * This module wires the page: which alias and mode are chosen, and what a
  * send, a new alias or a new mode clears.
  */
-import { connectionOf, fetchOpenApi, isAbort, listAliases } from './api.js';
+import { connectionOf, fetchOpenApi, isAbort, listModels } from './api.js';
 import { cancelJob, forgetJob, submitAsync } from './async.js';
 import { chat, clearConversation } from './chat.js';
+import { initClients } from './clients.js';
 import { modesFor, schemaFor } from './models.js';
 import { predict } from './predict.js';
 import { clearAnswer, el, revealAnswer, setBusy, setStatus, showError, showProblem } from './ui.js';
+import { initUsage } from './usage.js';
+import { closeSocket, dropSocket, sendText } from './websocket.js';
 
 /** @type {import('./models.js').OpenApi | null} */
 let openapi = null;
+/** @type {import('./models.js').ModelEntry[]} */
+let entries = [];
 /**
  * The predict or chat in flight.
  * @type {AbortController | null}
@@ -43,12 +49,12 @@ async function loadModels() {
   const load = ++modelLoads;
   setStatus('Loading models…');
   try {
-    const [aliases, spec] = await Promise.all([listAliases(current), fetchOpenApi(current)]);
+    const [models, spec] = await Promise.all([listModels(current), fetchOpenApi(current)]);
     if (load !== modelLoads) return;
-    showAliases(aliases, spec, 'no models for this caller');
-    setStatus(aliases.length === 0
+    showAliases(models, spec, 'no models for this caller');
+    setStatus(models.length === 0
       ? 'No aliases for this caller. Without a token only public aliases are listed.'
-      : `${aliases.length} ${aliases.length === 1 ? 'alias' : 'aliases'} available.`);
+      : `${models.length} ${models.length === 1 ? 'alias' : 'aliases'} available.`);
   } catch (err) {
     if (load !== modelLoads) return;
     // The previous caller's aliases are not this one's: a refused token lists nothing.
@@ -58,12 +64,14 @@ async function loadModels() {
 }
 
 /**
- * @param {string[]} aliases
+ * @param {import('./models.js').ModelEntry[]} models
  * @param {import('./models.js').OpenApi | null} spec
  * @param {string} emptyLabel
  */
-function showAliases(aliases, spec, emptyLabel) {
+function showAliases(models, spec, emptyLabel) {
   openapi = spec;
+  entries = models;
+  const aliases = models.map((model) => model.id);
   const previous = el.alias.value;
   el.alias.replaceChildren(...aliases.map((alias) => new Option(alias, alias)));
   if (aliases.length === 0) el.alias.append(new Option(emptyLabel, ''));
@@ -77,12 +85,15 @@ function aliasChanged() {
   startOver();
   showProblem(el.inputProblem, undefined, el.input);
   showProblem(el.messageProblem, undefined, el.message);
+  showProblem(el.wsProblem, undefined, el.wsMessage);
   const schema = schemaFor(openapi, el.alias.value);
   el.schemaBox.hidden = !schema;
   el.schema.textContent = schema ? JSON.stringify(schema, null, 2) : '';
-  const { modes, withheld } = modesFor(openapi, el.alias.value);
+  const { modes, withheld } = modesFor(entries.find((entry) => entry.id === el.alias.value));
   for (const radio of modeRadios) radio.disabled = !modes.has(radio.value);
-  if (!modes.has(mode())) for (const radio of modeRadios) radio.checked = radio.value === 'predict';
+  // A Model API takes chat only: the first mode offered stands in for one that is not.
+  const fallback = modeRadios.find((radio) => modes.has(radio.value))?.value ?? 'predict';
+  if (!modes.has(mode())) for (const radio of modeRadios) radio.checked = radio.value === fallback;
   el.modesNote.textContent = withheld;
   el.modesNote.hidden = !withheld;
   applyMode();
@@ -93,8 +104,9 @@ function aliasChanged() {
 
 function applyMode() {
   const current = mode();
-  el.inputPanel.hidden = current === 'chat';
+  el.inputPanel.hidden = current === 'chat' || current === 'websocket';
   el.chatPanel.hidden = current !== 'chat';
+  el.wsPanel.hidden = current !== 'websocket';
   el.send.textContent = current === 'async' ? 'Submit async request' : 'Send predict';
   el.stop.hidden = current === 'async';
   el.cancelAsync.hidden = current !== 'async';
@@ -108,11 +120,12 @@ function freshAnswer() {
   clearAnswer();
 }
 
-/** What a new alias or mode replaces: also the call in flight and the conversation. */
+/** What a new alias or mode replaces: also the call in flight, the conversation and the socket. */
 function startOver() {
   running?.abort();
   running = null;
   setBusy(null);
+  dropSocket();
   freshAnswer();
   clearConversation();
 }
@@ -208,6 +221,17 @@ function sendMessage() {
   return runStoppable(el.chatStop, (signal) => chat(current, alias, content, options, signal));
 }
 
+/** The socket's frames accumulate in the output: a frame does not clear the ones before it. */
+function sendSocketMessage() {
+  const text = el.wsMessage.value;
+  showProblem(el.wsProblem, text ? undefined : 'Type a frame first: an empty one is not sent.', el.wsMessage);
+  if (!text) return undefined;
+  const alias = chosenAlias(el.wsProblem);
+  if (!alias) return undefined;
+  revealAnswer();
+  return sendText(connection(), alias, text);
+}
+
 // ---------------------------------------------------------------------------
 // Wiring
 
@@ -240,6 +264,8 @@ function submitOnCtrlEnter(event) {
 el.connection.addEventListener('submit', action(loadModels));
 el.inputForm.addEventListener('submit', action(sendInput));
 el.chatForm.addEventListener('submit', action(sendMessage));
+el.wsForm.addEventListener('submit', action(sendSocketMessage));
+el.wsClose.addEventListener('click', closeSocket);
 el.stop.addEventListener('click', () => running?.abort());
 el.chatStop.addEventListener('click', () => running?.abort());
 el.cancelAsync.addEventListener('click', action(cancelJob));
@@ -251,7 +277,7 @@ for (const radio of modeRadios) {
     applyMode();
   });
 }
-for (const area of [el.input, el.message, el.chatOptions]) area.addEventListener('keydown', submitOnCtrlEnter);
+for (const area of [el.input, el.message, el.chatOptions, el.wsMessage]) area.addEventListener('keydown', submitOnCtrlEnter);
 
 // Served by the gateway itself, the page talks to its own origin; served elsewhere, set the URL.
 if (location.protocol === 'http:' || location.protocol === 'https:') {
@@ -259,3 +285,5 @@ if (location.protocol === 'http:' || location.protocol === 'https:') {
   loadModels().catch(showError);
 }
 applyMode();
+initUsage(connection);
+initClients(connection);

@@ -10,11 +10,12 @@ import { HttpError } from './errors.ts';
 export const DEFAULT_MAX_QUEUE_SECONDS = 600;
 
 const FIELDS = new Set(['model_input', 'priority', 'max_time_in_queue_seconds', 'inference_retry_config']);
-const RETRY_RANGES: Record<string, [number, number]> = {
-  max_attempts: [1, 10],
-  initial_delay_ms: [0, 10_000],
-  max_delay_ms: [0, 60_000],
-};
+/** A Map, so that a caller's key such as "constructor" or "__proto__" finds nothing inherited. */
+const RETRY_RANGES: ReadonlyMap<string, [number, number]> = new Map([
+  ['max_attempts', [1, 10]],
+  ['initial_delay_ms', [0, 10_000]],
+  ['max_delay_ms', [0, 60_000]],
+]);
 
 export interface AsyncSubmit {
   modelInput: unknown;
@@ -35,7 +36,7 @@ export function parseAsyncSubmit(value: unknown): AsyncSubmit {
   if (retry !== undefined) {
     if (!isObject(retry)) throw invalid('inference_retry_config must be an object');
     for (const [key, field] of Object.entries(retry)) {
-      const range = RETRY_RANGES[key];
+      const range = RETRY_RANGES.get(key);
       if (!range) throw invalid(`unknown field inference_retry_config.${key.slice(0, 64)}`);
       intIn(field, `inference_retry_config.${key}`, range[0], range[1]);
     }

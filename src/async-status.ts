@@ -5,10 +5,14 @@
  * every function that depends on the clock takes `nowMs`.
  */
 import { isObject } from './body.ts';
-import type { Target } from './config.ts';
+import type { BasetenTarget } from './config.ts';
 
-/** Baseten's async request ids: 32 lowercase hex characters. */
-const BASETEN_REQUEST_ID = /^[0-9a-f]{32}$/;
+/**
+ * Baseten's async request ids. Its spec says only "string"; today they are 32
+ * hex characters. Anything URL- and key-safe is taken, so a change of shape
+ * cannot turn paid, queued work into a 502.
+ */
+const BASETEN_REQUEST_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function isRequestId(value: unknown): value is string {
   return typeof value === 'string' && BASETEN_REQUEST_ID.test(value);
@@ -39,7 +43,7 @@ export interface AsyncRecord {
   owner: string;
   alias: string;
   /** The target at submit time: status and cancel go where the request went, whatever MODELS says later. */
-  target: Target;
+  target: BasetenTarget;
   created_at: string;
   /** Epoch seconds at which KV drops the record; rewrites keep it. */
   expires_at: number;
@@ -47,6 +51,8 @@ export interface AsyncRecord {
   status_at: string;
   errors: AsyncError[];
   cancel?: CancelOutcome & { at: string };
+  /** Epoch seconds at which the cron asks Baseten about it if nothing was heard (its due entry in async-store.ts). */
+  reconcile_at?: number;
 }
 
 export interface AsyncResult {
@@ -58,13 +64,15 @@ export interface AsyncResult {
   errors: AsyncError[];
   /** The webhook's `time`: when Baseten sent it. */
   delivered_at: string;
+  /** What the delivery ran on: a delivery stored before its record was seen is joined only to a record of the same target. */
+  target?: { kind: BasetenTarget['kind']; id: string };
 }
 
 /** A delivery whose signature and age webhook-verify.ts checked. */
 export interface WebhookPayload {
   request_id: string;
   /** `model_id` for models, `chain_id` for chains: the id the request ran on. */
-  targetKind: Target['kind'];
+  targetKind: BasetenTarget['kind'];
   targetId: string;
   time: string;
   data: unknown;
@@ -84,16 +92,25 @@ export function resultOf(payload: WebhookPayload): AsyncResult {
     output: payload.data,
     errors: payload.errors,
     delivered_at: payload.time,
+    target: { kind: payload.targetKind, id: payload.targetId },
   };
+}
+
+/** The delivered result of this record, if any: one naming another target (an id that collided, or a forgery) is not its result. */
+export function resultFor(record: AsyncRecord, result: AsyncResult | undefined): AsyncResult | undefined {
+  if (!result?.target) return result;
+  return result.target.kind === record.target.kind && result.target.id === record.target.id ? result : undefined;
 }
 
 export interface NewRequest {
   requestId: string;
   owner: string;
   alias: string;
-  target: Target;
+  target: BasetenTarget;
   nowMs: number;
   expiresAt: number;
+  /** Epoch seconds at which the cron first asks Baseten about it. */
+  reconcileAt: number;
 }
 
 export function queuedRecord(request: NewRequest): AsyncRecord {
@@ -109,6 +126,7 @@ export function queuedRecord(request: NewRequest): AsyncRecord {
     status: 'QUEUED',
     status_at: now,
     errors: [],
+    reconcile_at: request.reconcileAt,
   };
 }
 
@@ -210,4 +228,45 @@ export function parseErrors(value: unknown): AsyncError[] | undefined {
     errors.push({ code: String(item.code ?? 'UNKNOWN'), message: String(item.message ?? '') });
   }
   return errors;
+}
+
+/**
+ * Baseten tries a webhook twice, ~2 s apart, 10 s each: a final status older
+ * than this with no result stored means the result is not coming.
+ */
+export const WEBHOOK_GRACE_MS = 60_000;
+
+const NEVER_DELIVERED = 'RESULT_NEVER_DELIVERED';
+
+/** What the cron does with a record it asked Baseten about: nothing more, ask again later, or write it final. */
+export type ReconcileStep =
+  | { kind: 'later' }
+  | { kind: 'final'; record: AsyncRecord };
+
+/**
+ * The cron's verdict on a record with no result that is not final here.
+ * `reported` undefined: Baseten no longer knows the id (it keeps status an
+ * hour after completion), so no result can come any more.
+ */
+export function reconcileStep(record: AsyncRecord, reported: BasetenStatus | undefined, nowMs: number): ReconcileStep {
+  const at = new Date(nowMs).toISOString();
+  if (!reported) {
+    const error = { code: NEVER_DELIVERED, message: 'Baseten no longer knows this request (it keeps status for one hour after completion) and no result was delivered to the gateway' };
+    return { kind: 'final', record: { ...record, status: 'EXPIRED', status_at: at, errors: [error] } };
+  }
+  if (!isFinal(reported.status)) return { kind: 'later' };
+  const finishedMs = reported.status_at === undefined ? undefined : timeOf(reported.status_at);
+  // A result may still be on its way (the retry comes ~2 s after the first attempt).
+  if (finishedMs === undefined || nowMs - finishedMs < WEBHOOK_GRACE_MS) return { kind: 'later' };
+  if (reported.status === 'SUCCEEDED' || reported.status === 'WEBHOOK_FAILED') {
+    const error = { code: NEVER_DELIVERED, message: `Baseten reports ${reported.status}, but its webhook never delivered the result to the gateway: the output is lost` };
+    return { kind: 'final', record: { ...record, status: 'WEBHOOK_FAILED', status_at: at, errors: [...reported.errors, error] } };
+  }
+  return { kind: 'final', record: { ...record, status: reported.status, status_at: reported.status_at ?? at, errors: reported.errors } };
+}
+
+/** Baseten writes UTC without a zone. */
+function timeOf(time: string): number | undefined {
+  const ms = Date.parse(/[Zz]|[+-]\d{2}:\d{2}$/.test(time) ? time : `${time}Z`);
+  return Number.isNaN(ms) ? undefined : ms;
 }

@@ -15,10 +15,21 @@
  *       at most once per delivery, derived from the payload alone (a repeated
  *       delivery writes the same bytes). A key of its own so that no
  *       read-modify-write of the record (a cancel racing the webhook) can ever
- *       drop an output. Lives async_ttl_seconds from delivery.
+ *       drop an output. Lives async_ttl_seconds from delivery. A signed
+ *       delivery for an id with no record here yet (written at another
+ *       Cloudflare location, not visible for up to 60 s) is stored all the
+ *       same, with the target it names; reading the record joins it.
+ *   async/v1/due/<due epoch seconds, 10 digits>/<request_id>   empty. The
+ *       cron's index of requests to ask Baseten about if no result comes:
+ *       written with the record on submit (due async_reconcile_after_seconds
+ *       later), deleted by the webhook, moved on by the cron while Baseten
+ *       says the request is still running. Keys sort by due time, so the
+ *       cron lists a bounded page from the start of the prefix and stops at
+ *       the first key not yet due, never the whole namespace. Lives as long
+ *       as the record.
  *
- * <request_id> is Baseten's: 32 lowercase hex characters, checked before any
- * key is built. Values are JSON objects with "v": 1; a reader refuses other
+ * <request_id> is Baseten's (A-Z, a-z, 0-9, '_', '-'; at most 128), checked
+ * before any key is built. Values are JSON objects with "v": 1; a reader refuses other
  * versions rather than guess at them. A binding that throws (KV outage)
  * becomes a 503 service_unavailable.
  */
@@ -29,6 +40,16 @@ import { describeForLog } from './redact.ts';
 
 export const recordKey = (requestId: string) => `async/v1/request/${requestId}`;
 export const resultKey = (requestId: string) => `async/v1/result/${requestId}`;
+const DUE_PREFIX = 'async/v1/due/';
+export const dueKey = (dueSeconds: number, requestId: string) => `${DUE_PREFIX}${String(dueSeconds).padStart(10, '0')}/${requestId}`;
+const DUE_KEY = /^async\/v1\/due\/(\d{10})\/([A-Za-z0-9_-]{1,128})$/;
+
+/** A request the cron is to ask Baseten about. */
+export interface DueEntry {
+  key: string;
+  requestId: string;
+  dueSeconds: number;
+}
 /** Baseten runs an async request for at most one hour once it leaves the queue. */
 const RUN_LIMIT_SECONDS = 3600;
 /** Baseten's single webhook retry comes ~2 s after the first attempt; generous room for it and for clocks. */
@@ -69,6 +90,42 @@ export class AsyncStore {
     return this.#write(recordKey(record.request_id), record, { expiration: kvExpiration(record.expires_at, nowMs) });
   }
 
+  /** A new record and its due entry, together: a record the cron cannot find could stay QUEUED forever. */
+  async saveNew(record: AsyncRecord, nowMs: number): Promise<void> {
+    await Promise.all([this.saveRecord(record, nowMs), this.markDue(record, record.reconcile_at!, nowMs)]);
+  }
+
+  markDue(record: AsyncRecord, dueSeconds: number, nowMs: number): Promise<void> {
+    return this.#put(dueKey(dueSeconds, record.request_id), '', { expiration: kvExpiration(record.expires_at, nowMs) });
+  }
+
+  /** Up to `limit` entries due by `nowMs`, oldest first: one bounded list call. */
+  async due(nowMs: number, limit: number): Promise<DueEntry[]> {
+    let page: KVNamespaceListResult<unknown>;
+    try {
+      page = await this.#kv.list({ prefix: DUE_PREFIX, limit });
+    } catch (err) {
+      throw unavailable('list', err);
+    }
+    const entries: DueEntry[] = [];
+    for (const { name } of page.keys) {
+      const match = DUE_KEY.exec(name);
+      if (!match) continue;
+      const dueSeconds = Number(match[1]);
+      if (dueSeconds * 1000 > nowMs) break;
+      entries.push({ key: name, requestId: match[2]!, dueSeconds });
+    }
+    return entries;
+  }
+
+  async dropDue(key: string): Promise<void> {
+    try {
+      await this.#kv.delete(key);
+    } catch (err) {
+      throw unavailable('delete', err);
+    }
+  }
+
   saveResult(result: AsyncResult, ttlSeconds: number): Promise<void> {
     return this.#write(resultKey(result.request_id), result, { expirationTtl: Math.max(ttlSeconds, KV_MIN_TTL_SECONDS) });
   }
@@ -87,9 +144,13 @@ export class AsyncStore {
     return value;
   }
 
-  async #write(key: string, value: { v: 1 }, options: KVNamespacePutOptions): Promise<void> {
+  #write(key: string, value: { v: 1 }, options: KVNamespacePutOptions): Promise<void> {
+    return this.#put(key, JSON.stringify(value), options);
+  }
+
+  async #put(key: string, text: string, options: KVNamespacePutOptions): Promise<void> {
     try {
-      await this.#kv.put(key, JSON.stringify(value), options);
+      await this.#kv.put(key, text, options);
     } catch (err) {
       throw unavailable('write', err);
     }

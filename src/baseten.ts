@@ -12,15 +12,19 @@ import {
   worthFailingOver, type TargetLabel,
 } from './failover.ts';
 import { failureOf, readUpstreamError, upstreamRequestId, type Named, type UpstreamError } from './upstream-errors.ts';
-import { asyncRequestUrl, callUpstream, signedRequest, targetUrl, type Action } from './upstream.ts';
+import { asyncRequestUrl, basetenTarget, callUpstream, openAIUrl, signedRequest, targetUrl, type Action } from './upstream.ts';
 
 /** Status, cancel and queue calls answer at once; a stuck one should not hold a caller for the alias's predict timeout. */
 export const CONTROL_TIMEOUT_MS = 30_000;
 /** Baseten answers wake with 202 at once; a wake that hangs must not hold anything for the 600 s Baseten allows it. */
 export const WAKE_TIMEOUT_MS = 30_000;
 
-/** An action of the target's deployment (with the rest of the path for sync), or one async request by Baseten's id. */
-export type Endpoint = { action: Action; rest?: string } | { asyncRequest: string };
+/**
+ * An action of the target's deployment (with the rest of the path for sync),
+ * one async request by Baseten's id, or an OpenAI route (`chat/completions`),
+ * which a Model API target serves too.
+ */
+export type Endpoint = { action: Action; rest?: string } | { asyncRequest: string } | { openai: string };
 
 /** The calls another target can serve: the work itself, not the control calls about one deployment. */
 const FAIL_OVER_ACTIONS = new Set<Action>(['predict', 'async_predict', 'sync']);
@@ -41,8 +45,10 @@ export interface BasetenCall {
   requestId: string;
   /** The caller's headers, of which upstream.ts forwards a safe few. */
   callerHeaders?: Headers;
-  /** Settles once the caller is admitted (the rate limiter's verdict); a refusal stops the call. */
-  admitted?: Promise<void>;
+  /** Headers of the gateway's own making, such as a WebSocket handshake's. */
+  headers?: Record<string, string>;
+  /** The body for one target, where it differs by target (an OpenAI `model` is each target's own name); over `body`. */
+  bodyFor?: (target: Target) => BodyInit | null;
   /** Told Baseten's status as soon as it answers, for the request's log line. */
   onStatus?: (status: number) => void;
   /** Told Baseten's X-BASETEN-REQUEST-ID, for the log line. */
@@ -57,8 +63,7 @@ export interface BasetenCall {
 
 /** Baseten's answer when it is a 2xx (or a status in `keep`); otherwise throws the contract's error. */
 export async function callBaseten(config: Config, model: Named, endpoint: Endpoint, call: BasetenCall): Promise<Response> {
-  if (call.admitted) await call.admitted;
-  if (hasFallbacks(model) && 'action' in endpoint && FAIL_OVER_ACTIONS.has(endpoint.action)) {
+  if (hasFallbacks(model) && ('openai' in endpoint || ('action' in endpoint && FAIL_OVER_ACTIONS.has(endpoint.action)))) {
     return callWithFailover(config, model, endpoint, call);
   }
   const answer = await attempt(config, model.target, endpoint, call);
@@ -72,17 +77,18 @@ function hasFallbacks(model: Named): model is Routed {
 
 /** One target: its answer when it is a 2xx or kept, else Baseten's error as read. Connection failures and timeouts throw. */
 async function attempt(config: Config, target: Target, endpoint: Endpoint, call: BasetenCall): Promise<Response | UpstreamError> {
-  const url = 'asyncRequest' in endpoint
-    ? asyncRequestUrl(config, target, endpoint.asyncRequest)
-    : targetUrl(config, target, endpoint.action, endpoint.rest);
-  const upstream = await callUpstream((signal) => signedRequest(config, url, {
+  const request = signedRequest(config, endpointUrl(config, target, endpoint), {
     method: call.method ?? 'POST',
     requestId: call.requestId,
-    body: call.body,
+    body: call.bodyFor ? call.bodyFor(target) : call.body,
     callerHeaders: call.callerHeaders,
     contentType: call.contentType,
-    signal,
-  }), { timeoutMs: call.timeoutMs, callerSignal: call.signal });
+    deadline: { timeoutMs: call.timeoutMs, nowMs: Date.now() },
+    headers: call.headers,
+    // Baseten's model hosts take Api-Key; Model APIs are documented with OpenAI's Bearer.
+    scheme: target.kind === 'model_api' ? 'Bearer' : 'Api-Key',
+  });
+  const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   const upstreamId = upstreamRequestId(upstream.headers);
   if (upstreamId) call.onUpstreamRequestId?.(upstreamId);
@@ -102,13 +108,15 @@ type Routed = Named & Pick<ModelConfig, 'fallbacks'> & { breaker: BreakerOptions
  * (a 2xx is handed back at once and is the caller's from then on), and only
  * if the body can be sent again. A target whose breaker is open is skipped.
  */
-async function callWithFailover(config: Config, model: Routed, endpoint: { action: Action; rest?: string }, call: BasetenCall): Promise<Response> {
+async function callWithFailover(config: Config, model: Routed, endpoint: Endpoint, call: BasetenCall): Promise<Response> {
   const targets = [model.target, ...model.fallbacks];
   const misses: Miss[] = [];
   let sent = false;
   let unreplayable = false;
   for (const [index, target] of targets.entries()) {
     const label = targetLabel(index);
+    // A Model API serves the OpenAI routes only: it is no fallback for the rest.
+    if (target.kind === 'model_api' && !('openai' in endpoint)) continue;
     if (!breakerAllows(target, model.breaker, Date.now())) {
       misses.push({ label, skipped: true });
       continue;
@@ -197,7 +205,7 @@ function logFailover(call: BasetenCall, model: Named, miss: Miss, next: boolean)
 
 /** A cold target is woken in the background, once a minute at most; chains have no wake on Baseten. */
 function wakeInBackground(config: Config, model: Named, target: Target, label: TargetLabel, call: BasetenCall): void {
-  if (!call.waitUntil || target.kind === 'chain' || !takeWake(target, Date.now())) return;
+  if (!call.waitUntil || target.kind !== 'model' || !takeWake(target, Date.now())) return;
   // The wake serves later calls, not this one: its own id, traceable to the request that fired it.
   const requestId = `${call.requestId}.wake`;
   const woken = attempt(config, target, { action: 'wake' }, { requestId, timeoutMs: WAKE_TIMEOUT_MS })
@@ -208,4 +216,11 @@ function wakeInBackground(config: Config, model: Named, target: Target, label: T
     .catch((err: unknown) => (err instanceof HttpError ? err.type : 'internal'))
     .then((outcome) => console.log(JSON.stringify({ event: 'wake', reason: 'no_replica', request_id: requestId, alias: model.alias, target: label, outcome })));
   call.waitUntil(woken);
+}
+
+/** Where an endpoint is for one target: its deployment's host (regional or not), or the Model APIs endpoint. */
+function endpointUrl(config: Config, target: Target, endpoint: Endpoint): string {
+  if ('asyncRequest' in endpoint) return asyncRequestUrl(config, basetenTarget(target), endpoint.asyncRequest);
+  if ('openai' in endpoint) return openAIUrl(config, target, endpoint.openai);
+  return targetUrl(config, target, endpoint.action, endpoint.rest);
 }

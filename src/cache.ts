@@ -11,7 +11,6 @@ import { mediaType, readAtMost } from './body.ts';
 import { cacheDirectives, cacheKey, cacheScope } from './cache-key.ts';
 import type { ModelConfig } from './config.ts';
 import { caller, type GatewayRequest } from './context.ts';
-import { deploymentPath } from './upstream.ts';
 
 /** Larger answers are passed on and not stored: a stored entry is held whole in memory once. */
 export const MAX_CACHED_BYTES = 8 * 1024 * 1024;
@@ -61,12 +60,12 @@ export async function withCache(
 }
 
 async function entryUrl(request: GatewayRequest, model: ModelConfig, cacheable: Cacheable): Promise<string> {
-  const { target } = model;
   const key = await cacheKey({
     scope: cacheScope(caller(request), model.cache!),
     alias: model.alias,
     route: cacheable.route,
-    target: `${target.kind}-${target.id}${deploymentPath(target.deployment)}`,
+    // Every field of the target (a model's deployment, a chain, a Model API's slug), in the config's own order.
+    target: JSON.stringify(model.target),
     body: cacheable.body,
   });
   // Cloudflare keys the cache by URL; its docs ask for the Worker's own host name.
@@ -79,10 +78,10 @@ function originOf(url: string): string {
 }
 
 /**
- * A hit, as the caller's answer. This is where a hit is counted like any
- * answer from Baseten (the log line's `cache`, and usage and quotas, which
- * read tokens from the stored answer); the caller's rate limit was already
- * counted on the way in.
+ * A hit, as the caller's answer. The call itself was admitted and counted on
+ * the way in (rate limit, quota); this is where a hit is marked for the log
+ * line, and where its tokens are to be read from the stored answer for
+ * usage, as the OpenAI routes read them from Baseten's.
  */
 function servedFromCache(request: GatewayRequest, stored: Response): Response {
   request.state.cache = 'HIT';

@@ -4,6 +4,7 @@
  * holding JSON (.dev.vars, `wrangler dev --var`). Error messages name the
  * field and how to fix it, and never contain a secret.
  */
+import { rememberBasetenIds } from './baseten-ids.ts';
 import { hexToBytes } from './hex.ts';
 import { inputSchemaProblem } from './input-schema.ts';
 import { rememberSecrets } from './redact.ts';
@@ -13,12 +14,27 @@ export type Deployment =
   | { kind: 'deployment'; id: string }
   | { kind: 'development' };
 
-export interface Target {
+/** A model or chain deployment on Baseten's own hosts. */
+export interface BasetenTarget {
   /** Baseten's subdomain prefix: a model or a chain. */
   kind: 'model' | 'chain';
   id: string;
   deployment: Deployment;
+  /**
+   * The environment's own host (`model-{id}-{env}`) with bare paths. Only with
+   * an environment; absent on async records written before regional targets.
+   */
+  regional?: boolean;
 }
+
+/** Baseten's shared OpenAI-compatible Model APIs endpoint: only the OpenAI routes reach it, `model` set to the slug. */
+export interface ModelApiTarget {
+  kind: 'model_api';
+  slug: string;
+}
+
+/** Where an alias's calls go. */
+export type Target = BasetenTarget | ModelApiTarget;
 
 export interface ModelConfig {
   alias: string;
@@ -31,6 +47,8 @@ export interface ModelConfig {
   timeoutMs: number;
   wake: boolean;
   async: boolean;
+  /** Opens the target's WebSocket endpoint at GET /v1/models/{alias}/websocket. */
+  websocket: boolean;
   /** Tried in order after the target, while no byte has reached the caller (docs/failover.md); empty for most aliases. */
   fallbacks: readonly Target[];
   /** The circuit breaker of each of this alias's targets; set exactly when there are fallbacks. */
@@ -64,6 +82,19 @@ export type RateLimitPolicy =
   | { kind: 'global'; limit: number; periodSeconds: number }
   | { kind: 'none' };
 
+/**
+ * A client's allowance per UTC day and month, counted by its CLIENT_METER
+ * object; `onMeterFailure` says whether a meter that cannot be reached lets
+ * the client through (open) or refuses it (closed).
+ */
+export interface Quota {
+  requestsPerDay?: number;
+  tokensPerDay?: number;
+  requestsPerMonth?: number;
+  tokensPerMonth?: number;
+  onMeterFailure: 'open' | 'closed';
+}
+
 export interface ClientConfig {
   name: string;
   /** SHA-256 of the client's token, as bytes: decoded once here, compared on every request. */
@@ -74,14 +105,21 @@ export interface ClientConfig {
   /** The key this client is counted under by the rate limiter. */
   rateLimitKey: string;
   rateLimit: RateLimitPolicy;
+  quota?: Quota;
 }
 
 export interface Settings {
   asyncTtlSeconds: number;
   asyncMaxBodyBytes: number;
+  /** A request not final and not checked for this long is asked of Baseten by the cron. */
+  asyncReconcileAfterSeconds: number;
+  /** Baseten's status endpoint is asked about one request at most this often; polls in between are served from what the gateway knows. */
+  asyncStatusMinIntervalMs: number;
   sseKeepAliveMs: number;
   batchConcurrency: number;
   batchMaxRows: number;
+  /** A WebSocket with no message either way for this long is closed with 1001. */
+  websocketIdleMs: number;
   /** The policy for callers without a token, counted per IP. */
   anonymousRateLimit: RateLimitPolicy;
 }
@@ -90,6 +128,8 @@ export interface Config {
   apiKey: string;
   webhookSecrets: readonly string[];
   urlTemplate: string;
+  /** Base URL of Baseten's Model APIs, without a trailing slash (e.g. https://inference.baseten.co/v1). */
+  modelApiUrl: string;
   models: ReadonlyMap<string, ModelConfig>;
   clients: readonly ClientConfig[];
   allowedOrigins: ReadonlySet<string> | '*';
@@ -104,17 +144,20 @@ export interface ConfigSource {
   BASETEN_API_KEY?: unknown;
   BASETEN_WEBHOOK_SECRET?: unknown;
   BASETEN_URL_TEMPLATE?: unknown;
+  BASETEN_MODEL_API_URL?: unknown;
   MODELS?: unknown;
   CLIENTS?: unknown;
   ALLOWED_ORIGINS?: unknown;
   PUBLIC_BASE_URL?: unknown;
   SETTINGS?: unknown;
   ASYNC_REQUESTS?: unknown;
+  CLIENT_METER?: unknown;
 }
 
 export class ConfigError extends Error {}
 
 const DEFAULT_URL_TEMPLATE = 'https://{subdomain}.api.baseten.co';
+const DEFAULT_MODEL_API_URL = 'https://inference.baseten.co/v1';
 /** Baseten's own edge cap is 100 MB per request body. */
 const BASETEN_MAX_BODY_BYTES = 100 * 1024 * 1024;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -129,6 +172,13 @@ export const KV_MIN_TTL_SECONDS = 60;
 /** Baseten IDs are short alphanumerics; anything else could steer the signed request elsewhere. */
 const BASETEN_ID = /^[a-z0-9]{1,64}$/i;
 const ENVIRONMENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
+/** A regional environment's name ends up in a host name: no underscore, one DNS label with its prefix. */
+const REGIONAL_ENVIRONMENT_NAME = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/i;
+const DNS_LABEL_MAX = 63;
+/** Model API slugs such as "deepseek-ai/DeepSeek-V3.1": they only ever travel in a JSON body. */
+const MODEL_API_SLUG = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}(\/[A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$/;
+/** Settings that reach routes a Model API does not have. */
+const NOT_FOR_MODEL_API = ['wake', 'async', 'websocket', 'sync_routes', 'input_schema'];
 /** Also published as the OpenAPI alias pattern, so no regex flags. */
 export const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Plain path segments (none starting with a dot), optionally ending in a '/*' wildcard. */
@@ -137,6 +187,7 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 /** The binding used when a caller's entry names no rate limit, if it is bound. */
 const DEFAULT_RATE_LIMITER = 'RATE_LIMITER';
 const GLOBAL_RATE_LIMITER = 'GLOBAL_RATE_LIMITER';
+const QUOTA_KEYS = ['requests_per_day', 'tokens_per_day', 'requests_per_month', 'tokens_per_month'] as const;
 const BINDING_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
 /** The key only ever goes to Baseten's own hosts over https, or to this machine over http (tests, the local fake). */
 const BASETEN_HOST = /(^|\.)baseten\.co$/;
@@ -144,15 +195,19 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker', 'cache',
+  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
+  'model_api', 'regional', 'websocket', 'bei', 'cache',
 ]);
 const CACHE_KEYS = new Set(['ttl_seconds', 'shared', 'streams']);
 /** A year: Cloudflare evicts long before, and an answer should not outlive its model by much more. */
 const MAX_CACHE_TTL_SECONDS = 365 * 24 * 3600;
 /** The keys that name a target, the only ones a fallback takes. */
-const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development']);
+const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'model_api', 'regional']);
 /** A fallback list longer than this would hold a caller through too many timeouts. */
 const MAX_FALLBACKS = 4;
+
+/** A BEI engine's routes (Baseten Embedding Inference), reachable through /sync on a `"bei": true` alias without listing them. */
+const BEI_SYNC_ROUTES = ['/v1/embeddings', '/rerank', '/predict', '/classify'];
 
 const cache = new WeakMap<object, Config | ConfigError>();
 
@@ -163,6 +218,7 @@ export function loadConfig(env: ConfigSource): Config {
     try {
       entry = parseConfig(env);
       rememberSecrets([entry.apiKey, ...entry.webhookSecrets]);
+      rememberBasetenIds(basetenIds(entry));
     } catch (err) {
       entry = err instanceof ConfigError ? err : new ConfigError(String(err));
     }
@@ -172,11 +228,29 @@ export function loadConfig(env: ConfigSource): Config {
   return entry;
 }
 
-export function parseConfig(env: ConfigSource): Config {
+/** Every model, chain and deployment ID the config names (fallbacks too), for scrubbing from Baseten's messages; a Model API's slug is public. */
+function basetenIds(config: Config): string[] {
+  return [...config.models.values()].flatMap((model) => [model.target, ...model.fallbacks]).flatMap((target) => {
+    if (target.kind === 'model_api') return [];
+    return target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id];
+  });
+}
+
+export interface ParseOptions {
+  /**
+   * Refuse an async alias against Baseten without an https PUBLIC_BASE_URL
+   * (default). Only the deploy preflight turns it off: it reports the same
+   * problem itself, next to the other async problems, instead of stopping at it.
+   */
+  requirePublicBaseUrl?: boolean;
+}
+
+export function parseConfig(env: ConfigSource, options: ParseOptions = {}): Config {
   if (!env.ASYNC_REQUESTS) fail('ASYNC_REQUESTS: bind a KV namespace named ASYNC_REQUESTS');
   const apiKey = secret(env.BASETEN_API_KEY, 'BASETEN_API_KEY', true);
   const webhookSecret = secret(env.BASETEN_WEBHOOK_SECRET, 'BASETEN_WEBHOOK_SECRET', false);
   const urlTemplate = parseUrlTemplate(optional(env.BASETEN_URL_TEMPLATE, 'BASETEN_URL_TEMPLATE') ?? DEFAULT_URL_TEMPLATE);
+  const modelApiUrl = parseModelApiUrl(optional(env.BASETEN_MODEL_API_URL, 'BASETEN_MODEL_API_URL') ?? DEFAULT_MODEL_API_URL);
   const models = parseModels(required(env.MODELS, 'MODELS'));
   const clients = parseClients(optional(env.CLIENTS, 'CLIENTS') ?? {}, models, env);
   const allowedOrigins = parseOrigins(optional(env.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS') ?? []);
@@ -186,10 +260,13 @@ export function parseConfig(env: ConfigSource): Config {
     // Several comma-separated secrets let an operator rotate without a gap.
     webhookSecrets: webhookSecret ? webhookSecret.split(',').map((s) => s.trim()).filter(Boolean) : [],
     urlTemplate,
+    modelApiUrl,
     models,
     clients,
     allowedOrigins,
-    publicBaseUrl: publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl),
+    publicBaseUrl: options.requirePublicBaseUrl === false
+      ? publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl)
+      : checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
     settings: parseSettings(optional(env.SETTINGS, 'SETTINGS') ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
@@ -296,6 +373,17 @@ function parseUrlTemplate(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+function parseModelApiUrl(value: unknown): string {
+  const field = 'BASETEN_MODEL_API_URL';
+  if (typeof value !== 'string') fail(`${field}: must be a URL such as ${DEFAULT_MODEL_API_URL}`);
+  const url = parseUrl(value, field);
+  if (url.search || url.hash || url.username || url.password || value.includes('@')) fail(`${field}: must not carry a query, fragment or credentials`);
+  if (url.protocol === 'https:' ? !BASETEN_HOST.test(url.hostname) : !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) {
+    fail(`${field}: must be https on a baseten.co host (http is allowed for 127.0.0.1/localhost only)`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
 function parseUrl(value: string, field: string): URL {
   try {
     return new URL(value);
@@ -321,17 +409,28 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     if (!MODEL_KEYS.has(key)) fail(`${field}.${key}: unknown setting`);
   }
   const maxBodyBytes = int(raw.max_body_bytes, `${field}.max_body_bytes`, DEFAULT_MAX_BODY_BYTES, 1, BASETEN_MAX_BODY_BYTES);
+  const target = parseTarget(raw, field);
+  if (target.kind === 'model_api') {
+    const misplaced = NOT_FOR_MODEL_API.find((key) => raw[key] !== undefined && raw[key] !== false);
+    if (misplaced) fail(`${field}.${misplaced}: a Model API takes only the OpenAI routes (/v1/chat/completions, /v1/completions, /v1/embeddings)`);
+  }
+  const openai = raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`);
   return {
     alias,
-    target: parseTarget(raw, field),
+    target,
     public: bool(raw.public, `${field}.public`),
-    openai: raw.openai === undefined ? undefined : parseOpenAI(raw.openai, `${field}.openai`),
-    syncRoutes: parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+    // A Model API speaks OpenAI's protocol by definition; its `model` is the slug.
+    openai: openai ?? (target.kind === 'model_api' ? { servedModelName: target.slug } : undefined),
+    syncRoutes: [
+      ...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
+      ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : []),
+    ],
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
     wake: bool(raw.wake, `${field}.wake`),
     async: bool(raw.async, `${field}.async`),
+    websocket: bool(raw.websocket, `${field}.websocket`),
     ...parseFailover(raw, field),
     cache: raw.cache === undefined ? undefined : parseCache(raw.cache, `${field}.cache`),
   };
@@ -382,24 +481,43 @@ function parseBreaker(value: unknown, field: string): BreakerOptions {
   };
 }
 
-function parseTarget(raw: Record<string, unknown>, field: string): Target {
-  const hasModel = raw.model_id !== undefined;
-  if (hasModel === (raw.chain_id !== undefined)) fail(`${field}: give exactly one of model_id, chain_id`);
-  const kind = hasModel ? 'model' : 'chain';
-  const idField = hasModel ? 'model_id' : 'chain_id';
+/**
+ * One target: `model_id` or `chain_id` with one of environment, deployment_id,
+ * development (and `regional` with an environment), or `model_api`. Takes any
+ * object holding those keys, an alias's entry or one of its own targets.
+ */
+export function parseTarget(raw: Record<string, unknown>, field: string): Target {
+  const given = ['model_id', 'chain_id', 'model_api'].filter((k) => raw[k] !== undefined);
+  if (given.length !== 1) fail(`${field}: give exactly one of model_id, chain_id, model_api`);
+  if (raw.model_api !== undefined) return parseModelApiTarget(raw, field);
+  const kind = given[0] === 'model_id' ? 'model' : 'chain';
+  const idField = given[0]!;
   const id = str(raw[idField], `${field}.${idField}`, BASETEN_ID, 'must be a Baseten ID (letters and digits)');
+  const deployment = parseDeployment(raw, field);
+  if (!bool(raw.regional, `${field}.regional`)) return { kind, id, deployment };
+  if (deployment.kind !== 'environment') fail(`${field}.regional: a regional host serves one environment; give environment, not deployment_id or development`);
+  str(deployment.name, `${field}.environment`, REGIONAL_ENVIRONMENT_NAME, 'a regional environment\'s name is letters, digits and inner hyphens (it becomes part of a host name)');
+  if (`${kind}-${id}-${deployment.name}`.length > DNS_LABEL_MAX) fail(`${field}: ${kind}-<id>-<environment> must fit in one ${DNS_LABEL_MAX}-character host label`);
+  return { kind, id, deployment, regional: true };
+}
+
+function parseDeployment(raw: Record<string, unknown>, field: string): Deployment {
   const given = ['environment', 'deployment_id', 'development'].filter((k) => raw[k] !== undefined && raw[k] !== false);
   if (given.length !== 1) fail(`${field}: give exactly one of environment, deployment_id, development`);
-  let deployment: Deployment;
   if (raw.environment !== undefined) {
-    deployment = { kind: 'environment', name: str(raw.environment, `${field}.environment`, ENVIRONMENT_NAME, 'must be an environment name such as "production"') };
-  } else if (raw.deployment_id !== undefined) {
-    deployment = { kind: 'deployment', id: str(raw.deployment_id, `${field}.deployment_id`, BASETEN_ID, 'must be a Baseten deployment ID') };
-  } else {
-    if (raw.development !== true) fail(`${field}.development: must be true`);
-    deployment = { kind: 'development' };
+    return { kind: 'environment', name: str(raw.environment, `${field}.environment`, ENVIRONMENT_NAME, 'must be an environment name such as "production"') };
   }
-  return { kind, id, deployment };
+  if (raw.deployment_id !== undefined) {
+    return { kind: 'deployment', id: str(raw.deployment_id, `${field}.deployment_id`, BASETEN_ID, 'must be a Baseten deployment ID') };
+  }
+  if (raw.development !== true) fail(`${field}.development: must be true`);
+  return { kind: 'development' };
+}
+
+function parseModelApiTarget(raw: Record<string, unknown>, field: string): ModelApiTarget {
+  const placed = ['environment', 'deployment_id', 'development', 'regional'].find((k) => raw[k] !== undefined && raw[k] !== false);
+  if (placed) fail(`${field}.${placed}: a Model API has no deployments; give model_api alone`);
+  return { kind: 'model_api', slug: str(raw.model_api, `${field}.model_api`, MODEL_API_SLUG, 'must be a Model API slug such as "deepseek-ai/DeepSeek-V3.1"') };
 }
 
 function parseOpenAI(value: unknown, field: string): { servedModelName: string } {
@@ -427,6 +545,8 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
   return Object.entries(raw).map(([name, entry]) => {
     const field = `CLIENTS.${name}`;
     if (!ALIAS.test(name)) fail(`${field}: a client name is letters, digits, '.', '_' or '-'`);
+    // Logs and the caller's view name anonymous callers so: a client of that name would be mistaken for them.
+    if (name.toLowerCase() === 'anonymous') fail(`${field}: the name "anonymous" is reserved for callers without a token; choose another`);
     const client = object(entry, field);
     const hash = str(client.token_sha256, `${field}.token_sha256`, SHA256_HEX, 'must be 64 lowercase hex characters (run `npm run token -- <name>`)');
     if (!Array.isArray(client.models)) fail(`${field}.models: must be an array of aliases or ["*"]`);
@@ -441,8 +561,28 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
       admin: bool(client.admin, `${field}.admin`),
       rateLimitKey: `client:${name}`,
       rateLimit: parseRateLimit(client.rate_limit, `${field}.rate_limit`, env),
+      quota: client.quota === undefined ? undefined : parseQuota(client.quota, `${field}.quota`, env),
     };
   });
+}
+
+/** `{ "requests_per_day"?, "tokens_per_day"?, "requests_per_month"?, "tokens_per_month"?, "on_meter_failure"? }`; counting needs CLIENT_METER. */
+export function parseQuota(value: unknown, field: string, env: ConfigSource): Quota {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (key !== 'on_meter_failure' && !(QUOTA_KEYS as readonly string[]).includes(key)) fail(`${field}.${key}: unknown setting`);
+  }
+  if (!env.CLIENT_METER) fail(`${field}: quotas need the CLIENT_METER Durable Object binding`);
+  const limit = (key: (typeof QUOTA_KEYS)[number]) => raw[key] === undefined ? undefined : int(raw[key], `${field}.${key}`, 0, 0, 1e12);
+  const failure = raw.on_meter_failure ?? 'closed';
+  if (failure !== 'open' && failure !== 'closed') fail(`${field}.on_meter_failure: must be "open" or "closed"`);
+  return {
+    requestsPerDay: limit('requests_per_day'),
+    tokensPerDay: limit('tokens_per_day'),
+    requestsPerMonth: limit('requests_per_month'),
+    tokensPerMonth: limit('tokens_per_month'),
+    onMeterFailure: failure,
+  };
 }
 
 function parseOrigins(value: unknown): Set<string> | '*' {
@@ -462,6 +602,25 @@ function parseOrigins(value: unknown): Set<string> | '*' {
   }));
 }
 
+/**
+ * Against Baseten itself (an https upstream), async aliases need an https
+ * PUBLIC_BASE_URL: without one, the webhook address would come from the
+ * caller's Host header, which a proxy in front, or a dev setup, may let a
+ * caller choose. A local upstream (the fake, on loopback) may do without.
+ */
+function checkedPublicBaseUrl(value: unknown, urlTemplate: string, models: ReadonlyMap<string, ModelConfig>): string | undefined {
+  const againstBaseten = urlTemplate.startsWith('https:');
+  const url = value === undefined ? undefined : parsePublicBaseUrl(value);
+  if (!againstBaseten) return url;
+  if (url === undefined) {
+    const asyncAlias = [...models.values()].find((model) => model.async);
+    if (asyncAlias) fail(`PUBLIC_BASE_URL: required when an alias is async (MODELS.${asyncAlias.alias}): the https origin Baseten delivers webhooks to, e.g. https://gateway.example.com`);
+    return undefined;
+  }
+  if (!url.startsWith('https:')) fail('PUBLIC_BASE_URL: must be https when the upstream is Baseten, e.g. https://gateway.example.com');
+  return url;
+}
+
 function parsePublicBaseUrl(value: unknown): string {
   if (typeof value !== 'string') fail('PUBLIC_BASE_URL: must be a URL string');
   try {
@@ -473,11 +632,16 @@ function parsePublicBaseUrl(value: unknown): string {
   return value.replace(/\/+$/, '');
 }
 
+/** Baseten delivers webhooks over https only, except to loopback hosts during development. */
+export function isWebhookOrigin(url: URL): boolean {
+  return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+}
+
 /**
  * `"none"`, the name of a rate limiting binding (a tier), or `{ "limit", "period_seconds" }`
  * for the strict global counter. Omitted: RATE_LIMITER when it is bound, else none.
  */
-function parseRateLimit(value: unknown, field: string, env: ConfigSource): RateLimitPolicy {
+export function parseRateLimit(value: unknown, field: string, env: ConfigSource): RateLimitPolicy {
   if (value === undefined) {
     return isRateLimiter(bindingNamed(env, DEFAULT_RATE_LIMITER)) ? { kind: 'binding', binding: DEFAULT_RATE_LIMITER } : { kind: 'none' };
   }
@@ -510,9 +674,12 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
   return {
     asyncTtlSeconds: int(raw.async_ttl_seconds, 'SETTINGS.async_ttl_seconds', DEFAULT_ASYNC_TTL_SECONDS, KV_MIN_TTL_SECONDS, 365 * 24 * 3600),
     asyncMaxBodyBytes: int(raw.async_max_body_bytes, 'SETTINGS.async_max_body_bytes', DEFAULT_ASYNC_MAX_BODY_BYTES, 1, BASETEN_MAX_BODY_BYTES),
+    asyncReconcileAfterSeconds: int(raw.async_reconcile_after_seconds, 'SETTINGS.async_reconcile_after_seconds', 300, 1, 86_400),
+    asyncStatusMinIntervalMs: int(raw.async_status_min_interval_ms, 'SETTINGS.async_status_min_interval_ms', 1000, 0, 3_600_000),
     sseKeepAliveMs: int(raw.sse_keepalive_ms, 'SETTINGS.sse_keepalive_ms', 15_000, 100, 600_000),
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),
+    websocketIdleMs: int(raw.websocket_idle_ms, 'SETTINGS.websocket_idle_ms', 300_000, 100, 86_400_000),
     anonymousRateLimit: parseRateLimit(raw.anonymous_rate_limit, 'SETTINGS.anonymous_rate_limit', env),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * CORS for ALLOWED_ORIGINS: preflights answered for allowed origins, headers
- * added to their responses, nothing at all for other origins.
+ * added to their responses; any request from another origin is refused.
  */
 import type { Config } from './config.ts';
 import { HttpError } from './errors.ts';
@@ -31,6 +31,19 @@ export function preflight(request: Request, config: Config): Response | undefine
       vary: 'Origin',
     },
   });
+}
+
+/**
+ * Refuses a request whose Origin is present and not allowed, whatever its
+ * method: a browser sends a simple request (a GET, a text/plain POST) without
+ * a preflight, and CORS headers only stop the page reading the answer, not the
+ * work being done. No Origin is a server-to-server call; the gateway's own
+ * origin (its playground) is always allowed.
+ */
+export function refuseForeignOrigin(request: Request, config: Config): void {
+  const origin = request.headers.get('origin');
+  if (origin === null || originAllowed(config, origin) || origin === new URL(request.url).origin) return;
+  throw new HttpError('forbidden', 'origin not allowed');
 }
 
 /** Adds the CORS headers an allowed origin needs to read a response. */

@@ -1,4 +1,5 @@
 import { redact } from './redact.ts';
+import { KEEP_LENGTH } from './responses.ts';
 
 /** The contract's error types and the HTTP status each one carries. */
 export const ERROR_STATUS = {
@@ -7,9 +8,12 @@ export const ERROR_STATUS = {
   forbidden: 403,
   not_found: 404,
   method_not_allowed: 405,
+  conflict: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   rate_limited: 429,
+  quota_exceeded: 429,
   internal: 500,
   upstream_error: 502,
   service_unavailable: 503,
@@ -48,6 +52,6 @@ export function errorResponse(err: unknown, requestId: string): Response {
   const body = { error: { type: known.type, message: redact(known.message), request_id: requestId, ...known.details } };
   return new Response(JSON.stringify(body), {
     status: known.status,
-    headers: { 'content-type': 'application/json', ...known.headers },
+    headers: { 'content-type': 'application/json', ...KEEP_LENGTH, ...known.headers },
   });
 }

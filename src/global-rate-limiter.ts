@@ -18,9 +18,9 @@ export class GlobalRateLimiter implements DurableObject {
   }
 
   async fetch(request: Request): Promise<Response> {
-    const { limit, periodSeconds } = await request.json<TakeRequest>();
+    const { limit, periodSeconds, units } = await request.json<TakeRequest>();
     const stored = await this.#storage.get<Window>(WINDOW_KEY);
-    const { outcome, next } = takeFromWindow(stored, Date.now(), limit, periodSeconds);
+    const { outcome, next } = takeFromWindow(stored, Date.now(), limit, periodSeconds, units);
     if (outcome.allowed) await this.#storage.put(WINDOW_KEY, next);
     return Response.json(outcome satisfies RateLimitOutcome);
   }

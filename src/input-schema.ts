@@ -124,7 +124,7 @@ function describe(unit: OutputUnit, schema: unknown, value: unknown): string {
 
 function missingKey(required: unknown, object: unknown): string {
   const present = object && typeof object === 'object' ? object : {};
-  const missing = Array.isArray(required) ? required.find((key) => typeof key === 'string' && !(key in present)) : undefined;
+  const missing = Array.isArray(required) ? required.find((key) => typeof key === 'string' && !Object.hasOwn(present, key)) : undefined;
   return typeof missing === 'string' ? missing.replace(/~/g, '~0').replace(/\//g, '~1') : '';
 }
 
@@ -139,7 +139,8 @@ function at(root: unknown, location: string, followRefs: boolean): unknown {
     if (node === null || typeof node !== 'object') return undefined;
     const record = node as Record<string, unknown>;
     const key = unescapeSegment(segment);
-    node = followRefs && key === '$ref' && typeof record.$ref === 'string' ? at(root, record.$ref, true) : record[key];
+    // Own properties only: a caller's key such as "constructor" must not find something inherited.
+    node = followRefs && key === '$ref' && typeof record.$ref === 'string' ? at(root, record.$ref, true) : Object.hasOwn(record, key) ? record[key] : undefined;
   }
   return node;
 }

@@ -11,6 +11,11 @@
  * replaced each time, so whichever one the engine keeps is the new value.
  */
 export function replaceMember(text: string, name: string, valueJson: string): string {
+  return replaceSpans(text, memberSpans(text, name), valueJson);
+}
+
+/** Where each value of a top-level member named `name` starts and ends in `text` (a JSON object), escaped spellings of the key included. */
+export function memberSpans(text: string, name: string): [number, number][] {
   const spans: [number, number][] = [];
   let i = skipSpace(text, 0);
   if (text[i] !== '{') throw new Error('replaceMember: not a JSON object');
@@ -24,6 +29,11 @@ export function replaceMember(text: string, name: string, valueJson: string): st
     i = skipSpace(text, valueEnd);
     if (text[i] === ',') i = skipSpace(text, i + 1);
   }
+  return spans;
+}
+
+/** `text` with each span replaced by `valueJson`. */
+export function replaceSpans(text: string, spans: readonly [number, number][], valueJson: string): string {
   let out = '';
   let last = 0;
   for (const [start, end] of spans) {
@@ -70,4 +80,12 @@ function valueEndAt(text: string, i: number): number {
   // A number, true, false or null runs to the next delimiter.
   while (i < text.length && !/[\s,}\]]/.test(text[i]!)) i++;
   return i;
+}
+
+/** `text` with one more member `name` first in the object, every other byte kept; `text` must have parsed as an object. */
+export function prependMember(text: string, name: string, valueJson: string): string {
+  const open = skipSpace(text, 0);
+  if (text[open] !== '{') throw new Error('prependMember: not a JSON object');
+  const empty = text[skipSpace(text, open + 1)] === '}';
+  return `${text.slice(0, open + 1)}${JSON.stringify(name)}:${valueJson}${empty ? '' : ','}${text.slice(open + 1)}`;
 }

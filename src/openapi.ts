@@ -6,9 +6,10 @@
  */
 import type { Caller } from './auth.ts';
 import type { Config, ModelConfig } from './config.ts';
+import { MAX_QUERY_CHARS } from './context.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
-import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
+import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, routePaths, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -18,7 +19,7 @@ interface Built {
   base: Json & { paths: Paths };
   /** Each alias's own paths (only aliases with something of their own to say, such as an input schema). */
   aliasPaths: Map<string, Paths>;
-  /** Serialized views, by caller name: a client always sees the same aliases. */
+  /** Serialized views, by the list of aliases they show: a caller's view depends on nothing else. */
   served: Map<string, string>;
 }
 
@@ -27,10 +28,14 @@ const built = new WeakMap<Api, WeakMap<Config, Built>>();
 /** The document as served to this caller (JSON text), built on first use. */
 export function openApiFor(api: Api, config: Config, caller: Caller): string {
   const entry = builtFor(api, config);
-  let text = entry.served.get(caller.name);
+  // Keyed by what the caller may see, never by a name a client could choose.
+  const visible = [...config.models.values()].filter((model) => caller.canUse(model)).map((model) => model.alias);
+  const key = visible.join('\n');
+  let text = entry.served.get(key);
   if (text === undefined) {
-    text = JSON.stringify(view(entry, config, (model) => caller.canUse(model)));
-    entry.served.set(caller.name, text);
+    const shown = new Set(visible);
+    text = JSON.stringify(view(entry, config, (model) => shown.has(model.alias)));
+    entry.served.set(key, text);
   }
   return text;
 }
@@ -66,7 +71,11 @@ function build(api: Api, config: Config): Built {
   const paths: Paths = {};
   const aliasPaths = new Map<string, Paths>();
   for (const route of api.routes) {
-    (paths[route.path] ??= {})[route.method] = operation(route, config, ANY_INPUT);
+    for (const [operationId, path] of routePaths(route)) {
+      const item = paths[path] ?? {};
+      item[route.method] = operation({ ...route, operationId, path }, config, ANY_INPUT);
+      paths[path] = item;
+    }
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
       const own = aliasPaths.get(model.alias) ?? {};
@@ -82,7 +91,7 @@ function build(api: Api, config: Config): Built {
       description: 'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
     },
     servers: [{ url: config.publicBaseUrl ?? '/' }],
-    security: [{ bearer: [] }, {}],
+    security: [{ bearer: [] }, { apiKey: [] }, {}],
     paths,
     components: components(api),
   };
@@ -92,7 +101,9 @@ function build(api: Api, config: Config): Built {
 function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: ModelConfig): Json {
   const path = model ? route.path.replace('{alias}', model.alias) : route.path;
   const parameters: Json[] = [...path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({ name, in: 'path', required: true, ...PATH_PARAMETERS[name!] }));
+  for (const [name, parameter] of Object.entries(route.query ?? {})) parameters.push({ name, in: 'query', required: false, ...parameter });
   parameters.push({ $ref: '#/components/parameters/RequestId' });
+  for (const [name, header] of Object.entries(route.headers ?? {})) parameters.push({ name, in: 'header', required: false, ...header });
   const responses: Json = {};
   for (const [status, reply] of Object.entries(route.replies)) {
     responses[status] = {
@@ -101,7 +112,10 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
       ...(reply.content && { content: mediaTypes(reply.content) }),
     };
   }
-  for (const type of [...route.errors, 'internal' as const]) responses[ERROR_STATUS[type]] = { $ref: `#/components/responses/${type}` };
+  for (const [status, types] of errorTypesByStatus([...route.errors, ...EVERY_ROUTE_ERRORS])) {
+    // Two types on one status (429: rate_limited, quota_exceeded) share one answer that names both.
+    responses[status] = types.length === 1 ? { $ref: `#/components/responses/${types[0]}` } : errorReply(types);
+  }
   return {
     operationId: model ? `${route.operationId}.${model.alias}` : route.operationId,
     summary: model ? `${route.summary} (alias ${model.alias})` : route.summary,
@@ -113,13 +127,14 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
   };
 }
 
-/** Bearer, or anonymous (the empty requirement) where public aliases allow it. */
+/** A client token (Bearer or Api-Key), or anonymous (the empty requirement) where public aliases allow it. */
 function security(route: RouteSpec, model?: ModelConfig): Json[] {
+  const token = [{ bearer: [] }, { apiKey: [] }];
   switch (route.access) {
     case 'open': return [];
-    case 'admin': return [{ bearer: [] }];
+    case 'admin': return token;
     case 'webhook': return [{ basetenSignature: [] }];
-    case 'caller': return model && !model.public ? [{ bearer: [] }] : [{ bearer: [] }, {}];
+    case 'caller': return model && !model.public ? token : [...token, {}];
   }
 }
 
@@ -127,20 +142,46 @@ function mediaTypes(content: Readonly<Record<string, JsonSchema>>): Json {
   return Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }]));
 }
 
+/** What any route may answer before its own checks: a query over the cap, a disallowed Origin, a bad config or a bug. */
+const EVERY_ROUTE_ERRORS: readonly ErrorType[] = ['uri_too_long', 'forbidden', 'internal'];
+
 const ERROR_WHEN: Record<ErrorType, string> = {
   invalid_request: 'Malformed JSON, a bad field, input that breaks the alias\'s input_schema (the message names the path), or input the model refused (Baseten\'s 400 or 422, its message and detail carried, with x-should-retry: false)',
   unauthorized: 'Missing or bad token, or a private alias called without one',
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
+  conflict: 'A client name already taken or a static client changed through the API; or an Idempotency-Key already used with another body, or its first request still in flight (retry-after says when to try again)',
   payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
+  uri_too_long: `A query string longer than ${MAX_QUERY_CHARS} characters`,
   unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
   rate_limited: 'Over the rate limit, or Baseten\'s 429',
+  quota_exceeded: 'The client used up its requests or tokens for the UTC day or month; retry-after says until the next period',
   internal: 'Bad gateway configuration (the message names the field), or a bug',
   upstream_error: 'Baseten answered 401, 403, 404 or 5xx (its status and message carried) or could not be reached',
   service_unavailable: 'A service the gateway needs is unavailable, or no target of an alias with fallbacks could serve (retry-after says when to try again)',
   upstream_timeout: 'Baseten did not answer in time',
 };
+
+function errorTypesByStatus(errors: readonly ErrorType[]): Map<number, ErrorType[]> {
+  const byStatus = new Map<number, ErrorType[]>();
+  for (const type of new Set([...errors, 'internal' as const])) byStatus.set(ERROR_STATUS[type], [...(byStatus.get(ERROR_STATUS[type]) ?? []), type]);
+  return byStatus;
+}
+
+function errorReply(types: readonly ErrorType[]): Json {
+  return {
+    description: types.map((type) => `${type}: ${ERROR_WHEN[type]}`).join('; '),
+    headers: {
+      'x-request-id': { $ref: '#/components/headers/RequestId' },
+      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...GATEWAY_TARGET_HEADER,
+      ...BASETEN_REQUEST_ID_HEADER,
+      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
+    },
+    content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
+  };
+}
 
 function components(api: Api): Json {
   const errorSchema = {
@@ -167,20 +208,11 @@ function components(api: Api): Json {
       },
     },
   };
-  const responses = Object.fromEntries((Object.keys(ERROR_STATUS) as ErrorType[]).map((type) => [type, {
-    description: `${type}: ${ERROR_WHEN[type]}`,
-    headers: {
-      'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...((type === 'rate_limited' || type === 'service_unavailable') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
-      ...GATEWAY_TARGET_HEADER,
-      ...BASETEN_REQUEST_ID_HEADER,
-      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
-    },
-    content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
-  }]));
+  const responses = Object.fromEntries((Object.keys(ERROR_STATUS) as ErrorType[]).map((type) => [type, errorReply([type])]));
   return {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The same client token as `Api-Key <token>`, Baseten\'s own scheme, so code written for Baseten only changes its key' },
       basetenSignature: { type: 'apiKey', in: 'header', name: 'X-BASETEN-SIGNATURE', description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation' },
     },
     parameters: {

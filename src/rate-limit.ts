@@ -15,10 +15,11 @@ import { describeForLog } from './redact.ts';
 /** The binding does not say when its window ends; its longest period is 60 s. */
 const BINDING_RETRY_AFTER_SECONDS = 60;
 
-export async function enforceRateLimit(caller: Caller, env: Env, requestId: string): Promise<void> {
+/** Counts `units` requests for the caller (a batch counts one per row) and refuses them all when the limit cannot take them. */
+export async function enforceRateLimit(caller: Caller, env: Env, requestId: string, units = 1): Promise<void> {
   let outcome: RateLimitOutcome;
   try {
-    outcome = await check(caller, env);
+    outcome = await check(caller, env, units);
   } catch (err) {
     console.error(JSON.stringify({ level: 'error', request_id: requestId, error: `rate limiter failed, request let through: ${describeForLog(err)}` }));
     return;
@@ -28,7 +29,7 @@ export async function enforceRateLimit(caller: Caller, env: Env, requestId: stri
   }
 }
 
-async function check(caller: Caller, env: Env): Promise<RateLimitOutcome> {
+async function check(caller: Caller, env: Env, units: number): Promise<RateLimitOutcome> {
   const policy = caller.rateLimit;
   switch (policy.kind) {
     case 'none':
@@ -36,14 +37,15 @@ async function check(caller: Caller, env: Env): Promise<RateLimitOutcome> {
     case 'binding': {
       // The config checked at load that this name is a rate limiting binding.
       const binding = bindingNamed(env, policy.binding) as RateLimit;
-      const { success } = await binding.limit({ key: caller.rateLimitKey });
-      return { allowed: success, retryAfterSeconds: BINDING_RETRY_AFTER_SECONDS };
+      // The binding counts one per call and has no weight: a batch's rows are as many calls.
+      const outcomes = await Promise.all(Array.from({ length: units }, () => binding.limit({ key: caller.rateLimitKey })));
+      return { allowed: outcomes.every((o) => o.success), retryAfterSeconds: BINDING_RETRY_AFTER_SECONDS };
     }
     case 'global': {
       // The config refuses a global policy when this binding is absent.
       const namespace = env.GLOBAL_RATE_LIMITER!;
       const counter = namespace.get(namespace.idFromName(caller.rateLimitKey));
-      const take: TakeRequest = { limit: policy.limit, periodSeconds: policy.periodSeconds };
+      const take: TakeRequest = { limit: policy.limit, periodSeconds: policy.periodSeconds, units };
       const res = await counter.fetch('https://global-rate-limiter/take', { method: 'POST', body: JSON.stringify(take) });
       return res.json<RateLimitOutcome>();
     }

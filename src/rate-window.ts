@@ -13,6 +13,8 @@ export interface RateLimitOutcome {
 export interface TakeRequest {
   limit: number;
   periodSeconds: number;
+  /** Requests to count at once (a batch's rows); 1 when absent. */
+  units?: number;
 }
 
 export interface Window {
@@ -20,14 +22,18 @@ export interface Window {
   count: number;
 }
 
-/** A fixed window of `periodSeconds`, aligned to the clock: at most `limit` requests start in one window. */
-export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number): { outcome: RateLimitOutcome; next: Window } {
+/**
+ * A fixed window of `periodSeconds`, aligned to the clock: at most `limit`
+ * requests start in one window. `units` requests are taken together or not
+ * at all.
+ */
+export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number, units = 1): { outcome: RateLimitOutcome; next: Window } {
   const periodMs = periodSeconds * 1000;
   const startMs = nowMs - (nowMs % periodMs);
   const count = stored?.startMs === startMs ? stored.count : 0;
-  if (count >= limit) {
+  if (count + units > limit) {
     const retryAfterSeconds = Math.max(1, Math.ceil((startMs + periodMs - nowMs) / 1000));
     return { outcome: { allowed: false, retryAfterSeconds }, next: { startMs, count } };
   }
-  return { outcome: { allowed: true, retryAfterSeconds: 0 }, next: { startMs, count: count + 1 } };
+  return { outcome: { allowed: true, retryAfterSeconds: 0 }, next: { startMs, count: count + units } };
 }

@@ -4,6 +4,7 @@
  * document are both generated from these entries.
  */
 import type { Access } from './access.ts';
+import { DEPLOYMENT_ID_SEGMENT, ENVIRONMENT_SEGMENT } from './baseten-paths.ts';
 import { ALIAS, type Config, type ModelConfig } from './config.ts';
 import type { GatewayRequest } from './context.ts';
 import type { ErrorType } from './errors.ts';
@@ -26,9 +27,20 @@ export interface RouteSpec {
   method: Method;
   /** OpenAPI path template; `{route}` at the end takes the rest of the path. */
   path: string;
+  /**
+   * More path templates served by this entry alike, by name: each is its own
+   * OpenAPI operation, `<operationId>.<name>`, without per-alias copies.
+   */
+  alsoAt?: Readonly<Record<string, string>>;
   operationId: string;
   summary: string;
   access: Access;
+  /** False for `caller` routes that are not counted in usage nor held to a quota (the caller's own figures, its model list). */
+  metered?: false;
+  /** Query parameters, by name. */
+  query?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+  /** Request headers the route reads, by name (x-request-id is implied). */
+  headers?: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
   /** Request body by media type; JSON bodies that hold a model's input take that input's schema. */
   body?: (input: JsonSchema, config: Config, model?: ModelConfig) => Readonly<Record<string, JsonSchema>>;
   /** Aliases that get their own copy of this path, with their input schema in the body. */
@@ -59,7 +71,10 @@ export const closed = (properties: Record<string, JsonSchema>, required: string[
 export const PATH_PARAMETERS: Readonly<Record<string, { description: string; schema: JsonSchema }>> = {
   alias: { description: 'A model alias this caller may use (see GET /v1/models)', schema: { type: 'string', pattern: ALIAS.source } },
   request_id: { description: 'The request_id the async submit answered', schema: { type: 'string' } },
+  name: { description: 'A client\'s name', schema: { type: 'string', pattern: ALIAS.source } },
   route: { description: 'The rest of the path, as listed in the alias\'s sync_routes; may hold several segments', schema: { type: 'string' } },
+  environment: { description: 'Any well-formed environment name: the alias decides where the call goes', schema: { type: 'string', pattern: ENVIRONMENT_SEGMENT.source } },
+  deployment_id: { description: 'Any well-formed deployment id: the alias decides where the call goes', schema: { type: 'string', pattern: DEPLOYMENT_ID_SEGMENT.source } },
 };
 
 /** What x-gateway-target may say. */
@@ -76,3 +91,8 @@ export const GATEWAY_TARGET_HEADER = {
 export const BASETEN_REQUEST_ID_HEADER = {
   'x-baseten-request-id': { description: 'Baseten\'s X-BASETEN-REQUEST-ID for the call that answered: quote it to Baseten support', schema: { type: 'string' } },
 };
+
+/** Every path an entry answers on, by OpenAPI operationId. */
+export function routePaths(route: RouteSpec): [operationId: string, path: string][] {
+  return [[route.operationId, route.path], ...Object.entries(route.alsoAt ?? {}).map(([name, path]): [string, string] => [`${route.operationId}.${name}`, path])];
+}

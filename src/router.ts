@@ -4,16 +4,16 @@
  * answers 405 with Allow when the path exists under other methods, else 404.
  */
 import { Router } from 'itty-router';
-import { admitted, withAccess } from './access.ts';
+import { withAccess } from './access.ts';
 import { begin, finish, renderError, type GatewayRequest, type HandlerArgs } from './context.ts';
 import { HttpError } from './errors.ts';
-import type { RouteSpec } from './route-spec.ts';
+import { routePaths, type RouteSpec } from './route-spec.ts';
 
 export function routerFor(routes: readonly RouteSpec[]) {
   const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });
   for (const route of routes) {
-    const access = withAccess(route.access);
-    router[route.method](routerPath(route.path), ...(access ? [access, admitted(route.handler)] : [route.handler]));
+    const access = withAccess(route.access, route.metered ?? true);
+    for (const [, path] of routePaths(route)) router[route.method](routerPath(path), ...(access ? [access] : []), route.handler);
   }
   router.all('*', (request: GatewayRequest) => noRoute(methodsFor(router.routes, new URL(request.url).pathname)));
   return router;

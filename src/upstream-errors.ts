@@ -5,8 +5,10 @@
  * JSON answers.
  */
 import type { ModelConfig } from './config.ts';
+import { scrubBasetenIds } from './baseten-ids.ts';
 import { HttpError, type ErrorType } from './errors.ts';
 import { redact } from './redact.ts';
+import { bodyDeadlineOf } from './upstream.ts';
 
 /** What scrubbing needs: the alias to name, the targets whose IDs it replaces (the fallbacks' too, when known). */
 export type Named = Pick<ModelConfig, 'alias' | 'target'> & Partial<Pick<ModelConfig, 'fallbacks'>>;
@@ -14,23 +16,47 @@ export type Named = Pick<ModelConfig, 'alias' | 'target'> & Partial<Pick<ModelCo
 /** Enough of an error body to carry its message; the rest is not read. */
 const ERROR_BODY_MAX_BYTES = 4096;
 
-/** Reads at most maxBytes of a body, then cancels the rest. */
-export async function readPrefix(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<string> {
-  if (!body) return '';
-  const reader = body.getReader();
+/** What the gateway read of a body: its start, and whether the call's deadline cut it short. */
+interface Prefix {
+  text: string;
+  late: boolean;
+}
+
+/**
+ * Reads at most maxBytes of an answer's body, then cancels the rest. The read
+ * ends at the call's deadline (see bodyDeadlineOf): a body that stalls half
+ * way cancels the upstream call instead of holding the caller.
+ */
+export async function readPrefix(upstream: Response, maxBytes: number): Promise<Prefix> {
+  if (!upstream.body) return { text: '', late: false };
+  const reader = upstream.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const deadline = bodyDeadlineOf(upstream);
+  let late = false;
+  const timer = deadline ? setTimeout(() => {
+    late = true;
+    deadline.cancel();
+    reader.cancel().catch(() => {});
+  }, Math.max(0, deadline.atMs - Date.now())) : null;
   try {
-    while (total < maxBytes) {
+    while (total < maxBytes && !late) {
       const { done, value } = await reader.read();
       if (done) break;
       chunks.push(value);
       total += value.byteLength;
     }
+  } catch (err) {
+    if (!late) throw err;
   } finally {
-    await reader.cancel().catch(() => {});
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
   }
-  const bytes = new Uint8Array(Math.min(total, maxBytes));
+  return { text: decodePrefix(chunks, Math.min(total, maxBytes)), late };
+}
+
+function decodePrefix(chunks: Uint8Array[], length: number): string {
+  const bytes = new Uint8Array(length);
   let offset = 0;
   for (const chunk of chunks) {
     const part = chunk.subarray(0, bytes.length - offset);
@@ -75,16 +101,16 @@ export function errorBodyOf(text: string): ErrorBody {
   return { message, code, detail };
 }
 
-/** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in. */
+/** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in for its own, "[id]" for any other. */
 export function scrubIds(text: string, model: Named): string {
-  const ids: string[] = [];
+  const own: string[] = [];
   for (const target of [model.target, ...model.fallbacks ?? []]) {
-    ids.push(target.id);
-    if (target.deployment.kind === 'deployment') ids.push(target.deployment.id);
+    // A Model API's slug is public: nothing to hide.
+    if (target.kind === 'model_api') continue;
+    own.push(target.id);
+    if (target.deployment.kind === 'deployment') own.push(target.deployment.id);
   }
-  let out = text;
-  for (const id of ids) out = out.split(id).join(model.alias);
-  return out;
+  return scrubBasetenIds(text, own, model.alias);
 }
 
 /** Printable, single-line, bounded: a message from upstream cannot inject anything. */
@@ -100,9 +126,10 @@ export function publicMessage(text: string, model: Named): string {
 /** Status, cancel and queue answers are a few hundred bytes; a longer one is cut, then fails to parse. */
 const CONTROL_BODY_MAX_BYTES = 16 * 1024;
 
-/** Baseten's small JSON control answers (status, cancel, queue); undefined when not JSON. */
+/** Baseten's small JSON control answers (submit, status, cancel, queue); undefined when not JSON. */
 export async function readSmallJson(upstream: Response): Promise<unknown> {
-  const text = await readPrefix(upstream.body, CONTROL_BODY_MAX_BYTES);
+  const { text, late } = await readPrefix(upstream, CONTROL_BODY_MAX_BYTES);
+  if (late) throw new HttpError('upstream_timeout', `Baseten's ${upstream.status} answer did not finish in time`);
   try {
     return JSON.parse(text);
   } catch {
@@ -132,7 +159,9 @@ export function upstreamRequestId(headers: Headers): string | undefined {
 }
 
 export async function readUpstreamError(upstream: Response): Promise<UpstreamError> {
-  const body = errorBodyOf(await readPrefix(upstream.body, ERROR_BODY_MAX_BYTES));
+  const { text, late } = await readPrefix(upstream, ERROR_BODY_MAX_BYTES);
+  // A message cut short by the call's deadline still gives Baseten's status: the caller gets that much.
+  const body = late ? { message: 'its message did not arrive in time' } : errorBodyOf(text);
   const retryAfter = upstream.headers.get('retry-after') ?? '';
   return {
     ...body,

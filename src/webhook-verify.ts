@@ -10,7 +10,7 @@
  */
 import { isRequestId, parseErrors, type WebhookPayload } from './async-status.ts';
 import { isObject, jsonText, utf8 } from './body.ts';
-import type { Target } from './config.ts';
+import type { BasetenTarget } from './config.ts';
 import { hmacSha256, timingSafeEqualBytes } from './crypto.ts';
 import { hexToBytes } from './hex.ts';
 
@@ -91,6 +91,6 @@ export function isFresh(time: string, nowMs: number): boolean {
 }
 
 /** The delivery is about the model (or chain) the request was sent to. */
-export function sameTarget(payload: WebhookPayload, target: Target): boolean {
+export function sameTarget(payload: WebhookPayload, target: BasetenTarget): boolean {
   return payload.targetKind === target.kind && payload.targetId === target.id;
 }

@@ -4,7 +4,10 @@
  * test values only.
  */
 import { CACHE_MODELS, CACHE_RATE_LIMIT_CLIENTS, CACHE_TOKENS } from './config/cache.ts';
+import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
+import { DROPIN_MODELS } from './config/dropin.ts';
 import { FAILOVER_MODELS } from './config/failover.ts';
+import { REALTIME_MODELS } from './config/realtime.ts';
 
 export const TEST_API_KEY = 'fake-baseten-key';
 export const TEST_WEBHOOK_SECRET = 'whsec_fake';
@@ -30,6 +33,7 @@ export const TOKEN_SHA256 = {
 };
 
 export const TEST_MODELS = {
+  ...REALTIME_MODELS,
   echo: { model_id: 'abc123', environment: 'production', public: true, wake: true },
   staging: { model_id: 'abc123', environment: 'staging' },
   pinned: { model_id: 'abc123', deployment_id: 'q4w8e' },
@@ -64,6 +68,8 @@ export const TEST_MODELS = {
   },
   'warm-chain': { chain_id: 'xyz789', environment: 'production', wake: true },
   'warm-gone': { model_id: 'gone02', environment: 'production', wake: true },
+  ...HARDENING_MODELS,
+  ...DROPIN_MODELS,
   ...FAILOVER_MODELS,
   ...CACHE_MODELS,
 };
@@ -85,6 +91,7 @@ export const TEST_CLIENTS = {
 export const RATE_LIMIT_TEST_CLIENTS = {
   limited: { token_sha256: TOKEN_SHA256.limited, models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
   strict: { token_sha256: TOKEN_SHA256.strict, models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
+  ...HARDENING_RATE_LIMIT_CLIENTS,
   ...CACHE_RATE_LIMIT_CLIENTS,
 };
 

@@ -59,7 +59,8 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
   }
   let parsed;
   try {
-    parsed = parseConfig(source);
+    // The preflight reports a missing or http PUBLIC_BASE_URL itself (reachability), with the other async problems.
+    parsed = parseConfig(source, { requirePublicBaseUrl: !env });
   } catch (err) {
     report.errors.push(`${err instanceof Error ? err.message : String(err)}${env ? '' : devVarsHint(config)}`);
     return report;
@@ -67,6 +68,10 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
   if (env) reachability(parsed, vars, secretsFile, report);
   const where = env ? `env ${env}` : 'local dev';
   report.summary = `${where}: ${parsed.models.size} aliases, ${parsed.clients.length} clients, upstream ${parsed.urlTemplate}`;
+  // Clients made at run time, quotas and usage (docs/clients.md): each binding is optional, each missing one turns a feature off.
+  const datasets = (config.analytics_engine_datasets ?? []).map((/** @type {any} */ dataset) => dataset.binding);
+  const bound = (/** @type {string} */ name) => `${name} ${name in source || datasets.includes(name) ? 'bound' : 'not bound'}`;
+  report.notes.push(`clients: ${bound('CLIENT_KEYS')} (admin API), ${bound('CLIENT_METER')} (quotas, usage), ${bound('USAGE_EVENTS')} (Analytics Engine)`);
   return report;
 }
 

@@ -119,6 +119,7 @@ export function fakeWiring(fakeUrl, port) {
     BASETEN_API_KEY: 'fake-baseten-key',
     BASETEN_WEBHOOK_SECRET: 'whsec_fake',
     BASETEN_URL_TEMPLATE: `${fakeUrl}/{subdomain}`,
+    BASETEN_MODEL_API_URL: `${fakeUrl}/model-api/v1`,
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
   };
 }

@@ -1,7 +1,8 @@
 /**
  * POST /v1/models/{alias}/async: queue a request on the target's
  * /async_predict (chains: /async_run_remote), results to come back through
- * the gateway's webhook, and record it in KV as this caller's.
+ * the gateway's webhook, and record it in KV as this caller's. With an
+ * Idempotency-Key, the same caller's retries get the first answer again.
  * GET /v1/models/{alias}/async/queue: the target's async queue status.
  */
 import { modelFor } from '../access.ts';
@@ -12,15 +13,19 @@ import { AsyncStore, recordExpiry } from '../async-store.ts';
 import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
 import { isObject, readJson } from '../body.ts';
 import { validateInput } from '../input-schema.ts';
-import type { Config, ModelConfig, Target } from '../config.ts';
+import { isWebhookOrigin, type Config, type ModelConfig, type Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { claimKey, idempotencyKeyOf } from '../idempotency.ts';
 import { json } from '../responses.ts';
 import { readSmallJson } from '../upstream-errors.ts';
+import { basetenTarget } from '../upstream.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';
 /** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
 const SAVE_RETRY_DELAYS_MS = [1_000, 4_000];
+/** How long past the alias's timeout a claimed Idempotency-Key waits for its first request before a retry may take it over. */
+const CLAIM_SLACK_MS = 30_000;
 
 export async function submitAsync(request: GatewayRequest, env: Env, ctx: ExecutionContext): Promise<Response> {
   const model = asyncModelFor(request);
@@ -29,6 +34,7 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   if (cfg.webhookSecrets.length === 0) {
     throw new HttpError('service_unavailable', 'async inference is not available: the gateway has no BASETEN_WEBHOOK_SECRET to receive results with');
   }
+  const key = idempotencyKeyOf(request.headers, caller(request));
   const cap = cfg.settings.asyncMaxBodyBytes;
   const { text, value } = await readJson(request, cap);
   const { modelInput, maxQueueSeconds } = parseAsyncSubmit(value);
@@ -37,18 +43,53 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   const body = withWebhookEndpoint(text, `${base}${WEBHOOK_PATH}`);
   // Baseten's cap applies to what it receives, webhook_endpoint included.
   if (body.byteLength > cap) throw new HttpError('payload_too_large', `request body is larger than ${cap} bytes once the gateway adds webhook_endpoint`);
+  if (key === undefined) return queue(request, env, ctx, { model, body, base, maxQueueSeconds });
 
-  const { requestId, target } = await queueUpstream(request, model, body);
+  const owner = await newOwner(caller(request));
+  const claim = await claimKey(env.IDEMPOTENCY, { owner: owner.owner, key, alias: model.alias, body: text, leaseMs: model.timeoutMs + CLAIM_SLACK_MS });
+  if (claim instanceof Response) return claim;
+  let answer: Response;
+  try {
+    answer = await queue(request, env, ctx, { model, body, base, maxQueueSeconds });
+  } catch (err) {
+    const accepted = err instanceof HttpError ? err.details.async_request_id : undefined;
+    if (accepted === undefined) {
+      // Baseten did not take the work (or it is unknown whether it did, for a non-HttpError bug): a retry may try again.
+      await claim.release();
+      throw err;
+    }
+    // Baseten queued it and only the record is late (saveLater retries it): a retry gets the request id, not a second run.
+    const queued = acceptedFromDetails(err as HttpError);
+    await claim.complete({ status: 201, body: JSON.stringify(queued), location: queued.status_url });
+    throw err;
+  }
+  await claim.complete({ status: answer.status, body: await answer.clone().text(), location: answer.headers.get('location') ?? '' });
+  return answer;
+}
+
+interface Submission {
+  model: ModelConfig;
+  body: Uint8Array;
+  base: string;
+  maxQueueSeconds: number;
+}
+
+/** Queues the request upstream and records it; the 201 answer, or the 503 that still names the queued work. */
+async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, submission: Submission): Promise<Response> {
+  const { model, base } = submission;
+  const cfg = config(request);
+  const { requestId, target } = await queueUpstream(request, model, submission.body);
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target, nowMs,
-    expiresAt: recordExpiry(nowMs, maxQueueSeconds, cfg.settings.asyncTtlSeconds),
+    requestId, owner: owner.owner, alias: model.alias, target: basetenTarget(target), nowMs,
+    expiresAt: recordExpiry(nowMs, submission.maxQueueSeconds, cfg.settings.asyncTtlSeconds),
+    reconcileAt: Math.ceil(nowMs / 1000) + cfg.settings.asyncReconcileAfterSeconds,
   });
   const accepted = acceptedBody(record, `${base}/v1/async/${requestId}`, owner);
   const store = new AsyncStore(env.ASYNC_REQUESTS);
   try {
-    await store.saveRecord(record, nowMs);
+    await store.saveNew(record, nowMs);
   } catch (err) {
     if (!(err instanceof HttpError)) throw err;
     // Baseten has the work: the caller gets its id (and owner token) with the 503, and the record is tried again.
@@ -83,9 +124,16 @@ function asyncModelFor(request: GatewayRequest): ModelConfig {
   return model;
 }
 
-/** The origin Baseten can reach this gateway at: PUBLIC_BASE_URL, else the one the caller used. */
+/**
+ * The origin Baseten can reach this gateway at: PUBLIC_BASE_URL, else the one
+ * the caller used; moved to https unless it is a loopback host, since Baseten
+ * delivers webhooks over https only (npm run check flags an http
+ * PUBLIC_BASE_URL for async aliases before deploy).
+ */
 function publicBase(cfg: Config, request: Request): string {
-  return cfg.publicBaseUrl ?? new URL(request.url).origin;
+  const url = new URL(cfg.publicBaseUrl ?? new URL(request.url).origin);
+  if (!isWebhookOrigin(url)) url.protocol = 'https:';
+  return url.href.replace(/\/+$/, '');
 }
 
 /**
@@ -123,6 +171,12 @@ function acceptedBody(record: AsyncRecord, statusUrl: string, owner: NewOwner): 
   return body;
 }
 
+/** The 201 body that the 503's details stand for. */
+function acceptedFromDetails(err: HttpError): Accepted {
+  const { async_request_id: requestId, model, status_url: statusUrl } = err.details;
+  return { request_id: String(requestId), model: String(model), status: 'QUEUED', status_url: String(statusUrl) };
+}
+
 /** The 503's extra error fields: the error's own request_id is the gateway's, so Baseten's is async_request_id. */
 function errorDetails(accepted: Accepted): Record<string, string> {
   const details: Record<string, string> = { async_request_id: accepted.request_id, model: accepted.model, status_url: accepted.status_url };
@@ -134,7 +188,7 @@ async function saveLater(store: AsyncStore, record: AsyncRecord): Promise<void> 
   for (const delayMs of SAVE_RETRY_DELAYS_MS) {
     await new Promise((resolve) => setTimeout(resolve, delayMs));
     try {
-      await store.saveRecord(record, Date.now());
+      await store.saveNew(record, Date.now());
       console.log(JSON.stringify({ event: 'async_record_saved_late', async_request_id: record.request_id }));
       return;
     } catch {

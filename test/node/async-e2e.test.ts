@@ -8,7 +8,11 @@ type Gateway = Awaited<ReturnType<typeof startLocalGateway>>;
 let gateway: Gateway;
 
 beforeAll(async () => {
-  gateway = await startLocalGateway({ vars: { MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, ALLOWED_ORIGINS: [] } });
+  // The cron is fired by hand (--test-scheduled); records come due for it one second after submit.
+  gateway = await startLocalGateway({
+    vars: { MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, ALLOWED_ORIGINS: [], SETTINGS: { async_reconcile_after_seconds: 1 } },
+    extraArgs: ['--test-scheduled'],
+  });
 });
 afterAll(async () => {
   await gateway?.stop();
@@ -111,6 +115,33 @@ describe('async round trip under wrangler dev', () => {
     expect(deliveriesFor(accepted.request_id)).toHaveLength(0);
   });
 
+  it('keeps a webhook that arrives before the submit has answered, and serves its output', async () => {
+    const accepted = await submit('asyncmodel', { prompt: 'early', fake: { webhook_first: true } });
+    // The delivery was answered before the record existed anywhere.
+    expect(deliveriesFor(accepted.request_id).map((d) => d.status)).toEqual([200]);
+    const view = await finalView(accepted.request_id);
+    expect(view).toMatchObject({ status: 'SUCCEEDED', output: { echo: { prompt: 'early' } } });
+  });
+
+  it('works end to end with a Baseten request id that is not hex', async () => {
+    const accepted = await submit('asyncmodel', { prompt: 'opaque', fake: { request_id_shape: 'opaque' } });
+    expect(accepted.request_id).not.toMatch(/^[0-9a-f]{32}$/);
+    expect(accepted.status_url).toBe(`${gateway.url}/v1/async/${accepted.request_id}`);
+    expect(await finalView(accepted.request_id)).toMatchObject({ status: 'SUCCEEDED', output: { echo: { prompt: 'opaque' } } });
+    expect(deliveriesFor(accepted.request_id).map((d) => d.status)).toEqual([200]);
+  });
+
+  it('replays an Idempotency-Key retry with the first answer', async () => {
+    const send = () => api('/v1/models/asyncmodel/async', {
+      method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-retry-1' }, body: JSON.stringify({ model_input: { prompt: 'once' } }),
+    });
+    const first = await send();
+    const again = await send();
+    expect([first.status, again.status]).toEqual([201, 201]);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.text()).toBe(await first.text());
+  });
+
   it('reports the queue under the alias', async () => {
     await submit('asyncmodel', { fake: { queue_ms: 60_000 } });
     const res = await api('/v1/models/asyncmodel/async/queue');
@@ -118,5 +149,25 @@ describe('async round trip under wrangler dev', () => {
     expect(text).not.toContain('abc123');
     expect(JSON.parse(text)).toMatchObject({ model: 'asyncmodel', num_queued_requests: expect.any(Number) });
     expect(JSON.parse(text).num_queued_requests).toBeGreaterThanOrEqual(1);
+  });
+
+  // Last: it moves the fake's clock two hours on, past Baseten's one-hour memory of finished requests.
+  it('the cron makes a request whose webhook never came, and that Baseten has forgotten, EXPIRED with the reason', async () => {
+    const accepted = await submit('asyncmodel', { fake: { queue_ms: 0, run_ms: 0, never_deliver: true } });
+    await expect.poll(async () => ((await (await fetch(`${gateway.fake.url}/__fake/async/${accepted.request_id}`)).json()) as { status: string }).status).toBe('SUCCEEDED');
+    await fetch(`${gateway.fake.url}/__fake/clock`, { method: 'POST', body: JSON.stringify({ advance_ms: 2 * 3_600_000 }) });
+    const before = (await (await api(`/v1/async/${accepted.request_id}`)).json()) as View;
+    expect(before.final).toBe(false);
+
+    // Due about a second after the submit: the cron is fired until it has looked at the request.
+    const fireCron = async () => {
+      const fired = await fetch(`${gateway.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent('*/5 * * * *')}`);
+      expect(fired.status).toBe(200);
+      return (await (await api(`/v1/async/${accepted.request_id}`)).json()) as View;
+    };
+    await expect.poll(async () => (await fireCron()).final, { timeout: 10_000, interval: 500 }).toBe(true);
+    const view = await finalView(accepted.request_id);
+    expect(view).toMatchObject({ status: 'EXPIRED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] });
+    expect(gateway.logs()).toMatch(new RegExp(`"event":"async_reconcile".*"async_request_id":"${accepted.request_id}","outcome":"finalized","status":"EXPIRED"`));
   });
 });

@@ -136,6 +136,7 @@ describe.concurrent('npm run check', () => {
   /** The template filled in, then bent by `edit`. */
   const deployment = (edit: (toml: string) => string = (t) => t) => project((t) => edit(t
     .replace('REPLACE_WITH_YOUR_KV_NAMESPACE_ID', '0f2ac74b498b48028cb68387c421e279')
+    .replace('REPLACE_WITH_YOUR_CLIENT_KEYS_NAMESPACE_ID', '7d3e0c1b5a9f4e2d8c6b4a2f0e1d3c5b')
     .replace('REPLACE_WITH_YOUR_HOSTNAME', 'gateway.example.com')
     .replace('REPLACE_WITH_A_NUMBER', '42001')
     .replace('REPLACE_WITH_YOUR_MODEL_ID', 'abcd1234')));
@@ -182,7 +183,7 @@ describe.concurrent('npm run check', () => {
 
   it('shows no Durable Object warning for the class the Worker exports', async () => {
     const { out } = await check(project());
-    expect(out).toContain('config ok (local dev: 8 aliases, 1 clients');
+    expect(out).toContain('config ok (local dev: 10 aliases, 1 clients');
     expect(out).not.toMatch(/Durable Object/i);
   });
 });

@@ -81,6 +81,7 @@ function filledInDeployment(): string {
     .replace('main = "src/index.ts"', `main = "${join(ROOT, 'src/index.ts')}"`)
     .replace('directory = "./public"', `directory = "${join(ROOT, 'public')}"`)
     .replace('REPLACE_WITH_YOUR_KV_NAMESPACE_ID', '0f2ac74b498b48028cb68387c421e279')
+    .replace('REPLACE_WITH_YOUR_CLIENT_KEYS_NAMESPACE_ID', '7d3e0c1b5a9f4e2d8c6b4a2f0e1d3c5b')
     .replace('REPLACE_WITH_YOUR_HOSTNAME', 'gateway.example.com')
     .replace('REPLACE_WITH_A_NUMBER', '42001')
     .replace('REPLACE_WITH_YOUR_MODEL_ID', 'abcd1234');

@@ -201,6 +201,43 @@ const RAW: RawCase[] = [
     check: (reply) => expect(statusOf(reply)).toBe(400),
   },
   {
+    name: 'a 60 KB query string: 414 uri_too_long, nothing upstream',
+    bytes: request(`GET /v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)} HTTP/1.1`, [`Authorization: Bearer ${DEV_TOKEN}`, 'x-request-id: raw-long-query']),
+    check: (reply) => {
+      expect(statusOf(reply)).toBe(414);
+      expect(reply).toContain('"type":"uri_too_long"');
+    },
+    upstream: { id: 'raw-long-query', count: 0 },
+  },
+  {
+    name: 'a simple text/plain POST from a disallowed Origin: 403, nothing upstream',
+    bytes: request(predictHead, ['Content-Type: text/plain', 'Origin: https://evil.example', 'Content-Length: 2', 'x-request-id: raw-foreign-origin'], '{}'),
+    check: (reply) => {
+      expect(statusOf(reply)).toBe(403);
+      expect(reply).toContain('"type":"forbidden"');
+      expect(reply.toLowerCase()).not.toContain('access-control-allow-origin');
+    },
+    upstream: { id: 'raw-foreign-origin', count: 0 },
+  },
+  {
+    name: 'a POST from an allowed Origin: served with its CORS headers',
+    bytes: request(predictHead, [json, 'Origin: http://localhost:8787', 'Content-Length: 2', 'x-request-id: raw-allowed-origin'], '{}'),
+    check: (reply) => {
+      expect(statusOf(reply)).toBe(200);
+      expect(reply.toLowerCase()).toContain('access-control-allow-origin: http://localhost:8787');
+    },
+    upstream: { id: 'raw-allowed-origin', count: 1 },
+  },
+  {
+    name: 'a predict Baseten answers with a redirect to another host: 502, the body not re-sent',
+    bytes: request(predictHead, [json, 'Content-Length: 26', 'x-request-id: raw-redirect'], '{"fake":{"redirect":true}}'),
+    check: (reply) => {
+      expect(statusOf(reply)).toBe(502);
+      expect(reply).toContain('"type":"upstream_error"');
+    },
+    upstream: { id: 'raw-redirect', count: 1 },
+  },
+  {
     name: 'two pipelined requests: both answered, in order',
     bytes: request('GET /healthz HTTP/1.1', ['x-request-id: raw-one'], '', false) + request('GET /healthz HTTP/1.1', ['x-request-id: raw-two']),
     check: (reply) => {

@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { openApiDocument } from '../../src/openapi.ts';
 import { API, ROUTES } from '../../src/route-table.ts';
+import { routePaths } from '../../src/route-spec.ts';
 import { routerFor, routerPath } from '../../src/router.ts';
 import { TEST_CLIENTS, TEST_MODELS } from '../config.ts';
 
 type Operation = { operationId: string; security: Record<string, string[]>[]; requestBody?: { content: Record<string, { schema: any }> }; responses: Record<string, unknown> };
 type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown>; schemas: Record<string, any> } };
 
-const config = parseConfig({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'fake-baseten-key', MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, SETTINGS: { batch_max_rows: 100 } });
+const config = parseConfig({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'fake-baseten-key', BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}', MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, SETTINGS: { batch_max_rows: 100 } });
 const doc = openApiDocument(API, config) as Document;
 
 describe('OpenAPI document', () => {
@@ -25,9 +26,11 @@ describe('OpenAPI document', () => {
 
   it('documents every route the router serves, and the router serves every route of the table', () => {
     const served = routerFor(ROUTES).routes.map(([method, , , path]) => `${method} ${path}`);
-    const expected = ROUTES.map((route) => `${route.method.toUpperCase()} ${routerPath(route.path)}`);
+    const expected = ROUTES.flatMap((route) => routePaths(route).map(([, path]) => `${route.method.toUpperCase()} ${routerPath(path)}`));
     expect(served).toEqual([...expected, 'ALL *']);
-    for (const route of ROUTES) expect(doc.paths[route.path]?.[route.method], `${route.method} ${route.path}`).toBeDefined();
+    for (const route of ROUTES) {
+      for (const [operationId, path] of routePaths(route)) expect(doc.paths[path]?.[route.method]?.operationId, `${route.method} ${path}`).toBe(operationId);
+    }
   });
 
   it('documents the whole public contract, routes served by other modules included', () => {
@@ -55,15 +58,32 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/v1/models/echo/predict']).toBeUndefined();
   });
 
-  it('declares Bearer (or anonymous for public aliases), admin-only wake, the signed webhook and the error envelope', () => {
-    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['basetenSignature', 'bearer']);
-    expect(doc.paths['/v1/models/{alias}/predict']!.post!.security).toEqual([{ bearer: [] }, {}]);
-    expect(doc.paths['/v1/models/typed/predict']!.post!.security).toEqual([{ bearer: [] }]);
-    expect(doc.paths['/v1/models/{alias}/wake']!.post!.security).toEqual([{ bearer: [] }]);
+  it('declares Bearer or Api-Key (or anonymous for public aliases), admin-only wake, the signed webhook and the error envelope', () => {
+    const token = [{ bearer: [] }, { apiKey: [] }];
+    expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(['apiKey', 'basetenSignature', 'bearer']);
+    expect(doc.paths['/v1/models/{alias}/predict']!.post!.security).toEqual([...token, {}]);
+    expect(doc.paths['/v1/models/typed/predict']!.post!.security).toEqual(token);
+    expect(doc.paths['/v1/models/{alias}/wake']!.post!.security).toEqual(token);
     expect(doc.paths['/v1/webhooks/baseten']!.post!.security).toEqual([{ basetenSignature: [] }]);
     expect(doc.paths['/healthz']!.get!.security).toEqual([]);
     expect(doc.paths['/v1/models/{alias}/batch']!.post!.responses['413']).toEqual({ $ref: '#/components/responses/payload_too_large' });
     expect(doc.components.schemas.Error.properties.error.required).toEqual(['type', 'message', 'request_id']);
+  });
+
+  it('documents Baseten\'s own paths once per shape and prefix, without per-alias copies', () => {
+    const predictPaths = Object.keys(doc.paths).filter((path) => /\/(predict|run_remote)$/.test(path) && !path.includes('/sync/'));
+    expect(predictPaths.sort()).toEqual([
+      '/v1/models/typed/predict',
+      '/v1/models/{alias}/deployment/{deployment_id}/predict', '/v1/models/{alias}/deployment/{deployment_id}/run_remote',
+      '/v1/models/{alias}/development/predict', '/v1/models/{alias}/development/run_remote',
+      '/v1/models/{alias}/environments/{environment}/predict', '/v1/models/{alias}/environments/{environment}/run_remote',
+      '/v1/models/{alias}/predict', '/v1/models/{alias}/production/predict', '/v1/models/{alias}/production/run_remote',
+      '/v1/models/{alias}/run_remote',
+    ].sort());
+    expect(doc.paths['/v1/models/{alias}/environments/{environment}/async_predict']!.post!.operationId).toBe('basetenAsyncPredict.environment');
+    expect(doc.paths['/v1/models/{alias}/async_request/{request_id}']!.get!.responses['200']).toMatchObject({
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/BasetenAsyncStatus' } } },
+    });
   });
 
   it('gives every operation a unique operationId', () => {

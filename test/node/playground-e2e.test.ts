@@ -23,6 +23,7 @@ const PUBLIC_DIR = join(import.meta.dirname, '..', '..', 'public');
 const SCREENSHOTS_DIR = join(import.meta.dirname, '..', '..', 'test-results');
 const SERVED = 'Qwen/Qwen2.5-3B-Instruct';
 const LLM_TOKEN = 'playground-token-0123456789abcdef';
+const ADMIN_TOKEN = 'playground-admin-0123456789abcdef';
 /** How long the page may take to show what a test waits for (vitest's default is 1 s). */
 const WAIT = { timeout: 15_000 };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -67,8 +68,10 @@ beforeAll(async () => {
         llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: SERVED } },
         jobs: { model_id: 'job001', environment: 'production', public: true, async: true },
         queued: { model_id: 'job001', environment: 'production', public: true, async: true, input_schema: TYPED_SCHEMA },
+        voice: { model_id: 'voc001', environment: 'production', websocket: true },
+        deepseek: { model_api: 'deepseek-ai/DeepSeek-V3.1' },
       },
-      CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] } },
+      CLIENTS: { app: { token_sha256: sha256(LLM_TOKEN), models: ['*'] }, ops: { token_sha256: sha256(ADMIN_TOKEN), models: ['*'], admin: true } },
       ALLOWED_ORIGINS: [originOf(allowedSite)],
     },
     servedNames: { llm001: SERVED },
@@ -124,7 +127,7 @@ describe('playground served by the gateway', () => {
     expect(await anonymous.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'jobs', 'queued']);
     await anonymous.close();
     const client = await openPlayground(gateway.url, LLM_TOKEN);
-    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs', 'queued']);
+    expect(await client.locator('#alias option').allTextContents()).toEqual(['echo', 'typed', 'llm', 'jobs', 'queued', 'voice', 'deepseek']);
     await client.close();
   });
 
@@ -239,6 +242,8 @@ describe('playground served by the gateway', () => {
   it('shows the alias\'s input schema from /openapi.json, and the gateway\'s 400 when the input breaks it', async () => {
     const page = await openPlayground();
     await page.getByRole('button', { name: 'Load models' }).click();
+    // A load that ends after the send would clear its answer: let it end first.
+    await expect.poll(() => status(page), WAIT).toMatch(/available/);
     await page.getByLabel('Alias', { exact: true }).selectOption('typed');
     await expect.poll(() => page.locator('#schema-box').isVisible(), WAIT).toBe(true);
     expect(JSON.parse((await page.locator('#schema').textContent())!)).toEqual(TYPED_SCHEMA);
@@ -385,26 +390,74 @@ describe('the playground keeps no stale state', () => {
 describe('modes offered per alias', () => {
   const modeRadio = (page: Page, name: string) => page.getByRole('radio', { name });
 
-  it('withholds Async where the OpenAPI document lists no async path for the alias, and offers it where it does', async () => {
-    const page = await openPlayground();
+  it('offers the modes the gateway lists for each alias, and says which it withholds', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
     const alias = page.getByLabel('Alias', { exact: true });
+    const enabled = async () => {
+      const names: string[] = [];
+      for (const name of ['Predict', 'Async', 'Chat', 'WebSocket']) if (await modeRadio(page, name).isEnabled()) names.push(name);
+      return names;
+    };
     await alias.selectOption('queued');
-    expect(await modeRadio(page, 'Async').isEnabled()).toBe(true);
+    expect(await enabled()).toEqual(['Predict', 'Async']);
     await modeRadio(page, 'Async').check();
     expect(await page.getByRole('button', { name: 'Submit async request' }).isVisible()).toBe(true);
 
-    // typed has its own paths in the document (it has an input schema), and no async one among them.
     await alias.selectOption('typed');
-    expect(await modeRadio(page, 'Async').isDisabled()).toBe(true);
+    expect(await enabled()).toEqual(['Predict']);
     expect(await modeRadio(page, 'Predict').isChecked()).toBe(true);
     expect(await page.getByRole('button', { name: 'Send predict' }).isVisible()).toBe(true);
-    expect(await page.locator('#modes-note').textContent()).toBe('Async is not offered: the gateway\'s OpenAPI document lists no async path for typed.');
+    expect(await page.locator('#modes-note').textContent()).toBe('Not offered for typed: Async, Chat, WebSocket.');
     await page.screenshot({ path: join(SCREENSHOTS_DIR, 'playground-modes-desktop.png'), fullPage: true });
 
-    // Without paths of its own the document says nothing of echo: no mode is ruled out.
-    await alias.selectOption('echo');
-    for (const name of ['Predict', 'Async', 'Chat']) expect(await modeRadio(page, name).isEnabled()).toBe(true);
-    expect(await page.locator('#modes-note').isHidden()).toBe(true);
+    await alias.selectOption('llm');
+    expect(await enabled()).toEqual(['Predict', 'Chat']);
+    await alias.selectOption('voice');
+    expect(await enabled()).toEqual(['Predict', 'WebSocket']);
+    // A Model API takes chat only, so Chat is chosen for it.
+    await alias.selectOption('deepseek');
+    expect(await enabled()).toEqual(['Chat']);
+    expect(await modeRadio(page, 'Chat').isChecked()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Send message' }).isVisible()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('WebSocket mode', () => {
+  it('opens a socket with the token as subprotocol, shows frames both ways, and closes', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('voice');
+    await page.getByRole('radio', { name: 'WebSocket' }).check();
+    const message = page.getByLabel(/Text frame/);
+    const send = page.getByRole('button', { name: 'Send frame' });
+    await message.fill('hello socket');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toBe('→ hello socket\n← hello socket\n');
+    expect(await status(page)).toBe('Connected (subprotocol gateway).');
+
+    const upstream = gateway.fake.requests.filter((r) => r.path === '/model-voc001/environments/production/websocket').at(-1)!;
+    expect(upstream.headers.authorization).toBe('Api-Key fake-baseten-key');
+    expect(JSON.stringify(upstream.headers)).not.toContain(LLM_TOKEN);
+
+    // The model closes with its own code and reason; the next message opens a new socket.
+    await message.fill('close:4001:model-bye');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toContain('× closed 4001 model-bye');
+    await message.fill('again');
+    await send.click();
+    await expect.poll(() => output(page), WAIT).toContain('← again');
+    await page.getByRole('button', { name: 'Close socket' }).click();
+    await expect.poll(() => output(page), WAIT).toMatch(/× closed 1000 closed in the playground\n$/);
+    await page.close();
+  });
+
+  it('shows the gateway\'s refusal when the socket cannot open', async () => {
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByLabel('Alias', { exact: true }).selectOption('voice');
+    await page.getByRole('radio', { name: 'WebSocket' }).check();
+    await page.getByLabel('Client token').fill('not-the-token-0123456789abcdef');
+    await page.getByRole('button', { name: 'Send frame' }).click();
+    await expect.poll(() => page.locator('#error').textContent(), WAIT).toContain('unknown token');
     await page.close();
   });
 });
@@ -535,6 +588,70 @@ describe('playground served from other origins', () => {
     await expect.poll(() => error.textContent(), WAIT).toContain(`not in the gateway's ALLOWED_ORIGINS`);
     expect(await error.textContent()).toContain(originOf(deniedSite));
     expect(await page.locator('#alias').isDisabled()).toBe(true);
+    await page.close();
+  });
+});
+
+describe('playground usage and clients views', () => {
+  const api = (path: string, token: string, init: RequestInit = {}) =>
+    fetch(`${gateway.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+
+  it('draws the caller\'s requests and tokens per day and alias as SVG bars', async () => {
+    const usageBefore = await (await api('/v1/usage?days=1', LLM_TOKEN)).json();
+    const before = usageBefore.totals.requests as number;
+    for (let i = 0; i < 2; i++) await (await api('/v1/models/echo/predict', LLM_TOKEN, { method: 'POST', body: '{"prompt":"hi"}' })).arrayBuffer();
+    const chatBody = JSON.stringify({ model: 'llm', messages: [{ role: 'user', content: 'one two three' }], fake: { tokens: 4 } });
+    await (await api('/v1/chat/completions', LLM_TOKEN, { method: 'POST', body: chatBody })).arrayBuffer();
+    // Counting runs after each answer: wait until the meter has all three.
+    await expect.poll(async () => (await (await api('/v1/usage?days=1', LLM_TOKEN)).json()).totals.requests, WAIT).toBeGreaterThanOrEqual(before + 3);
+
+    const page = await openPlayground(gateway.url, LLM_TOKEN);
+    await page.getByRole('button', { name: 'Show usage' }).click();
+    await expect.poll(() => page.locator('#usage-summary').textContent(), WAIT).toMatch(/^app: \d+ requests/);
+    const requests = page.getByRole('img', { name: 'Requests per day' });
+    const tokens = page.getByRole('img', { name: 'Tokens per day' });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(Number(await requests.locator(`rect[data-alias="echo"][data-date="${today}"]`).getAttribute('data-value'))).toBeGreaterThanOrEqual(2);
+    expect(Number(await tokens.locator(`rect[data-alias="llm"][data-date="${today}"]`).getAttribute('data-value'))).toBeGreaterThanOrEqual(7);
+    // Tokenless predicts draw no token bar.
+    expect(await tokens.locator('rect[data-alias="echo"]').count()).toBe(0);
+    await expect.poll(() => page.getByRole('list', { name: 'Aliases' }).textContent()).toContain('llm');
+    // An admin-only panel stays hidden for a client without admin.
+    expect(await page.locator('#clients-panel').isHidden()).toBe(true);
+    await page.close();
+  });
+
+  it('lets an admin create, rotate and revoke a client, showing each new token once', async () => {
+    const page = await openPlayground(gateway.url, ADMIN_TOKEN);
+    page.on('dialog', (dialog) => dialog.accept());
+    const panel = page.locator('#clients-panel');
+    await expect.poll(() => panel.isVisible(), WAIT).toBe(true);
+    const appRow = page.locator('#client-list tr', { hasText: 'app' });
+    expect(await appRow.textContent()).toContain('static');
+    expect(await appRow.getByRole('button').count()).toBe(0);
+
+    await page.getByLabel('New client name').fill('made-in-page');
+    await page.getByLabel('Models').fill('echo');
+    await page.getByRole('button', { name: 'Create client' }).click();
+    const token = page.locator('#new-token-value');
+    await expect.poll(() => token.textContent(), WAIT).toMatch(/^bgw_/);
+    const first = (await token.textContent())!;
+    // KV makes a change visible within its propagation: the checks below wait for it rather than race it.
+    const statusOf = async (bearerToken: string) => (await api('/v1/models', bearerToken)).status;
+    await expect.poll(() => statusOf(first), WAIT).toBe(200);
+    await expect.poll(() => page.locator('#client-list').textContent(), WAIT).toContain('made-in-page');
+
+    await page.getByRole('button', { name: 'Rotate made-in-page' }).click();
+    await expect.poll(async () => (await token.textContent()) !== first && (await token.textContent())?.startsWith('bgw_'), WAIT).toBe(true);
+    const second = (await token.textContent())!;
+    await expect.poll(() => statusOf(first), WAIT).toBe(401);
+    await expect.poll(() => statusOf(second), WAIT).toBe(200);
+
+    await page.getByRole('button', { name: 'Revoke made-in-page' }).click();
+    await expect.poll(() => page.locator('#client-list').textContent(), WAIT).not.toContain('made-in-page');
+    // The token is gone from the page once the next action began.
+    expect(await page.locator('#new-token').isHidden()).toBe(true);
+    await expect.poll(() => statusOf(second), WAIT).toBe(401);
     await page.close();
   });
 });

@@ -34,6 +34,17 @@ describe('npm run check', () => {
     expect(code).toBe(1);
     expect(out).toContain('MODELS.broken: give exactly one of environment, deployment_id, development');
   });
+
+  it('refuses an async alias against Baseten without an https PUBLIC_BASE_URL', async () => {
+    const againstBaseten = readFileSync('wrangler.toml', 'utf8').replace(/^BASETEN_URL_TEMPLATE = .*$/m, '');
+    const refused = await check(againstBaseten);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toContain('PUBLIC_BASE_URL: required when an alias is async (MODELS.echo)');
+    const http = await check(againstBaseten.replace('[vars]', '[vars]\nPUBLIC_BASE_URL = "http://gateway.example.com"'));
+    expect(http.out).toContain('PUBLIC_BASE_URL: must be https');
+    const ok = await check(againstBaseten.replace('[vars]', '[vars]\nPUBLIC_BASE_URL = "https://gateway.example.com"'));
+    expect(ok.code).toBe(0);
+  });
 });
 
 describe('npm run token', () => {

@@ -40,6 +40,18 @@ async function statusBody(requestId: string, upstream: number): Promise<View> {
   return (await res.json()) as View;
 }
 
+/**
+ * A poll in a loop: Baseten is asked at most once per
+ * async_status_min_interval_ms, so whether this one reached it depends on
+ * timing; its calls are acknowledged rather than declared.
+ */
+async function polledBody(requestId: string): Promise<View> {
+  const { res, upstream } = await status(requestId);
+  expect(res.status).toBe(200);
+  await upstream();
+  return (await res.json()) as View;
+}
+
 describe('async submit', () => {
   it.each([
     ['asyncmodel', '/model-abc123/environments/production/async_predict'],
@@ -162,7 +174,7 @@ describe('async status', () => {
   it('follows the request to IN_PROGRESS', async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
     const view = await eventually(async () => {
-      const body = await statusBody(accepted.request_id, 1);
+      const body = await polledBody(accepted.request_id);
       return body.status === 'IN_PROGRESS' ? body : undefined;
     });
     expect(view.final).toBe(false);
@@ -192,7 +204,7 @@ describe('async status', () => {
     ['WEBHOOK_FAILED', { queue_ms: 0, run_ms: 0 }],
   ])('keeps a final status learned from Baseten (%s) and then stops asking', async (expected, fake) => {
     const { accepted } = await submit('asyncmodel', fake);
-    await eventually(async () => ((await statusBody(accepted.request_id, 1)).status === expected ? true : undefined));
+    await eventually(async () => ((await polledBody(accepted.request_id)).status === expected ? true : undefined));
     expect((await storedRecord(accepted.request_id))!.status).toBe(expected);
     const { res, upstream } = await status(accepted.request_id);
     expect(await res.json()).toMatchObject({ status: expected, final: true });
@@ -200,7 +212,7 @@ describe('async status', () => {
   });
 
   it('refuses a malformed request id with 400 before any lookup or upstream call', async () => {
-    for (const bad of ['abc', 'A'.repeat(32), `${'0'.repeat(31)}g`, '..%2f..%2fproduction']) {
+    for (const bad of ['a'.repeat(129), 'a.b', 'a%20b', '..%2f..%2fproduction']) {
       const { res, upstream } = await status(bad);
       expect(res.status).toBe(400);
       expect(await upstream()).toHaveLength(0);
@@ -285,10 +297,7 @@ describe('async webhook', () => {
     expect(await storedResult(accepted.request_id)).toBeNull();
   });
 
-  it('refuses an unknown request id (404) and a delivery naming another model (400), storing nothing', async () => {
-    const unknown = randomRequestId();
-    expect((await deliverSigned(deliveryBody(unknown))).status).toBe(404);
-    expect(await storedResult(unknown)).toBeNull();
+  it('refuses a delivery naming another model than its request\'s (400), storing nothing', async () => {
     const { accepted } = await submit('asyncmodel');
     expect((await deliverSigned(deliveryBody(accepted.request_id, { modelId: 'other1' }))).status).toBe(400);
     expect(await storedResult(accepted.request_id)).toBeNull();
@@ -358,7 +367,7 @@ describe('async cancel', () => {
 
   it('records Baseten\'s refusal to cancel a running request, with its message', async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
-    await eventually(async () => ((await statusBody(accepted.request_id, 1)).status === 'IN_PROGRESS' ? true : undefined));
+    await eventually(async () => ((await polledBody(accepted.request_id)).status === 'IN_PROGRESS' ? true : undefined));
     const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice', upstream: 1 });
     const outcome = (await res.json()) as { canceled: boolean; message: string };
     expect(outcome.canceled).toBe(false);

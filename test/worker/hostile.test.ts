@@ -308,14 +308,20 @@ const cors: Case[] = [
   upstream: 0,
   check: noCors,
 }));
-cors.push({
-  name: 'CORS: a disallowed origin\'s simple request is answered without CORS headers',
-  path: '/v1/models/echo/predict',
-  init: json('{}', { origin: 'https://evil.example.com' }),
-  status: 200,
-  upstream: 1,
-  check: noCors,
-});
+cors.push(
+  ...['https://evil.example.com', 'null', 'https://app.example.com.evil.com', 'http://app.example.com'].map((origin) => ({
+    name: `CORS: a simple request from ${JSON.stringify(origin)} is refused, nothing sent`,
+    path: '/v1/models/echo/predict',
+    init: json('{}', { origin, 'content-type': 'text/plain' }),
+    status: 403,
+    type: 'forbidden' as const,
+    upstream: 0 as const,
+    check: noCors,
+  })),
+  { name: 'CORS: a JSON request from a disallowed origin is refused, nothing sent', path: '/v1/models/echo/predict', init: json('{}', { origin: 'https://evil.example.com' }), status: 403, type: 'forbidden', upstream: 0, check: noCors },
+  { name: 'CORS: a request from an allowed origin is served', path: '/v1/models/echo/predict', init: json('{}', { origin: 'https://app.example.com' }), status: 200, upstream: 1 },
+  { name: 'CORS: a request without an Origin (server to server) is served', path: '/v1/models/echo/predict', init: json('{}'), status: 200, upstream: 1 },
+);
 
 const aliases: Case[] = [
   '%00', '..%2f..%2fhealthz', 'a'.repeat(300), '%3Cscript%3E', 'echo%0d%0aSet-Cookie:x', '__proto__', 'constructor',
@@ -363,11 +369,56 @@ const headers: Case[] = [
     upstream: 1,
   },
   { name: 'a query with broken escapes', path: '/v1/models/echo/predict?%zz=%', init: json('{}'), status: 200, upstream: 1 },
+  { name: 'a 60 KB query', path: `/v1/models/echo/predict?q=${'q'.repeat(60_000)}`, init: json('{}'), status: 414, type: 'uri_too_long', upstream: 0 },
+  { name: 'a 60 KB query on a custom route', path: `/v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)}`, init: { token: 'alice' }, status: 414, type: 'uri_too_long', upstream: 0 },
+];
+
+/** Upstream answers that try to move the call or hold it (the fake steered through the body). */
+const upstreamTricks: Case[] = [
+  ...[301, 302, 303, 307, 308].map((status) => ({
+    name: `upstream redirect ${status} is not followed`,
+    path: '/v1/models/echo/predict',
+    init: json(JSON.stringify({ fake: { redirect: true, redirect_status: status } })),
+    status: 502,
+    type: 'upstream_error' as const,
+    upstream: 1 as const,
+  })),
+  {
+    name: 'upstream error body that stalls: cut at timeout_ms',
+    path: '/v1/models/quick/predict',
+    init: json('{"fake":{"status":500,"stall_body":true}}'),
+    status: 502,
+    upstream: 1,
+    check: (_res, body) => expect((JSON.parse(body) as { error: unknown }).error).toMatchObject({ type: 'upstream_error', upstream_status: 500 }),
+  },
+];
+
+/** Bodies whose keys try to reach something inherited or to be read twice. */
+const keyTricks: Case[] = [
+  ...['{"constructor":3}', '{"__proto__":7}', '{"toString":1}'].map((retry) => ({
+    name: `async inference_retry_config ${retry}`,
+    path: '/v1/models/asyncmodel/async',
+    init: json(`{"model_input":{},"inference_retry_config":${retry}}`),
+    status: 400,
+    type: 'invalid_request' as const,
+    upstream: 0 as const,
+  })),
+  { name: 'OpenAI body with `model` twice', path: '/v1/chat/completions', init: json('{"model":"llm","messages":[],"model":"llm"}'), status: 400, type: 'invalid_request', upstream: 0 },
+  { name: 'OpenAI body with `model` twice, one escaped', path: '/v1/chat/completions', init: json('{"model":"llm","messages":[],"m\\u006fdel":"llm"}'), status: 400, type: 'invalid_request', upstream: 0 },
+  {
+    name: 'OpenAI body at the cap that the served name pushes over it',
+    path: '/v1/chat/completions',
+    init: json(`{"model":"llm-tight","messages":[],"p":"${'p'.repeat(4096 - 42)}"}`),
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
 ];
 
 const CASES: Case[] = [
   ...malformedJson, ...badUtf8, ...oddButValidJson, deepArrays, ...caps, binaryChunkedOverCap, ...contentTypes, noContentType,
   ...syncTricks, ...syncOther, ...requestIds, duplicateRequestIds, ...tokens, ...access, ...methods, ...cors, ...aliases, ...headers,
+  ...upstreamTricks, ...keyTricks,
 ];
 
 describe(`hostile requests (${CASES.length} cases)`, () => {
@@ -430,10 +481,12 @@ const webhook = (body: string, signatureHeader?: string): [string, CallOptions] 
 const minutes = (n: number) => new Date(Date.now() + n * 60_000).toISOString();
 
 const ASYNC_CASES: AsyncCase[] = [
-  { name: 'async id that is not hex', build: () => ['/v1/async/not-a-request-id', { token: 'alice' }], status: 400, type: 'invalid_request' },
-  { name: 'async id in upper case', build: (id) => [`/v1/async/${id.toUpperCase()}`, { token: 'alice' }], status: 400, type: 'invalid_request' },
-  { name: 'async id one character short', build: (id) => [`/v1/async/${id.slice(1)}`, { token: 'alice' }], status: 400, type: 'invalid_request' },
-  { name: 'async id one character long', build: (id) => [`/v1/async/${id}0`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id with a dot', build: (id) => [`/v1/async/${id}.json`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id with an encoded space', build: (id) => [`/v1/async/${id}%20`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  { name: 'async id over 128 characters', build: () => [`/v1/async/${'a'.repeat(129)}`, { token: 'alice' }], status: 400, type: 'invalid_request' },
+  // Baseten's ids are any [A-Za-z0-9_-]{1,128}: a near miss of a real one is just another unknown id.
+  { name: 'async id in upper case', build: (id) => [`/v1/async/${id.toUpperCase()}`, { token: 'alice' }], status: 404, type: 'not_found' },
+  { name: 'async id one character long', build: (id) => [`/v1/async/${id}0`, { token: 'alice' }], status: 404, type: 'not_found' },
   { name: 'async id with encoded traversal', build: () => ['/v1/async/..%2f..%2fhealthz', { token: 'alice' }], status: 400, type: 'invalid_request' },
   { name: 'async id with a NUL', build: (id) => [`/v1/async/${id.slice(1)}%00`, { token: 'alice' }], status: 400, type: 'invalid_request' },
   { name: 'another client reads the request', build: (id) => [`/v1/async/${id}`, { token: 'bob' }], status: 404, type: 'not_found' },
@@ -450,7 +503,6 @@ const ASYNC_CASES: AsyncCase[] = [
   { name: 'webhook: the signature with one hex digit changed', build: async (id) => { const b = deliveryBody(id); const s = await signature(b); return webhook(b, s.slice(0, -1) + (s.endsWith('0') ? '1' : '0')); }, status: 401, type: 'unauthorized' },
   { name: 'webhook: a stale delivery (a replay, 10 minutes old)', build: async (id) => { const b = deliveryBody(id, { time: minutes(-10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
   { name: 'webhook: a delivery from the future', build: async (id) => { const b = deliveryBody(id, { time: minutes(10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
-  { name: 'webhook: signed, for an id never submitted', build: async () => { const b = deliveryBody(otherHex()); return webhook(b, await signature(b)); }, status: 404, type: 'not_found' },
   { name: 'webhook: signed, naming another model', build: async (id) => { const b = deliveryBody(id, { modelId: 'zzz999' }); return webhook(b, await signature(b)); }, status: 400, type: 'invalid_request' },
   { name: 'webhook: signed, not JSON', build: () => webhook('{oops', vectorSignature('{oops', TEST_WEBHOOK_SECRET)), status: 400, type: 'invalid_request' },
   { name: 'webhook: over 20 MiB', build: (id) => webhook(`${deliveryBody(id).slice(0, -1)},"pad":"${'p'.repeat(21 * MiB)}"}`, 'v1=00'), status: 413, type: 'payload_too_large' },

@@ -5,7 +5,7 @@ import { validateInput } from '../../src/input-schema.ts';
 import { TEST_MODELS } from '../config.ts';
 import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
 
-const base: ConfigSource = { ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'key', MODELS: TEST_MODELS };
+const base: ConfigSource = { ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'key', BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}', MODELS: TEST_MODELS };
 const typed: ModelConfig = parseConfig(base).models.get('typed')!;
 
 function problem(value: unknown): string | undefined {

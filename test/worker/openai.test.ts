@@ -240,7 +240,7 @@ describe('OpenAI routing', () => {
 
   it('serves one alias in OpenAI\'s model shape, and 404 for an unknown one', async () => {
     const res = await call('/v1/models/llm', { token: 'alice' });
-    expect(await res.json()).toEqual({ id: 'llm', object: 'model', created: 0, owned_by: 'baseten-gateway' });
+    expect(await res.json()).toEqual({ id: 'llm', object: 'model', created: 0, owned_by: 'baseten-gateway', modes: ['predict', 'batch', 'chat'] });
     expect((await call('/v1/models/nope', { token: 'alice' })).status).toBe(404);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
 import { scrubIds, upstreamFailure } from '../../src/upstream-errors.ts';
 import { matchSyncRoute } from '../../src/sync-routes.ts';
-import { asyncRequestUrl, signedRequest, targetUrl } from '../../src/upstream.ts';
+import { asyncRequestUrl, basetenTarget, signedRequest, targetUrl } from '../../src/upstream.ts';
 import { pathOf } from '../../src/log.ts';
 
 const base: ConfigSource = {
@@ -81,7 +81,7 @@ describe('upstream URLs and signing', () => {
     expect(targetUrl(config, target('chain'), 'predict')).toBe('https://chain-xyz789.api.baseten.co/environments/production/run_remote');
     expect(targetUrl(config, target('chain'), 'async_predict')).toBe('https://chain-xyz789.api.baseten.co/environments/production/async_run_remote');
     expect(targetUrl(config, target('env'), 'sync', '/v1/chat/completions')).toBe('https://model-abc123.api.baseten.co/environments/staging/sync/v1/chat/completions');
-    expect(asyncRequestUrl(config, target('chain'), 'ab12')).toBe('https://chain-xyz789.api.baseten.co/async_request/ab12');
+    expect(asyncRequestUrl(config, basetenTarget(target('chain')), 'ab12')).toBe('https://chain-xyz789.api.baseten.co/async_request/ab12');
   });
 
   it('signs with Api-Key and copies only allowed caller headers', () => {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
 import { targetUrl } from '../../src/upstream.ts';
-import { TEST_API_KEY, TEST_MODELS, TOKENS } from '../config.ts';
+import { RATE_LIMIT_TEST_CLIENTS, TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TOKENS } from '../config.ts';
 import { call, fakeUrl } from './helpers.ts';
 
 const base: ConfigSource = {
@@ -141,9 +141,9 @@ describe('every outbound request goes to the configured origin', () => {
   const routes: [string, Parameters<typeof call>[1]][] = [
     ['/healthz', {}],
     ['/v1/models', { token: 'alice' }],
-    // typed's input schema refuses this body before anything is sent.
-    ...Object.keys(TEST_MODELS).map((alias): [string, Parameters<typeof call>[1]] => [
-      `/v1/models/${alias}/predict`, { token: 'alice', json: { fake: { delay_ms: 1 } }, upstream: alias === 'typed' ? 0 : 1 },
+    // typed's input schema refuses this body before anything is sent; a Model API has no predict.
+    ...Object.entries(TEST_MODELS).map(([alias, entry]): [string, Parameters<typeof call>[1]] => [
+      `/v1/models/${alias}/predict`, { token: 'alice', json: { fake: { delay_ms: 1 } }, upstream: alias === 'typed' || 'model_api' in entry ? 0 : 1 },
     ]),
     ['/v1/models/custom/sync/health', { token: 'alice', upstream: 1 }],
     ['/v1/models/custom/sync/items/1?next=https://evil.com', { token: 'alice', method: 'POST', body: '{}', upstream: 1 }],
@@ -174,7 +174,7 @@ describe('every outbound request goes to the configured origin', () => {
     for (const seen of outbound.slice(before)) {
       if (!seen.signed) continue;
       expect(new URL(seen.url).origin).toBe(new URL(fakeUrl()).origin);
-      expect(new URL(seen.url).pathname).toMatch(/^\/(model|chain)-[a-z0-9]+\//);
+      expect(new URL(seen.url).pathname).toMatch(/^\/(model|chain)-[a-z0-9]+(-[a-z0-9-]+)?\//);
     }
   });
 
@@ -208,7 +208,7 @@ describe('secrets are compared in constant time', () => {
   it('hashes the token and compares it with every client through crypto.subtle.timingSafeEqual, match or not', async () => {
     const compare = vi.spyOn(crypto.subtle, 'timingSafeEqual');
     try {
-      const clientCount = Object.keys(TOKENS).length;
+      const clientCount = Object.keys({ ...TEST_CLIENTS, ...RATE_LIMIT_TEST_CLIENTS }).length;
       for (const token of [TOKENS.bob, 'x'.repeat(TOKENS.bob.length), `${TOKENS.bob.slice(0, -1)}0`]) {
         compare.mockClear();
         await (await call('/v1/models', { token })).arrayBuffer();

@@ -17,7 +17,7 @@ export const EARLIER_DELIVERY = '{"request_id":"9876543210abcdef1234567890fedcba
   + '"type":"async_request_completed","time":"2026-05-01T11:58:00.123456Z","data":{"output":"x"},"errors":[]}';
 
 /** Signed, but not a delivery: its request id is not Baseten's. */
-export const MALFORMED_DELIVERY = '{"request_id":"nothex","time":"2026-05-01T12:00:00Z","model_id":"a"}';
+export const MALFORMED_DELIVERY = '{"request_id":"not/an id","time":"2026-05-01T12:00:00Z","model_id":"a"}';
 
 export const VECTORS = [
   { secret: 'whsec_test', body: NOON_DELIVERY, hex: '36dc8b0ee0845abfb9ffb94e84f773a44ce36789bb310fd7923783143c440121' },
@@ -25,7 +25,7 @@ export const VECTORS = [
   { secret: 'whsec_other', body: NOON_DELIVERY, hex: '477a88ebfa22a2cd34e7d7d647c5643386e9c8443bb1e02dfe009bca150c21d0' },
   { secret: 'whsec_test', body: EARLIER_DELIVERY, hex: 'b9b2e31e3b48823141be8386c6247981086c838fe3501835d35ce6ffaa0d979e' },
   { secret: 'whsec_test', body: '{}', hex: '46bdc2a2e83964bd2695acc6a1f97162d8bafc135a071aa5cd5c99aae5481440' },
-  { secret: 'whsec_test', body: MALFORMED_DELIVERY, hex: 'f630679fc488043e83932888e5768baa9926aed41e0e37e560f8f5a5779d5e91' },
+  { secret: 'whsec_test', body: MALFORMED_DELIVERY, hex: 'b4c1ceadec8607f1789e2119b33bcbf4eb1e4dbcb8210d7f94ca3482087194a5' },
   // Under the secret the workerd tests bind (TEST_WEBHOOK_SECRET).
   { secret: 'whsec_fake', body: '{"hello":"world"}', hex: '8872b22e2c69182e02a2d7be2725642839749b1831bcf35e0faad9c49a9015f3' },
   { secret: 'whsec_fake', body: '{oops', hex: '234891edca0cd462c98e915b7ace2c8a0b3b68e1128658c3792cb23f10399678' },

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { cutConnection, defaultErrorMessage, pause, sendJson, untilClosed, withEchoedHeaders, writeWithBackpressure } from './http.mjs';
 import { isAuthorized, isObject, isPositive, parseJson } from './request.mjs';
-import { leakHangOrDelay } from './steering.mjs';
+import { leakHangOrDelay, redirect } from './steering.mjs';
 import { steeringFor } from './targeting.mjs';
 
 /** @typedef {import('./types.mjs').App} App */
@@ -71,6 +71,7 @@ async function serveOpenAI(ctx, target, routePath, models) {
   const fake = steeringFor(ctx, body);
   if (!(await leakHangOrDelay(ctx, fake, target))) return;
   if (fake.reset || fake.refuse) return cutConnection(ctx, { refused: Boolean(fake.refuse) });
+  if (fake.redirect) return redirect(ctx, fake);
   if (Number.isInteger(fake.status) && fake.status >= 400) {
     return sendOpenAIError(ctx, fake.status, typeof fake.message === 'string' ? fake.message : defaultErrorMessage(fake.status));
   }

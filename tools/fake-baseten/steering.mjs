@@ -62,7 +62,7 @@ export function sendSteeredError(ctx, fake) {
  * @param {Ctx} ctx
  * @param {Record<string, any>} fake
  */
-function redirect(ctx, fake) {
+export function redirect(ctx, fake) {
   const location = typeof fake.redirect === 'string' ? fake.redirect : `http://localhost:${ctx.req.socket.localPort}/redirected${ctx.url.pathname}`;
   const status = [301, 302, 303, 307, 308].includes(fake.redirect_status) ? fake.redirect_status : 307;
   ctx.headers.location = location;

@@ -1,0 +1,94 @@
+/**
+ * CLIENT_METER: one Durable Object per client (and one for anonymous
+ * callers). Requests for one object run one at a time, so its counts are
+ * exact under any concurrency: the door (`/admit`) checks and counts a
+ * request against the client's quota, and its strict global rate limit in
+ * the same hop; after the answer, `/record` adds the call's tokens, errors
+ * and upstream time to its UTC day, by alias; `/usage` reads the days back.
+ * A plain fetch-based object (no `cloudflare:workers` import), like
+ * GlobalRateLimiter, so the route table still loads in Node tools.
+ */
+import {
+  admitAgainstQuota, currentPeriod, dayAfterCall, periodAfterCall, utcDay,
+  type AdmitOutcome, type AdmitRequest, type CallRecord, type DayUsage, type Period,
+} from './meter-rules.ts';
+import { takeFromWindow, type Window } from './rate-window.ts';
+
+const PERIOD_KEY = 'period';
+const WINDOW_KEY = 'window';
+const DAY_PREFIX = 'day:';
+/** Days of usage kept: a year and a month, so a year-over-year month is still there. */
+export const RETENTION_DAYS = 400;
+const DAY_MS = 86_400_000;
+
+/** What `/usage` answers: the days asked for that saw any call, oldest first. */
+export interface MeterUsage {
+  days: { date: string; by_alias: DayUsage }[];
+}
+
+export class ClientMeter implements DurableObject {
+  readonly #storage: DurableObjectStorage;
+
+  constructor(state: DurableObjectState) {
+    this.#storage = state.storage;
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const { pathname, searchParams } = new URL(request.url);
+    if (pathname === '/admit') return Response.json(await this.#admit(await request.json<AdmitRequest>()));
+    if (pathname === '/record') {
+      await this.#record(await request.json<CallRecord>());
+      return new Response(null, { status: 204 });
+    }
+    if (pathname === '/usage') return Response.json(await this.#usage(Number(searchParams.get('days'))));
+    return new Response('no such meter operation', { status: 404 });
+  }
+
+  async #admit({ quota, window }: AdmitRequest): Promise<AdmitOutcome> {
+    const nowMs = Date.now();
+    let nextWindow: Window | undefined;
+    if (window) {
+      const taken = takeFromWindow(await this.#storage.get<Window>(WINDOW_KEY), nowMs, window.limit, window.periodSeconds);
+      if (!taken.outcome.allowed) return { ...taken.outcome, refusal: 'rate_limited' };
+      nextWindow = taken.next;
+    }
+    let nextPeriod: Period | undefined;
+    if (quota) {
+      const period = currentPeriod(await this.#storage.get<Period>(PERIOD_KEY), nowMs);
+      const outcome = admitAgainstQuota(period, quota, nowMs);
+      if (!outcome.allowed) return outcome;
+      nextPeriod = { ...period, dayRequests: period.dayRequests + 1, monthRequests: period.monthRequests + 1 };
+    }
+    // Both counts move together or not at all: a refusal by either takes nothing from the other.
+    const writes: Record<string, unknown> = {};
+    if (nextWindow) writes[WINDOW_KEY] = nextWindow;
+    if (nextPeriod) writes[PERIOD_KEY] = nextPeriod;
+    await this.#storage.put(writes);
+    return { allowed: true, retryAfterSeconds: 0 };
+  }
+
+  async #record(call: CallRecord): Promise<void> {
+    const nowMs = Date.now();
+    const dayKey = DAY_PREFIX + utcDay(nowMs);
+    const stored = await this.#storage.get<Period>(PERIOD_KEY);
+    const period = currentPeriod(stored, nowMs);
+    const day = await this.#storage.get<DayUsage>(dayKey);
+    await this.#storage.put({ [PERIOD_KEY]: periodAfterCall(period, call), [dayKey]: dayAfterCall(day, call) });
+    if (stored?.day !== period.day) await this.#prune(nowMs);
+  }
+
+  async #usage(days: number): Promise<MeterUsage> {
+    const count = Number.isInteger(days) && days > 0 ? Math.min(days, RETENTION_DAYS) : 30;
+    const from = utcDay(Date.now() - (count - 1) * DAY_MS);
+    const stored = await this.#storage.list<DayUsage>({ prefix: DAY_PREFIX, start: DAY_PREFIX + from });
+    return { days: [...stored].map(([key, byAlias]) => ({ date: key.slice(DAY_PREFIX.length), by_alias: byAlias })) };
+  }
+
+  /** Once a day: days past the retention go. */
+  async #prune(nowMs: number): Promise<void> {
+    const cutoff = DAY_PREFIX + utcDay(nowMs - RETENTION_DAYS * DAY_MS);
+    // delete() takes at most 128 keys; a backlog goes over the next days' first records.
+    const old = await this.#storage.list({ prefix: DAY_PREFIX, end: cutoff, limit: 128 });
+    if (old.size > 0) await this.#storage.delete([...old.keys()]);
+  }
+}

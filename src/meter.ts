@@ -1,0 +1,84 @@
+/**
+ * The caller path's side of CLIENT_METER: the door (a quota'd client is
+ * counted before its body is read or Baseten is called, its strict global
+ * rate limit taken in the same hop), the count after the answer (in
+ * waitUntil, never in the way of a byte), and reading a client's days back.
+ */
+import type { Caller } from './auth.ts';
+import type { MeterUsage } from './client-meter.ts';
+import { HttpError } from './errors.ts';
+import type { AdmitOutcome, AdmitRequest, CallRecord } from './meter-rules.ts';
+import { enforceRateLimit } from './rate-limit.ts';
+import { describeForLog } from './redact.ts';
+
+function meterFor(env: Env, key: string): DurableObjectStub {
+  const namespace = env.CLIENT_METER!;
+  return namespace.get(namespace.idFromName(key));
+}
+
+async function ask<T>(stub: DurableObjectStub, path: string, body?: unknown): Promise<T> {
+  const res = await stub.fetch(`https://client-meter${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
+  if (!res.ok) throw new Error(`meter answered ${res.status}`);
+  return res.json<T>();
+}
+
+/**
+ * Lets the caller in or throws 429. A client without a quota goes through the
+ * rate limiter alone; one with a quota is counted by its meter, which also
+ * takes its global rate limit (one hop instead of two). Answers whether the
+ * meter counted the request, so the count after the answer does not repeat it.
+ */
+export async function admit(caller: Caller, env: Env, requestId: string): Promise<boolean> {
+  const { quota, rateLimit } = caller;
+  if (!quota) {
+    await enforceRateLimit(caller, env, requestId);
+    return false;
+  }
+  if (rateLimit.kind === 'binding') await enforceRateLimit(caller, env, requestId);
+  const asked: AdmitRequest = {
+    quota,
+    window: rateLimit.kind === 'global' ? { limit: rateLimit.limit, periodSeconds: rateLimit.periodSeconds } : undefined,
+  };
+  let outcome: AdmitOutcome;
+  try {
+    outcome = await ask<AdmitOutcome>(meterFor(env, caller.meterKey), '/admit', asked);
+  } catch (err) {
+    const open = quota.onMeterFailure === 'open';
+    logMeterFailure(requestId, `meter unreachable, request ${open ? 'let through' : 'refused'}: ${describeForLog(err)}`);
+    if (open) return false;
+    throw new HttpError('service_unavailable', 'usage meter unavailable; retry later');
+  }
+  if (!outcome.allowed) {
+    const quotaOver = outcome.refusal === 'quota_exceeded';
+    throw new HttpError(quotaOver ? 'quota_exceeded' : 'rate_limited', quotaOver ? `client "${caller.name}" has used up its quota` : 'too many requests; retry later', {
+      'retry-after': String(outcome.retryAfterSeconds),
+    });
+  }
+  return true;
+}
+
+/** Adds a finished call to its client's usage; a failure is logged and the call goes uncounted. */
+export async function recordCall(env: Env, meterKey: string, call: CallRecord, requestId: string): Promise<void> {
+  if (!env.CLIENT_METER) return;
+  try {
+    const res = await meterFor(env, meterKey).fetch('https://client-meter/record', { method: 'POST', body: JSON.stringify(call) });
+    if (!res.ok) throw new Error(`meter answered ${res.status}`);
+  } catch (err) {
+    logMeterFailure(requestId, `call not counted: ${describeForLog(err)}`);
+  }
+}
+
+/** The client's days of usage, the last `days` of them. */
+export async function meteredDays(env: Env, meterKey: string, days: number): Promise<MeterUsage> {
+  if (!env.CLIENT_METER) throw new HttpError('service_unavailable', 'usage needs the CLIENT_METER binding');
+  try {
+    return await ask<MeterUsage>(meterFor(env, meterKey), `/usage?days=${days}`);
+  } catch (err) {
+    logMeterFailure('', `usage read failed: ${describeForLog(err)}`);
+    throw new HttpError('service_unavailable', 'usage meter unavailable; retry later');
+  }
+}
+
+function logMeterFailure(requestId: string, error: string): void {
+  console.error(JSON.stringify({ level: 'error', request_id: requestId || undefined, error }));
+}
