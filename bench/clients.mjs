@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { buildWorker } from './build.mjs';
 import { startFakeProcess } from './fake-process.mjs';
 import { compare } from './measure.mjs';
-import { BASETEN_KEY, CHAT_MODEL_ID, CLIENT_TOKEN, gatewayVars, predictTargets, SERVED_NAME, SMALL_INPUT } from './scenarios.mjs';
+import { BASETEN_KEY, CHAT_MODEL_ID, CLIENT_TOKEN, gatewayVars, predictTargets, RATE_LIMITS, SERVED_NAME, SMALL_INPUT } from './scenarios.mjs';
 import { serveWorker } from './serve.mjs';
 
 const here = (/** @type {string} */ path) => fileURLToPath(new URL(path, import.meta.url));
@@ -28,7 +28,7 @@ const cleanups = [() => fake.close()];
 try {
   const base = gatewayVars(fake.url);
   const plain = await serveWorker({
-    name: 'plain', modules: [{ path: 'index.js', contents: gatewayCode }], bindings: base, kvNamespaces: ['ASYNC_REQUESTS'],
+    name: 'plain', modules: [{ path: 'index.js', contents: gatewayCode }], bindings: base, kvNamespaces: ['ASYNC_REQUESTS'], ratelimits: RATE_LIMITS,
   });
   cleanups.push(plain.dispose);
   const adminHash = await sha256Hex(ADMIN_TOKEN);
@@ -41,6 +41,7 @@ try {
     modules: [{ path: 'index.js', contents: gatewayCode }],
     bindings: { ...base, CLIENTS: clients },
     kvNamespaces: ['ASYNC_REQUESTS', 'CLIENT_KEYS'],
+    ratelimits: RATE_LIMITS,
     durableObjects: { CLIENT_METER: 'ClientMeter' },
   });
   cleanups.push(metered.dispose);

@@ -50,7 +50,7 @@ export function countCall(call: FinishedCall, env: Env): void {
       upstreamMs,
     });
     if (!counted) return;
-    await recordCall(env, call.caller!.meterKey, {
+    await recordCall(env, call.caller!, {
       alias: call.alias ?? NO_ALIAS,
       error: call.status >= 400,
       upstreamMs,

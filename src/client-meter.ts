@@ -13,6 +13,7 @@ import {
   type AdmitOutcome, type AdmitRequest, type CallRecord, type DayUsage, type Period,
 } from './meter-rules.ts';
 import { takeFromWindow, type Window } from './rate-window.ts';
+import { dayWithBatch, periodWithBatch, type UsageBatch } from './usage-batch.ts';
 
 const PERIOD_KEY = 'period';
 const WINDOW_KEY = 'window';
@@ -38,6 +39,10 @@ export class ClientMeter implements DurableObject {
     if (pathname === '/admit') return Response.json(await this.#admit(await request.json<AdmitRequest>()));
     if (pathname === '/record') {
       await this.#record(await request.json<CallRecord>());
+      return new Response(null, { status: 204 });
+    }
+    if (pathname === '/record-batch') {
+      await this.#recordBatch(await request.json<UsageBatch>());
       return new Response(null, { status: 204 });
     }
     if (pathname === '/usage') return Response.json(await this.#usage(Number(searchParams.get('days'))));
@@ -74,6 +79,17 @@ export class ClientMeter implements DurableObject {
     const period = currentPeriod(stored, nowMs);
     const day = await this.#storage.get<DayUsage>(dayKey);
     await this.#storage.put({ [PERIOD_KEY]: periodAfterCall(period, call), [dayKey]: dayAfterCall(day, call) });
+    if (stored?.day !== period.day) await this.#prune(nowMs);
+  }
+
+  /** Calls summed in an isolate (usage-batch.ts): one write for all of them. */
+  async #recordBatch(batch: UsageBatch): Promise<void> {
+    const nowMs = Date.now();
+    const dayKey = DAY_PREFIX + batch.day;
+    const stored = await this.#storage.get<Period>(PERIOD_KEY);
+    const period = currentPeriod(stored, nowMs);
+    const day = await this.#storage.get<DayUsage>(dayKey);
+    await this.#storage.put({ [PERIOD_KEY]: periodWithBatch(period, batch.period), [dayKey]: dayWithBatch(day, batch.usage) });
     if (stored?.day !== period.day) await this.#prune(nowMs);
   }
 

@@ -120,6 +120,8 @@ export interface Settings {
   batchMaxRows: number;
   /** A WebSocket with no message either way for this long is closed with 1001. */
   websocketIdleMs: number;
+  /** Usage of clients without a quota is added up per isolate this long before one write to the meter; 0 writes each call at once. */
+  usageFlushMs: number;
   /** The policy for callers without a token, counted per IP. */
   anonymousRateLimit: RateLimitPolicy;
 }
@@ -680,6 +682,7 @@ function parseSettings(value: unknown, env: ConfigSource): Settings {
     batchConcurrency: int(raw.batch_concurrency, 'SETTINGS.batch_concurrency', 8, 1, 64),
     batchMaxRows: int(raw.batch_max_rows, 'SETTINGS.batch_max_rows', 256, 1, 10_000),
     websocketIdleMs: int(raw.websocket_idle_ms, 'SETTINGS.websocket_idle_ms', 300_000, 100, 86_400_000),
+    usageFlushMs: int(raw.usage_flush_ms, 'SETTINGS.usage_flush_ms', 1000, 0, 10_000),
     anonymousRateLimit: parseRateLimit(raw.anonymous_rate_limit, 'SETTINGS.anonymous_rate_limit', env),
   };
 }

@@ -2,14 +2,17 @@
  * The caller path's side of CLIENT_METER: the door (a quota'd client is
  * counted before its body is read or Baseten is called, its strict global
  * rate limit taken in the same hop), the count after the answer (in
- * waitUntil, never in the way of a byte), and reading a client's days back.
+ * waitUntil, never in the way of a byte; summed per isolate for clients
+ * without a quota), and reading a client's days back.
  */
 import type { Caller } from './auth.ts';
 import type { MeterUsage } from './client-meter.ts';
+import { loadConfig, type ConfigSource } from './config.ts';
 import { HttpError } from './errors.ts';
-import type { AdmitOutcome, AdmitRequest, CallRecord } from './meter-rules.ts';
+import { utcDay, type AdmitOutcome, type AdmitRequest, type CallRecord } from './meter-rules.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { describeForLog } from './redact.ts';
+import { addToBatch, batchRequests, openBatch, type UsageBatch } from './usage-batch.ts';
 
 function meterFor(env: Env, key: string): DurableObjectStub {
   const namespace = env.CLIENT_METER!;
@@ -57,14 +60,46 @@ export async function admit(caller: Caller, env: Env, requestId: string): Promis
   return true;
 }
 
-/** Adds a finished call to its client's usage; a failure is logged and the call goes uncounted. */
-export async function recordCall(env: Env, meterKey: string, call: CallRecord, requestId: string): Promise<void> {
+/** Sums of calls not yet written, by meter key and UTC day; lost only if the isolate is evicted inside the window. */
+const pending = new Map<string, UsageBatch>();
+
+/**
+ * Adds a finished call to its client's usage; a failure is logged and the
+ * call goes uncounted. A client with a quota is written at once: its token
+ * quota must refuse the call after the one that crossed it. The others'
+ * calls are summed in this isolate for `usage_flush_ms` and written in one
+ * request; the call that opens a sum waits out the window and writes it, in
+ * its own waitUntil.
+ */
+export async function recordCall(env: Env, caller: Pick<Caller, 'meterKey' | 'quota'>, call: CallRecord, requestId: string): Promise<void> {
   if (!env.CLIENT_METER) return;
+  const flushMs = loadConfig(env as ConfigSource).settings.usageFlushMs;
+  if (caller.quota || flushMs === 0) {
+    await post(env, caller.meterKey, '/record', call, requestId, 'call not counted');
+    return;
+  }
+  const nowMs = Date.now();
+  const key = `${caller.meterKey} ${utcDay(nowMs)}`;
+  const open = pending.get(key);
+  if (open) {
+    addToBatch(open, call);
+    return;
+  }
+  const batch = openBatch(nowMs);
+  addToBatch(batch, call);
+  pending.set(key, batch);
+  await new Promise((resolve) => setTimeout(resolve, flushMs));
+  // Calls finishing from here on open the next sum.
+  pending.delete(key);
+  await post(env, caller.meterKey, '/record-batch', batch, requestId, `${batchRequests(batch)} calls not counted`);
+}
+
+async function post(env: Env, meterKey: string, path: string, body: unknown, requestId: string, lost: string): Promise<void> {
   try {
-    const res = await meterFor(env, meterKey).fetch('https://client-meter/record', { method: 'POST', body: JSON.stringify(call) });
+    const res = await meterFor(env, meterKey).fetch(`https://client-meter${path}`, { method: 'POST', body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`meter answered ${res.status}`);
   } catch (err) {
-    logMeterFailure(requestId, `call not counted: ${describeForLog(err)}`);
+    logMeterFailure(requestId, `${lost}: ${describeForLog(err)}`);
   }
 }
 
