@@ -77,7 +77,8 @@ function hasFallbacks(model: Named): model is Routed {
 
 /** One target: its answer when it is a 2xx or kept, else Baseten's error as read. Connection failures and timeouts throw. */
 async function attempt(config: Config, target: Target, endpoint: Endpoint, call: BasetenCall): Promise<Response | UpstreamError> {
-  const request = signedRequest(config, endpointUrl(config, target, endpoint), {
+  const url = endpointUrl(config, target, endpoint);
+  const sign = (signal: AbortSignal) => signedRequest(config, url, {
     method: call.method ?? 'POST',
     requestId: call.requestId,
     body: call.bodyFor ? call.bodyFor(target) : call.body,
@@ -87,8 +88,9 @@ async function attempt(config: Config, target: Target, endpoint: Endpoint, call:
     headers: call.headers,
     // Baseten's model hosts take Api-Key; Model APIs are documented with OpenAI's Bearer.
     scheme: target.kind === 'model_api' ? 'Bearer' : 'Api-Key',
+    signal,
   });
-  const upstream = await callUpstream(request, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
+  const upstream = await callUpstream(sign, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   const upstreamId = upstreamRequestId(upstream.headers);
   if (upstreamId) call.onUpstreamRequestId?.(upstreamId);

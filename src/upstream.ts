@@ -86,6 +86,8 @@ export interface SignOptions {
   headers?: Record<string, string>;
   /** Baseten's model hosts take `Api-Key`; Model APIs are documented with OpenAI's `Bearer`. */
   scheme?: 'Api-Key' | 'Bearer';
+  /** Aborts the call, body included: given here so that fetch() need not copy the request to add it. */
+  signal?: AbortSignal;
 }
 
 export function signedRequest(config: Config, url: string, options: SignOptions): Request {
@@ -101,7 +103,8 @@ export function signedRequest(config: Config, url: string, options: SignOptions)
   for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
   headers.set('authorization', `${options.scheme ?? 'Api-Key'} ${config.apiKey}`);
   headers.set('x-request-id', options.requestId);
-  return new Request(url, { method: options.method, headers, body: options.body ?? null });
+  // Redirects are never followed: the body would be re-sent to whatever host Baseten's answer named.
+  return new Request(url, { method: options.method, headers, body: options.body ?? null, signal: options.signal, redirect: 'manual' });
 }
 
 /**
@@ -165,18 +168,21 @@ const RETRY_DELAYS_MS = [100, 400];
  * fetch with a time limit on the headers only, so that a long healthy stream
  * is never cut, and with the caller's disconnect passed on. GET and HEAD are
  * tried again after a connection failure, within the same time limit; an
- * answer, even a 5xx, is never retried. Redirects are never followed: the
- * body would be re-sent to whatever host Baseten's answer named.
+ * answer, even a 5xx, is never retried. Redirects are never followed (the
+ * request is made with `redirect: 'manual'`, see signedRequest). The request
+ * is made by `sign` with the call's own signal, once: fetch() then sends it
+ * as it is instead of copying it to add the signal.
  */
-export async function callUpstream(request: Request, options: CallOptions): Promise<Response> {
+export async function callUpstream(sign: (signal: AbortSignal) => Request, options: CallOptions): Promise<Response> {
   const startedMs = Date.now();
   const controller = new AbortController();
+  const request = sign(controller.signal);
   const onCallerAbort = () => controller.abort(new Error('caller went away'));
   if (options.callerSignal?.aborted) onCallerAbort();
   options.callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
   const timer = setTimeout(() => controller.abort(new UpstreamTimeout()), options.timeoutMs);
   try {
-    const upstream = refuseRedirect(await fetchWithRetries(request, controller.signal));
+    const upstream = refuseRedirect(await fetchWithRetries(request));
     bodyDeadlines.set(upstream, { atMs: startedMs + options.timeoutMs, cancel: () => controller.abort(new UpstreamTimeout()) });
     return upstream;
   } catch (err) {
@@ -197,13 +203,13 @@ function refuseRedirect(upstream: Response): Response {
   throw new HttpError('upstream_error', `Baseten answered ${upstream.status}, a redirect, which the gateway does not follow`);
 }
 
-async function fetchWithRetries(request: Request, signal: AbortSignal): Promise<Response> {
+async function fetchWithRetries(request: Request): Promise<Response> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await fetch(request, { signal, redirect: 'manual' });
+      return await fetch(request);
     } catch (err) {
       const delayMs = RETRY_DELAYS_MS[attempt];
-      if (signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;
+      if (request.signal.aborted || !RETRIED_METHODS.has(request.method) || delayMs === undefined) throw err;
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }

@@ -107,10 +107,10 @@ describe('a body the gateway reads itself has a deadline', () => {
   it('a control answer (queue status) that stalls fails at the call\'s deadline, and the upstream is cancelled', async () => {
     const id = uniqueId('stall-control');
     await steer({ request_id: id, fake: { stall_body: true } });
-    const request = new Request(`${fakeUrl()}/model-abc123/environments/production/async_queue_status`, {
-      headers: { authorization: `Api-Key ${TEST_API_KEY}`, 'x-request-id': id },
+    const sign = (signal: AbortSignal) => new Request(`${fakeUrl()}/model-abc123/environments/production/async_queue_status`, {
+      headers: { authorization: `Api-Key ${TEST_API_KEY}`, 'x-request-id': id }, signal,
     });
-    const upstream = await callUpstream(request, { timeoutMs: 300 });
+    const upstream = await callUpstream(sign, { timeoutMs: 300 });
     expect(upstream.status).toBe(200);
     const outcome = await Promise.race([readSmallJson(upstream).then(() => 'read', (err: unknown) => err), sleep(4000).then(() => 'hung')]);
     expect(outcome).toBeInstanceOf(HttpError);
