@@ -2,9 +2,10 @@
  * CLIENT_METER: one Durable Object per client (and one for anonymous
  * callers). Requests for one object run one at a time, so its counts are
  * exact under any concurrency: the door (`/admit`) checks and counts a
- * request against the client's quota, and its strict global rate limit in
- * the same hop; after the answer, `/record` adds the call's tokens, errors
- * and upstream time to its UTC day, by alias; `/usage` reads the days back.
+ * request (or a batch's rows, all or none) against the client's quota, and
+ * its strict global rate limit in the same hop; after the answer, `/record`
+ * adds the call's requests, tokens, errors, upstream time and WebSocket
+ * traffic to its UTC day, by alias; `/usage` reads the days back.
  * A plain fetch-based object (no `cloudflare:workers` import), like
  * GlobalRateLimiter, so the route table still loads in Node tools.
  */
@@ -44,20 +45,20 @@ export class ClientMeter implements DurableObject {
     return new Response('no such meter operation', { status: 404 });
   }
 
-  async #admit({ quota, window }: AdmitRequest): Promise<AdmitOutcome> {
+  async #admit({ quota, window, units = 1 }: AdmitRequest): Promise<AdmitOutcome> {
     const nowMs = Date.now();
     let nextWindow: Window | undefined;
     if (window) {
-      const taken = takeFromWindow(await this.#storage.get<Window>(WINDOW_KEY), nowMs, window.limit, window.periodSeconds);
+      const taken = takeFromWindow(await this.#storage.get<Window>(WINDOW_KEY), nowMs, window.limit, window.periodSeconds, units);
       if (!taken.outcome.allowed) return { ...taken.outcome, refusal: 'rate_limited' };
       nextWindow = taken.next;
     }
     let nextPeriod: Period | undefined;
     if (quota) {
       const period = currentPeriod(await this.#storage.get<Period>(PERIOD_KEY), nowMs);
-      const outcome = admitAgainstQuota(period, quota, nowMs);
+      const outcome = admitAgainstQuota(period, quota, nowMs, units);
       if (!outcome.allowed) return outcome;
-      nextPeriod = { ...period, dayRequests: period.dayRequests + 1, monthRequests: period.monthRequests + 1 };
+      nextPeriod = { ...period, dayRequests: period.dayRequests + units, monthRequests: period.monthRequests + units };
     }
     // Both counts move together or not at all: a refusal by either takes nothing from the other.
     const writes: Record<string, unknown> = {};
