@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cpuMicros } from './proc.mjs';
-import { BASETEN_KEY, CLIENT_TOKEN, gatewayVars, inputOfSize, MODEL_ID, SMALL_INPUT } from './scenarios.mjs';
+import { BASETEN_KEY, CLIENT_TOKEN, gatewayVars, inputOfSize, LIMITED_CLIENT_TOKEN, MODEL_ID, RATE_LIMITS, SMALL_INPUT } from './scenarios.mjs';
 import { compatibility, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -27,6 +27,7 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
     ],
     bindings: gatewayVars(UPSTREAM),
     kvNamespaces: ['ASYNC_REQUESTS'],
+    ratelimits: RATE_LIMITS,
     outboundService: 'stub-upstream',
     extraWorkers: [{ name: 'stub-upstream', modules: true, script: source('stub-upstream.js'), ...compatibility() }],
   });
@@ -40,9 +41,10 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
     const body = JSON.stringify(input);
     return { url, method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, body };
   };
-  const gatewayCall = (/** @type {string} */ path, /** @type {unknown} */ input) => ({
+  const limited = { ...client, authorization: `Bearer ${LIMITED_CLIENT_TOKEN}` };
+  const gatewayCall = (/** @type {string} */ path, /** @type {unknown} */ input, headers = client) => ({
     via: 'gateway',
-    request: post(`https://gateway.example${path}`, client, input),
+    request: post(`https://gateway.example${path}`, headers, input),
   });
   const directCall = (/** @type {unknown} */ input) => ({
     via: 'fetch',
@@ -52,6 +54,9 @@ export async function measureCpu(gatewayCode, { iterations, repeats }) {
   const rows = { rows: Array.from({ length: 32 }, () => SMALL_INPUT) };
   const cases = {
     predict: { gateway: gatewayCall('/v1/models/bench/predict', SMALL_INPUT), floor: directCall(SMALL_INPUT), iterations },
+    predictRl: { gateway: gatewayCall('/v1/models/bench/predict', SMALL_INPUT, limited), floor: directCall(SMALL_INPUT), iterations },
+    // The untimed first call stores the entry; every timed one is a hit (the stub upstream would answer anyway).
+    cacheHit: { gateway: gatewayCall('/v1/models/cached/predict', SMALL_INPUT), floor: directCall(SMALL_INPUT), iterations },
     predict64k: { gateway: gatewayCall('/v1/models/bench/predict', big), floor: directCall(big), iterations: Math.ceil(iterations / 4) },
     // The floor of a batch is 32 bare fetches: the report counts 32 times the predict floor.
     batch32: { gateway: gatewayCall('/v1/models/bench/batch', rows), floor: null, iterations: Math.ceil(iterations / 32) },

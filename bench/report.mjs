@@ -7,6 +7,7 @@
  * @property {string} [direct]
  * @property {string} [floor]
  * @property {string} [gateway]
+ * @property {string} [gatewayRl]
  * @property {string} [portkey]
  * @property {string} [target]
  * @property {string} [result]
@@ -17,6 +18,7 @@ const COLUMNS = /** @type {const} */ ([
   ['direct', 'direct'],
   ['floor', 'floor'],
   ['gateway', 'gateway'],
+  ['gatewayRl', 'gateway + rate limiter'],
   ['portkey', 'Portkey'],
   ['target', 'target'],
   ['result', 'result'],
@@ -60,40 +62,55 @@ export function rows(r) {
         direct: num(m.direct[q], 3),
         floor: num(m.floor[q], 3),
         gateway: num(m.gateway[q], 3),
+        gatewayRl: num(m.gatewayRl?.[q], 3),
       });
-      const added = diff(m.gateway[q], m.floor[q]);
       const checked = c === 1 && q === 'p50';
       out.push({
         figure: '  added over direct',
         floor: plus(diff(m.floor[q], m.direct[q]), 3),
         gateway: plus(diff(m.gateway[q], m.direct[q]), 3),
-        ...(checked ? { target: '≤ floor + 0.100', result: `${verdict(added === null ? null : added <= 0.1)} (${plus(added, 3)})` } : {}),
+        gatewayRl: plus(diff(m.gatewayRl?.[q], m.direct[q]), 3),
+        ...(checked ? overFloor(m, q, 0.1) : {}),
       });
     }
     if (c > 1) {
-      const share = ratio(m.gateway.rps, m.floor.rps);
+      const share = (/** @type {string} */ name) => ratio(m[name]?.rps, m.floor.rps);
+      const cell = (/** @type {number | null} */ x) => `${verdict(x === null ? null : x >= 0.9)} (${num(x === null ? null : x * 100, 0)}%)`;
       out.push({
         figure: `requests/s, ${c} connections`,
         direct: num(m.direct.rps, 0),
         floor: num(m.floor.rps, 0),
         gateway: num(m.gateway.rps, 0),
+        gatewayRl: num(m.gatewayRl?.rps, 0),
         target: '≥ 90% of floor',
-        result: `${verdict(share === null ? null : share >= 0.9)} (${num(share === null ? null : share * 100, 0)}%)`,
+        result: `${cell(share('gateway'))}; with rate limiter ${cell(share('gatewayRl'))}`,
       });
     }
-    out.push({ figure: `  errors, ${c} connection${c > 1 ? 's' : ''}`, direct: errorCell(m.direct), floor: errorCell(m.floor), gateway: errorCell(m.gateway) });
+    out.push({
+      figure: `  errors, ${c} connection${c > 1 ? 's' : ''}`,
+      direct: errorCell(m.direct),
+      floor: errorCell(m.floor),
+      gateway: errorCell(m.gateway),
+      gatewayRl: errorCell(m.gatewayRl),
+    });
   }
 
   const fb = r.streaming.firstByte;
   out.push({ section: 'Streaming predict (chunked)' });
   for (const q of ['p50', 'p99']) {
-    out.push({ figure: `first byte ${q} (ms)`, direct: num(fb.direct[q], 3), floor: num(fb.floor[q], 3), gateway: num(fb.gateway[q], 3) });
-    const added = diff(fb.gateway[q], fb.floor[q]);
+    out.push({
+      figure: `first byte ${q} (ms)`,
+      direct: num(fb.direct[q], 3),
+      floor: num(fb.floor[q], 3),
+      gateway: num(fb.gateway[q], 3),
+      gatewayRl: num(fb.gatewayRl?.[q], 3),
+    });
     out.push({
       figure: '  added over direct',
       floor: plus(diff(fb.floor[q], fb.direct[q]), 3),
       gateway: plus(diff(fb.gateway[q], fb.direct[q]), 3),
-      ...(q === 'p50' ? { target: '≤ floor + 0.200', result: `${verdict(added === null ? null : added <= 0.2)} (${plus(added, 3)})` } : {}),
+      gatewayRl: plus(diff(fb.gatewayRl?.[q], fb.direct[q]), 3),
+      ...(q === 'p50' ? overFloor(fb, q, 0.2) : {}),
     });
   }
   const sizes = Object.keys(r.streaming.throughput);
@@ -129,6 +146,27 @@ export function rows(r) {
     result: verdict(growth === null ? null : growth <= 5),
   });
 
+  const hit = r.cacheHit;
+  if (hit) {
+    out.push({ section: 'Cache hit: the small predict answered from the cache (floor: the same predict through to Baseten; latency in ms)' });
+    for (const q of ['p50', 'p99']) {
+      out.push({
+        figure: `${q} latency, 1 connection`,
+        direct: num(hit.direct[q], 3),
+        floor: num(hit.floor[q], 3),
+        gateway: num(hit.gateway[q], 3),
+        gatewayRl: num(hit.gatewayRl?.[q], 3),
+        ...(q === 'p50' ? overFloor(hit, q, 0.1) : {}),
+      });
+    }
+    out.push({
+      figure: '  calls reaching Baseten during the hits',
+      gateway: String(hit.upstreamCalls),
+      target: '0',
+      result: verdict(hit.upstreamCalls === 0),
+    });
+    out.push({ figure: '  errors', direct: errorCell(hit.direct), floor: errorCell(hit.floor), gateway: errorCell(hit.gateway), gatewayRl: errorCell(hit.gatewayRl) });
+  }
   if (r.failover) out.push(...failoverRows(r));
 
   out.push({ section: 'OpenAI chat completions: this gateway vs Portkey (latency in ms)' });
@@ -186,18 +224,21 @@ export function rows(r) {
   /** @type {[string, string, number][]} */
   const cases = [
     ['predict', 'small predict', 1],
+    ['predictRl', 'small predict, rate limiter bound', 1],
+    ['cacheHit', 'cache hit (small predict)', 1],
     ['predict64k', '64 KiB body', 1],
     ['batch32', 'batch of 32 rows', 32],
   ];
   for (const [key, label, fetches] of cases) {
     const c = cpu[key];
+    if (!c) continue;
     const floorCase = c.floor ?? cpu.predict.floor;
     for (const clock of ['cpuMicros', 'wallMicros']) {
       const floor = floorCase?.status === 200 ? floorCase[clock] * (c.floor ? 1 : fetches) : null;
       const missing = c.gateway.status !== 200;
       const gateway = missing ? null : c.gateway[clock];
       const net = diff(gateway, floor);
-      const checked = key === 'predict' && clock === 'cpuMicros';
+      const checked = (key === 'predict' || key === 'predictRl') && clock === 'cpuMicros';
       out.push({
         figure: `${label}: ${clock === 'cpuMicros' ? 'workerd CPU' : 'Worker wall time'}`,
         floor: num(floor, 0),
@@ -216,6 +257,21 @@ export function rows(r) {
     result: verdict(r.bundle.gzipBytes / 1024 < 30),
   });
   return out;
+}
+
+/**
+ * The gateway's figure over the floor's, checked against `limit` (ms), with
+ * and without the rate limiter.
+ * @param {any} m figures by target
+ * @param {string} q
+ * @param {number} limit
+ */
+function overFloor(m, q, limit) {
+  const cell = (/** @type {string} */ name) => {
+    const added = diff(m[name]?.[q], m.floor[q]);
+    return `${verdict(added === null ? null : added <= limit)} (${plus(added, 3)})`;
+  };
+  return { target: `≤ floor + ${limit.toFixed(3)}`, result: `${cell('gateway')}; with rate limiter ${cell('gatewayRl')}` };
 }
 
 /**

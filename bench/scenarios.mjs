@@ -6,15 +6,29 @@ import { createHash } from 'node:crypto';
 export const BASETEN_KEY = 'fake-baseten-key';
 /** The benchmark's client token; its hash goes in CLIENTS. */
 export const CLIENT_TOKEN = 'bench-client-token-4f1c9a7e2b';
+/** The same client's twin, counted by the RATE_LIMITER binding: the figures "with the rate limiter". */
+export const LIMITED_CLIENT_TOKEN = 'bench-limited-token-8d2e0c5a1f';
 export const MODEL_ID = 'bench01';
 export const CHAT_MODEL_ID = 'chat01';
+/** The cached alias's own target, so the fake's log shows whether a cache hit reached it. */
+export const CACHED_MODEL_ID = 'cache01';
 export const SERVED_NAME = 'bench/chat-model';
 /** A primary the fake refuses connections for (a rule steers it), to time serving from its fallback. */
 export const REFUSING_MODEL_ID = 'benchrf';
 const FALLBACK = { model_id: 'bench02', environment: 'production' };
 
 /**
- * The gateway's vars: one predict alias, one OpenAI alias, one async alias, one client allowed all.
+ * The RATE_LIMITER binding, with a limit no run reaches: Miniflare emulates
+ * it as a call to a Durable Object of its own; on Cloudflare the counters
+ * live on the Worker's machine.
+ */
+export const RATE_LIMITS = { RATE_LIMITER: { namespace_id: '1001', simple: { limit: 1_000_000_000, period: /** @type {60} */ (60) } } };
+
+const sha256 = (/** @type {string} */ token) => createHash('sha256').update(token).digest('hex');
+
+/**
+ * The gateway's vars: a predict alias, the same behind the response cache, an
+ * OpenAI alias; one client not rate limited and its twin on RATE_LIMITER.
  * @param {string} upstreamUrl
  */
 export function gatewayVars(upstreamUrl) {
@@ -24,6 +38,7 @@ export function gatewayVars(upstreamUrl) {
     BASETEN_URL_TEMPLATE: `${upstreamUrl}/{subdomain}`,
     MODELS: {
       bench: { model_id: MODEL_ID, environment: 'production' },
+      cached: { model_id: CACHED_MODEL_ID, environment: 'production', cache: { ttl_seconds: 3600 } },
       chat: { model_id: CHAT_MODEL_ID, environment: 'production', openai: { served_model_name: SERVED_NAME } },
       'bench-async': { model_id: MODEL_ID, environment: 'production', async: true },
       // Fail-over: the same primary with a fallback; a refusing primary, tried every time or skipped by its open breaker.
@@ -31,7 +46,10 @@ export function gatewayVars(upstreamUrl) {
       refused: { model_id: REFUSING_MODEL_ID, environment: 'production', fallbacks: [FALLBACK], breaker: { failures: 1000 } },
       'refused-open': { model_id: REFUSING_MODEL_ID, environment: 'staging', fallbacks: [FALLBACK] },
     },
-    CLIENTS: { bench: { token_sha256: createHash('sha256').update(CLIENT_TOKEN).digest('hex'), models: ['*'] } },
+    CLIENTS: {
+      bench: { token_sha256: sha256(CLIENT_TOKEN), models: ['*'], rate_limit: 'none' },
+      'bench-limited': { token_sha256: sha256(LIMITED_CLIENT_TOKEN), models: ['*'], rate_limit: 'RATE_LIMITER' },
+    },
   };
 }
 
@@ -54,20 +72,23 @@ export function streamInput(chunks, chunkBytes) {
 const json = { 'content-type': 'application/json' };
 const signed = { ...json, authorization: `Api-Key ${BASETEN_KEY}` };
 const client = { ...json, authorization: `Bearer ${CLIENT_TOKEN}` };
+const limitedClient = { ...json, authorization: `Bearer ${LIMITED_CLIENT_TOKEN}` };
 const predictPath = `/model-${MODEL_ID}/environments/production/predict`;
 const chatBase = `/model-${CHAT_MODEL_ID}/environments/production/sync/v1`;
 
 /**
- * POST predict with `input`, three ways.
+ * POST predict with `input`, four ways: the gateway with and without the rate limiter.
  * @param {{fake: string, floor: string, gateway: string}} urls
  * @param {unknown} input
+ * @param {string} [alias] the gateway's alias (the floor and direct calls go to the predict model regardless)
  */
-export function predictTargets(urls, input) {
+export function predictTargets(urls, input, alias = 'bench') {
   const body = JSON.stringify(input);
   return {
     direct: { url: `${urls.fake}${predictPath}`, headers: signed, body },
     floor: { url: `${urls.floor}${predictPath}`, headers: signed, body },
-    gateway: { url: `${urls.gateway}/v1/models/bench/predict`, headers: client, body },
+    gateway: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: client, body },
+    gatewayRl: { url: `${urls.gateway}/v1/models/${alias}/predict`, headers: limitedClient, body },
   };
 }
 

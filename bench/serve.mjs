@@ -32,6 +32,7 @@ export function compatibility() {
  * @property {{path: string, contents: string}[]} modules ES modules, entry first
  * @property {Record<string, import('miniflare').Json>} [bindings] vars, as JSON values
  * @property {string[]} [kvNamespaces]
+ * @property {Record<string, {namespace_id: string, simple: {limit: number, period: 10 | 60}}>} [ratelimits] rate limiting bindings
  * @property {Record<string, string>} [durableObjects] binding name → class exported by the entry module (SQLite-backed)
  * @property {string} [outboundService] name of a Worker in `extraWorkers` that receives every global fetch()
  * @property {import('miniflare').V4WorkerOptions[]} [extraWorkers] Miniflare worker options
@@ -53,6 +54,7 @@ export async function serveWorker(options) {
           ...compatibility(),
           bindings: options.bindings ?? {},
           kvNamespaces: options.kvNamespaces ?? [],
+          ratelimits: options.ratelimits ?? {},
           durableObjects: Object.fromEntries(Object.entries(options.durableObjects ?? {}).map(([name, className]) => [name, { className, useSQLite: true }])),
           ...(options.outboundService ? { outboundService: options.outboundService } : {}),
           unsafeDirectSockets: [{ host: '127.0.0.1', port: 0 }],

@@ -53,6 +53,16 @@ export interface ModelConfig {
   fallbacks: readonly Target[];
   /** The circuit breaker of each of this alias's targets; set exactly when there are fallbacks. */
   breaker?: BreakerOptions;
+  /** The response cache, for aliases that opt in (docs/cache.md). */
+  cache?: CacheOption;
+}
+
+export interface CacheOption {
+  ttlSeconds: number;
+  /** One entry for every caller; otherwise each client has its own. */
+  shared: boolean;
+  /** Streamed answers are stored too, once they ended cleanly. */
+  streams: boolean;
 }
 
 export interface BreakerOptions {
@@ -186,8 +196,11 @@ const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const MODEL_KEYS = new Set([
   'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
   'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
-  'model_api', 'regional', 'websocket', 'bei',
+  'model_api', 'regional', 'websocket', 'bei', 'cache',
 ]);
+const CACHE_KEYS = new Set(['ttl_seconds', 'shared', 'streams']);
+/** A year: Cloudflare evicts long before, and an answer should not outlive its model by much more. */
+const MAX_CACHE_TTL_SECONDS = 365 * 24 * 3600;
 /** The keys that name a target, the only ones a fallback takes. */
 const TARGET_KEYS = new Set(['model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'model_api', 'regional']);
 /** A fallback list longer than this would hold a caller through too many timeouts. */
@@ -419,6 +432,20 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     async: bool(raw.async, `${field}.async`),
     websocket: bool(raw.websocket, `${field}.websocket`),
     ...parseFailover(raw, field),
+    cache: raw.cache === undefined ? undefined : parseCache(raw.cache, `${field}.cache`),
+  };
+}
+
+function parseCache(value: unknown, field: string): CacheOption {
+  const raw = object(value, field);
+  for (const key of Object.keys(raw)) {
+    if (!CACHE_KEYS.has(key)) fail(`${field}.${key}: unknown setting (ttl_seconds, shared, streams)`);
+  }
+  return {
+    // `?? null`: required, and null fails the whole-number check with the usual message.
+    ttlSeconds: int(raw.ttl_seconds ?? null, `${field}.ttl_seconds`, 0, 1, MAX_CACHE_TTL_SECONDS),
+    shared: bool(raw.shared, `${field}.shared`),
+    streams: bool(raw.streams, `${field}.streams`),
   };
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
+import type { CacheOutcome } from './cache-key.ts';
 import type { BasetenCall } from './baseten.ts';
 import { countCall } from './call-count.ts';
 import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
@@ -38,6 +39,7 @@ export interface RequestState {
   usage?: UsageTap;
   /** A WebSocket connection's traffic, settled when it closes (the WebSocket routes). */
   socket?: Promise<SocketRecord>;
+  cache?: CacheOutcome;
 }
 
 export type GatewayRequest = IRequest & { state: RequestState };
@@ -79,7 +81,8 @@ export function caller(request: GatewayRequest): Caller {
 /**
  * What a Baseten call made for this request carries: its id, the caller's
  * disconnect, where Baseten's status, request id and serving target are
- * noted, and the request's background work.
+ * noted, the request's background work, and the rate limiter's verdict it
+ * waits for.
  */
 export function onBehalfOf(request: GatewayRequest): Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus' | 'onUpstreamRequestId' | 'onTarget' | 'waitUntil'> {
   const { state } = request;

@@ -9,19 +9,29 @@ export interface LoggedState {
   upstreamStatus?: number;
   upstreamRequestId?: string;
   gatewayTarget?: string;
+  cache?: string;
 }
 
 export function logRequest(request: Request, state: LoggedState, status: number): void {
   console.log(JSON.stringify({
     request_id: state.requestId,
     method: request.method,
-    path: new URL(request.url).pathname.slice(0, 256),
+    path: pathOf(request.url).slice(0, 256),
     caller: state.caller?.name,
     alias: state.alias,
     status,
     upstream_status: state.upstreamStatus,
     upstream_request_id: state.upstreamRequestId,
     target: state.gatewayTarget,
+    cache: state.cache,
     ms: Date.now() - state.startedMs,
   }));
+}
+
+/** The path of an absolute URL as the runtime hands it over (already normalized), without parsing it again. */
+export function pathOf(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  if (start === -1) return '/';
+  const end = url.indexOf('?', start);
+  return end === -1 ? url.slice(start) : url.slice(start, end);
 }

@@ -178,6 +178,12 @@ const ok = (description: string, schema: JsonSchema): Reply => ({ description, c
 /** A relayed Baseten answer: who served it, and Baseten's id for it. */
 const RELAYED = { headers: { ...GATEWAY_TARGET_HEADER, ...BASETEN_REQUEST_ID_HEADER } };
 
+/** On answers of aliases with a `cache` option (docs/cache.md). */
+const CACHE_HEADERS: Reply['headers'] = {
+  'x-cache': { description: 'HIT: stored answer, Baseten not called; MISS: Baseten\'s; BYPASS: not looked up', schema: { enum: ['HIT', 'MISS', 'BYPASS'] } },
+  age: { description: 'On a hit: seconds since stored', schema: { type: 'integer', minimum: 0 } },
+};
+
 const DAYS_QUERY = { days: { description: 'UTC days to cover, ending today (default 30)', schema: { type: 'integer', minimum: 1, maximum: 400 } } };
 const CLIENT_SETTINGS = {
   models: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Aliases, or ["*"]' },
@@ -190,7 +196,7 @@ const WITH_TOKEN = (extra: Record<string, JsonSchema> = {}) => closed({
   token: { type: 'string', description: 'Shown this once; only its SHA-256 is stored' },
   ...extra,
 }, [...CLIENT_REQUIRED, 'token']);
-const PREDICT_REPLIES = { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER, ...RELAYED } };
+const PREDICT_REPLIES = { 200: { description: 'The model\'s answer, content type kept; chunked streams stay chunked', content: ANY_ANSWER, headers: { ...RELAYED.headers, ...CACHE_HEADERS } } };
 const PREDICT_ERRORS: ErrorType[] = [...BODY_ERRORS, ...WORK_ERRORS];
 const WAKE_REPLIES = { 202: ok('Waking', closed({ alias: { type: 'string' }, status: { const: 'waking' } })) };
 const SYNC_REPLIES = { '2XX': { description: 'The custom server\'s answer, its status kept, streamed back', content: ANY_ANSWER, ...RELAYED } };
@@ -209,7 +215,7 @@ const WEBSOCKET_ERRORS: ErrorType[] = ['invalid_request', ...ALIAS_CALL_ERRORS];
 const openAIRoute = (path: string, operationId: string, summary: string, handler: RouteSpec['handler']): RouteSpec => ({
   method: 'post', path, operationId, summary, access: 'caller',
   body: () => json(ref('OpenAIRequest')),
-  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER, ...RELAYED } },
+  replies: { 200: { description: 'The engine\'s answer; `"stream": true` answers server-sent events', content: OPENAI_ANSWER, headers: { ...RELAYED.headers, ...CACHE_HEADERS } } },
   errors: [...BODY_ERRORS, ...WORK_ERRORS],
   handler,
 });

@@ -3,6 +3,7 @@
  * bind it into workerd, and by the tests to know the tokens. Tokens here are
  * test values only.
  */
+import { CACHE_MODELS, CACHE_RATE_LIMIT_CLIENTS, CACHE_TOKENS } from './config/cache.ts';
 import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
 import { DROPIN_MODELS } from './config/dropin.ts';
 import { FAILOVER_MODELS } from './config/failover.ts';
@@ -19,6 +20,7 @@ export const TOKENS = {
   limited: 'limited-token-0123456789abcdef',
   /** On the strict global limit (3 an hour, the GLOBAL_RATE_LIMITER Durable Object). */
   strict: 'strict-token-0123456789abcdef0',
+  ...CACHE_TOKENS,
 } as const;
 
 /** sha256 hex of each token, precomputed so the config stays plain data. */
@@ -69,6 +71,7 @@ export const TEST_MODELS = {
   ...HARDENING_MODELS,
   ...DROPIN_MODELS,
   ...FAILOVER_MODELS,
+  ...CACHE_MODELS,
 };
 
 /** What the fake's OpenAI-compatible engines answer to, by model id. */
@@ -89,6 +92,7 @@ export const RATE_LIMIT_TEST_CLIENTS = {
   limited: { token_sha256: TOKEN_SHA256.limited, models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
   strict: { token_sha256: TOKEN_SHA256.strict, models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
   ...HARDENING_RATE_LIMIT_CLIENTS,
+  ...CACHE_RATE_LIMIT_CLIENTS,
 };
 
 export const TEST_ORIGINS = ['https://app.example.com'];

@@ -9,6 +9,7 @@
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
 import { isObject, mediaType, readJson } from '../body.ts';
+import { answered, withCache, type Answered } from '../cache.ts';
 import type { Config, ModelConfig, Target } from '../config.ts';
 import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
@@ -19,11 +20,13 @@ import { tapEvents, tapJson, UsageTap } from '../usage-tap.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
 
-export const chatCompletions = (request: GatewayRequest) => forwardOpenAI(request, 'chat/completions');
-export const completions = (request: GatewayRequest) => forwardOpenAI(request, 'completions');
-export const embeddings = (request: GatewayRequest) => forwardOpenAI(request, 'embeddings');
+type Route = (request: GatewayRequest, env: Env, ctx: ExecutionContext) => Promise<Response>;
 
-async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint): Promise<Response> {
+export const chatCompletions: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'chat/completions');
+export const completions: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'completions');
+export const embeddings: Route = (request, _env, ctx) => forwardOpenAI(request, ctx, 'embeddings');
+
+async function forwardOpenAI(request: GatewayRequest, ctx: ExecutionContext, endpoint: OpenAIEndpoint): Promise<Response> {
   const cfg = config(request);
   // The alias, and so its own cap, is only known once the body is read: read up to the largest.
   const { bytes, text, value } = await readJson(request, openAIBodyCap(cfg));
@@ -42,14 +45,22 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
     const named = replaceSpans(text, spans, JSON.stringify(servedNameFor(target, servedName)));
     return askUsage ? withUsageChunk(named, value) : named;
   };
+  const stream = isObject(value) && value.stream === true;
+  return withCache(request, ctx, model, { route: endpoint, body: bytes, stream }, () => callEngine(request, model, endpoint, bodyFor, askUsage));
+}
+
+async function callEngine(
+  request: GatewayRequest, model: ModelConfig, endpoint: OpenAIEndpoint, bodyFor: (target: Target) => string, askUsage: boolean,
+): Promise<Answered> {
+  const cfg = config(request);
   const startedMs = Date.now();
   const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
     ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
   });
   const tap = new UsageTap();
   request.state.usage = tap;
-  if (mediaType(upstream) !== 'text/event-stream') return relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream));
-  return sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
+  if (mediaType(upstream) !== 'text/event-stream') return answered(upstream, relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream)));
+  return answered(upstream, sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
     keepAliveMs: cfg.settings.sseKeepAliveMs,
     // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
     firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
@@ -57,7 +68,7 @@ async function forwardOpenAI(request: GatewayRequest, endpoint: OpenAIEndpoint):
     onIdle: () => console.log(JSON.stringify({
       level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
     })),
-  });
+  }));
 }
 
 /**

@@ -2,6 +2,7 @@
 import { modelFor } from '../access.ts';
 import { callBaseten } from '../baseten.ts';
 import { binaryBody, bodyKind, readJson } from '../body.ts';
+import { answered, withCache } from '../cache.ts';
 import type { ModelConfig } from '../config.ts';
 import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
@@ -9,15 +10,18 @@ import { replayBufferBytes } from '../failover.ts';
 import { validateInput } from '../input-schema.ts';
 import { relay } from '../responses.ts';
 
-export async function predict(request: GatewayRequest): Promise<Response> {
+export async function predict(request: GatewayRequest, _env: Env, ctx: ExecutionContext): Promise<Response> {
   const model = modelFor(request);
   const kind = bodyKind(request);
   if (kind === 'json') {
     const { bytes, value } = await readJson(request, model.maxBodyBytes);
     validateInput(model, value);
-    return relay(await postPredict(request, model, bytes, 'application/json'));
+    return withCache(request, ctx, model, { route: 'predict', body: bytes }, async () => {
+      const upstream = await postPredict(request, model, bytes, 'application/json');
+      return answered(upstream, relay(upstream));
+    });
   }
-  // Binary and multipart input cannot be checked against a schema, so they would bypass it.
+  // Binary and multipart input stream through unread, so they are never cached; nor can they be checked against a schema, which they would bypass.
   if (model.inputSchema) throw new HttpError('unsupported_media_type', `model "${model.alias}" takes JSON input checked against its input schema`);
   const body = await binaryBody(request, model.maxBodyBytes, replayBufferBytes(model));
   // A form's parts are found by its boundary: the caller's Content-Type goes upstream whole.

@@ -3,6 +3,7 @@ import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts
 import { scrubIds, upstreamFailure } from '../../src/upstream-errors.ts';
 import { matchSyncRoute } from '../../src/sync-routes.ts';
 import { asyncRequestUrl, basetenTarget, signedRequest, targetUrl } from '../../src/upstream.ts';
+import { pathOf } from '../../src/log.ts';
 
 const base: ConfigSource = {
   ASYNC_REQUESTS: {},
@@ -123,5 +124,16 @@ describe('sync route matching', () => {
   it('lets "/*" reach any plain path', () => {
     expect(matchSyncRoute('/x/y', ['/*'])).toBe('/x/y');
     expect(matchSyncRoute('/x/..', ['/*'])).toBeUndefined();
+  });
+});
+
+describe('the log line\'s path', () => {
+  it.each([
+    'https://gateway.test/v1/models/echo/predict',
+    'https://gateway.test/v1/models/echo/predict?x=1&y=/z',
+    'http://127.0.0.1:8787/',
+    'https://gateway.test/a%2Fb/c?',
+  ])('is the URL parser\'s pathname for %s, without parsing', (url) => {
+    expect(pathOf(url)).toBe(new URL(url).pathname);
   });
 });
