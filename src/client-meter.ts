@@ -38,7 +38,7 @@ export class ClientMeter implements DurableObject {
     const { pathname, searchParams } = new URL(request.url);
     if (pathname === '/admit') return Response.json(await this.#admit(await request.json<AdmitRequest>()));
     if (pathname === '/record') {
-      await this.#record(await request.json<CallRecord>());
+      await this.#record(recordOf(await request.json<CallRecord>()));
       return new Response(null, { status: 204 });
     }
     if (pathname === '/usage') return Response.json(await this.#usage(Number(searchParams.get('days'))));
@@ -92,4 +92,18 @@ export class ClientMeter implements DurableObject {
     const old = await this.#storage.list({ prefix: DAY_PREFIX, end: cutoff, limit: 128 });
     if (old.size > 0) await this.#storage.delete([...old.keys()]);
   }
+}
+
+/**
+ * A record as this version reads it. During a deploy a Worker of the previous
+ * version may still send `admitted` as a boolean and no `requests`: read as
+ * one request, so no NaN lands in the period a quota is checked against.
+ */
+function recordOf(call: CallRecord): CallRecord {
+  const admitted: unknown = call.admitted;
+  return {
+    ...call,
+    requests: Number.isInteger(call.requests) ? call.requests : 1,
+    admitted: typeof admitted === 'number' ? admitted : admitted === true ? 1 : 0,
+  };
 }

@@ -4,7 +4,9 @@
  * claimed whole before any row is sent; a WebSocket is refused over quota
  * before the upgrade, and its traffic is counted when it closes.
  */
+import { env } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import type { AdmitOutcome, AdmitRequest } from '../../src/meter-rules.ts';
 import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
 
 interface Made { name: string; token: string }
@@ -137,5 +139,18 @@ describe('WebSockets against the quota and in the usage', () => {
     });
     expect(usage.by_alias.voice!.websocket_ms).toBeGreaterThanOrEqual(0);
     expect(usage.totals.websocket_connections).toBe(1);
+  });
+});
+
+describe('the meter during a deploy', () => {
+  it('reads a record of the previous version (admitted as a boolean, no requests) as one request', async () => {
+    const meter = env.CLIENT_METER!.get(env.CLIENT_METER!.idFromName(uniqueId('legacy-meter')));
+    const legacy = { alias: 'echo', error: false, upstreamMs: 1, inputTokens: 0, outputTokens: 0, admitted: false };
+    expect((await meter.fetch('https://client-meter/record', { method: 'POST', body: JSON.stringify(legacy) })).status).toBe(204);
+    const asked: AdmitRequest = { quota: { requestsPerDay: 1, onMeterFailure: 'closed' } };
+    const outcome = await (await meter.fetch('https://client-meter/admit', { method: 'POST', body: JSON.stringify(asked) })).json<AdmitOutcome>();
+    expect(outcome).toMatchObject({ allowed: false, refusal: 'quota_exceeded' });
+    const usage = await (await meter.fetch('https://client-meter/usage?days=1')).json<{ days: { by_alias: Record<string, Counters> }[] }>();
+    expect(usage.days[0]!.by_alias.echo!.requests).toBe(1);
   });
 });
