@@ -31,13 +31,27 @@ export function withAccess(access: Access, metered = true): RequestHandler<Gatew
     const who = await authenticate(request, config(request), env);
     request.state.caller = who;
     if (counted) {
-      request.state.metered = { admitted: false };
-      request.state.metered.admitted = await admit(who, env, request.state.requestId);
+      request.state.metered = { requests: 1, admitted: 0 };
+      if (await admit(who, env, request.state.requestId)) request.state.metered.admitted = 1;
     } else {
       await enforceRateLimit(who, env, request.state.requestId);
     }
     if (adminOnly) requireAdmin(who);
   };
+}
+
+/**
+ * Counts `units` more requests for a call that stands for several (a batch's
+ * rows) against the caller's rate limit and quota, all or none, before any of
+ * them is sent; the call's usage then counts them too.
+ */
+export async function admitMore(request: GatewayRequest, env: Env, units: number): Promise<void> {
+  if (units <= 0) return;
+  const counted = await admit(caller(request), env, request.state.requestId, units);
+  const { metered } = request.state;
+  if (!metered) return;
+  metered.requests += units;
+  if (counted) metered.admitted += units;
 }
 
 /**

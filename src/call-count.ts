@@ -1,11 +1,12 @@
 /**
  * What happens after the answer: the call is added to its client's usage
  * (CLIENT_METER) and written to Analytics Engine (USAGE_EVENTS), once the
- * answer's body is done where the gateway reads it for tokens. All of it runs
- * in waitUntil: never a byte later for the caller.
+ * answer's body is done where the gateway reads it for tokens, or once a
+ * WebSocket closes. All of it runs in waitUntil: never a byte later for the
+ * caller.
  */
 import type { Caller } from './auth.ts';
-import { NO_ALIAS } from './meter-rules.ts';
+import { NO_ALIAS, type SocketRecord } from './meter-rules.ts';
 import { recordCall } from './meter.ts';
 import type { UsageTap } from './usage-tap.ts';
 import { writeUsageEvent } from './usage-events.ts';
@@ -18,11 +19,13 @@ export interface FinishedCall {
   status: number;
   startedMs: number;
   caller?: Caller;
-  /** Set on metered routes: whether the door already counted the request. */
-  metered?: { admitted: boolean };
+  /** Set on metered routes: the requests the call counts for, and how many the door already counted. */
+  metered?: { requests: number; admitted: number };
   alias?: string;
   upstreamMs: number;
   usage?: UsageTap;
+  /** A WebSocket connection's traffic, settled at its close: the call is counted then. */
+  socket?: Promise<SocketRecord>;
   /** The request's waitUntil; without one (a request made up by a test) nothing is counted. */
   waitUntil?: (promise: Promise<unknown>) => void;
 }
@@ -31,7 +34,8 @@ export function countCall(call: FinishedCall, env: Env): void {
   const counted = call.metered !== undefined && call.caller !== undefined && env.CLIENT_METER !== undefined;
   if ((!counted && !env.USAGE_EVENTS) || !call.waitUntil) return;
   const headersMs = Date.now();
-  call.waitUntil((call.usage?.ended ?? Promise.resolve()).then(async () => {
+  // After a 101 the request lives as long as its socket, so this waitUntil can wait for the close.
+  call.waitUntil(Promise.all([call.usage?.ended, call.socket]).then(async ([, socket]) => {
     const { usage } = call;
     const inputTokens = usage?.inputTokens ?? 0;
     const outputTokens = usage?.outputTokens ?? 0;
@@ -56,7 +60,9 @@ export function countCall(call: FinishedCall, env: Env): void {
       upstreamMs,
       inputTokens,
       outputTokens,
+      requests: call.metered!.requests,
       admitted: call.metered!.admitted,
+      socket,
     }, call.requestId);
   }));
 }

@@ -2,9 +2,10 @@
  * CLIENT_METER: one Durable Object per client (and one for anonymous
  * callers). Requests for one object run one at a time, so its counts are
  * exact under any concurrency: the door (`/admit`) checks and counts a
- * request against the client's quota, and its strict global rate limit in
- * the same hop; after the answer, `/record` adds the call's tokens, errors
- * and upstream time to its UTC day, by alias; `/usage` reads the days back.
+ * request (or a batch's rows, all or none) against the client's quota, and
+ * its strict global rate limit in the same hop; after the answer, `/record`
+ * adds the call's requests, tokens, errors, upstream time and WebSocket
+ * traffic to its UTC day, by alias; `/usage` reads the days back.
  * A plain fetch-based object (no `cloudflare:workers` import), like
  * GlobalRateLimiter, so the route table still loads in Node tools.
  */
@@ -38,7 +39,7 @@ export class ClientMeter implements DurableObject {
     const { pathname, searchParams } = new URL(request.url);
     if (pathname === '/admit') return Response.json(await this.#admit(await request.json<AdmitRequest>()));
     if (pathname === '/record') {
-      await this.#record(await request.json<CallRecord>());
+      await this.#record(recordOf(await request.json<CallRecord>()));
       return new Response(null, { status: 204 });
     }
     if (pathname === '/record-batch') {
@@ -49,20 +50,20 @@ export class ClientMeter implements DurableObject {
     return new Response('no such meter operation', { status: 404 });
   }
 
-  async #admit({ quota, window }: AdmitRequest): Promise<AdmitOutcome> {
+  async #admit({ quota, window, units = 1 }: AdmitRequest): Promise<AdmitOutcome> {
     const nowMs = Date.now();
     let nextWindow: Window | undefined;
     if (window) {
-      const taken = takeFromWindow(await this.#storage.get<Window>(WINDOW_KEY), nowMs, window.limit, window.periodSeconds);
+      const taken = takeFromWindow(await this.#storage.get<Window>(WINDOW_KEY), nowMs, window.limit, window.periodSeconds, units);
       if (!taken.outcome.allowed) return { ...taken.outcome, refusal: 'rate_limited' };
       nextWindow = taken.next;
     }
     let nextPeriod: Period | undefined;
     if (quota) {
       const period = currentPeriod(await this.#storage.get<Period>(PERIOD_KEY), nowMs);
-      const outcome = admitAgainstQuota(period, quota, nowMs);
+      const outcome = admitAgainstQuota(period, quota, nowMs, units);
       if (!outcome.allowed) return outcome;
-      nextPeriod = { ...period, dayRequests: period.dayRequests + 1, monthRequests: period.monthRequests + 1 };
+      nextPeriod = { ...period, dayRequests: period.dayRequests + units, monthRequests: period.monthRequests + units };
     }
     // Both counts move together or not at all: a refusal by either takes nothing from the other.
     const writes: Record<string, unknown> = {};
@@ -107,4 +108,18 @@ export class ClientMeter implements DurableObject {
     const old = await this.#storage.list({ prefix: DAY_PREFIX, end: cutoff, limit: 128 });
     if (old.size > 0) await this.#storage.delete([...old.keys()]);
   }
+}
+
+/**
+ * A record as this version reads it. During a deploy a Worker of the previous
+ * version may still send `admitted` as a boolean and no `requests`: read as
+ * one request, so no NaN lands in the period a quota is checked against.
+ */
+function recordOf(call: CallRecord): CallRecord {
+  const admitted: unknown = call.admitted;
+  return {
+    ...call,
+    requests: Number.isInteger(call.requests) ? call.requests : 1,
+    admitted: typeof admitted === 'number' ? admitted : admitted === true ? 1 : 0,
+  };
 }

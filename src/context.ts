@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type Config, type ConfigSource } from './confi
 import { preflight, refuseForeignOrigin, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
+import type { SocketRecord } from './meter-rules.ts';
 import { describeForLog } from './redact.ts';
 import { requestIdFor } from './request-id.ts';
 import type { UsageTap } from './usage-tap.ts';
@@ -32,10 +33,12 @@ export interface RequestState {
   waitUntil?: (promise: Promise<unknown>) => void;
   /** Time Baseten took to answer, summed over this request's calls. */
   upstreamMs: number;
-  /** Set by access on routes counted in the caller's usage. */
-  metered?: { admitted: boolean };
+  /** Set by access on routes counted in the caller's usage: the requests the call counts for, and how many the door already counted. */
+  metered?: { requests: number; admitted: number };
   /** The answer's tokens, read as it passes (OpenAI routes). */
   usage?: UsageTap;
+  /** A WebSocket connection's traffic, settled when it closes (the WebSocket routes). */
+  socket?: Promise<SocketRecord>;
   cache?: CacheOutcome;
 }
 

@@ -14,7 +14,20 @@ export interface Counters {
   input_tokens: number;
   output_tokens: number;
   upstream_ms: number;
+  websocket_connections: number;
+  websocket_messages_from_client: number;
+  websocket_bytes_from_client: number;
+  websocket_messages_from_upstream: number;
+  websocket_bytes_from_upstream: number;
+  websocket_ms: number;
 }
+
+/** Every counter; days stored before a counter existed lack it, and read it as 0. */
+const COUNTER_KEYS: readonly (keyof Counters)[] = [
+  'requests', 'errors', 'input_tokens', 'output_tokens', 'upstream_ms',
+  'websocket_connections', 'websocket_messages_from_client', 'websocket_bytes_from_client',
+  'websocket_messages_from_upstream', 'websocket_bytes_from_upstream', 'websocket_ms',
+];
 
 /** The counts a quota is checked against: this UTC day's and month's. */
 export interface Period {
@@ -31,9 +44,20 @@ export interface AdmitRequest {
   quota?: Quota;
   /** The strict global rate limit, taken in the same hop when the client has one. */
   window?: { limit: number; periodSeconds: number };
+  /** Requests to count at once (a batch's rows), all or none; 1 when absent. */
+  units?: number;
 }
 
 export type AdmitOutcome = RateLimitOutcome & { refusal?: 'rate_limited' | 'quota_exceeded' };
+
+/** What a WebSocket connection carried, reported once at its close. */
+export interface SocketRecord {
+  messagesFromClient: number;
+  bytesFromClient: number;
+  messagesFromUpstream: number;
+  bytesFromUpstream: number;
+  durationMs: number;
+}
 
 /** One finished call, as the caller path reports it after the answer. */
 export interface CallRecord {
@@ -42,8 +66,12 @@ export interface CallRecord {
   upstreamMs: number;
   inputTokens: number;
   outputTokens: number;
-  /** The request already counted against the request quota at the door. */
-  admitted: boolean;
+  /** Requests the call counts for: 1, or a batch's rows. */
+  requests: number;
+  /** How many of them the door already counted against the request quota. */
+  admitted: number;
+  /** Set for a WebSocket connection, counted when it closed. */
+  socket?: SocketRecord;
 }
 
 /** Usage of one UTC day, by alias. */
@@ -56,15 +84,11 @@ export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0
 export const utcMonth = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
 
 export function emptyCounters(): Counters {
-  return { requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, upstream_ms: 0 };
+  return Object.fromEntries(COUNTER_KEYS.map((key) => [key, 0])) as unknown as Counters;
 }
 
-export function addCounters(into: Counters, add: Counters): Counters {
-  into.requests += add.requests;
-  into.errors += add.errors;
-  into.input_tokens += add.input_tokens;
-  into.output_tokens += add.output_tokens;
-  into.upstream_ms += add.upstream_ms;
+export function addCounters(into: Counters, add: Partial<Counters>): Counters {
+  for (const key of COUNTER_KEYS) into[key] = (into[key] ?? 0) + (add[key] ?? 0);
   return into;
 }
 
@@ -94,27 +118,28 @@ export function secondsUntilNext(kind: 'day' | 'month', nowMs: number): number {
 }
 
 /**
- * Whether one more request may start: refused when a request quota is used
- * up, or when a token quota was reached by calls already finished (tokens are
+ * Whether `units` more requests may start (one, or a batch's rows, all or
+ * none): refused when a request quota cannot take them all, or when a token quota was reached by calls already finished (tokens are
  * only known after an answer, so the call that crosses the line completes and
  * the next one is refused). A month's refusal outlasts a day's, so it is
  * checked first.
  */
-export function admitAgainstQuota(period: Period, quota: Quota, nowMs: number): AdmitOutcome {
+export function admitAgainstQuota(period: Period, quota: Quota, nowMs: number, units = 1): AdmitOutcome {
   const over = (used: number, limit: number | undefined) => limit !== undefined && used >= limit;
-  if (over(period.monthRequests, quota.requestsPerMonth) || over(period.monthTokens, quota.tokensPerMonth)) {
+  const overRequests = (used: number, limit: number | undefined) => limit !== undefined && used + units > limit;
+  if (overRequests(period.monthRequests, quota.requestsPerMonth) || over(period.monthTokens, quota.tokensPerMonth)) {
     return { allowed: false, refusal: 'quota_exceeded', retryAfterSeconds: secondsUntilNext('month', nowMs) };
   }
-  if (over(period.dayRequests, quota.requestsPerDay) || over(period.dayTokens, quota.tokensPerDay)) {
+  if (overRequests(period.dayRequests, quota.requestsPerDay) || over(period.dayTokens, quota.tokensPerDay)) {
     return { allowed: false, refusal: 'quota_exceeded', retryAfterSeconds: secondsUntilNext('day', nowMs) };
   }
   return { allowed: true, retryAfterSeconds: 0 };
 }
 
-/** The period after one finished call: its tokens, and its request unless the door already counted it. */
+/** The period after one finished call: its tokens, and its requests the door did not already count. */
 export function periodAfterCall(period: Period, call: CallRecord): Period {
   const tokens = call.inputTokens + call.outputTokens;
-  const requests = call.admitted ? 0 : 1;
+  const requests = Math.max(0, call.requests - call.admitted);
   return {
     ...period,
     dayRequests: period.dayRequests + requests,
@@ -127,12 +152,21 @@ export function periodAfterCall(period: Period, call: CallRecord): Period {
 /** The day's usage with one finished call added under its alias. */
 export function dayAfterCall(day: DayUsage | undefined, call: CallRecord): DayUsage {
   const next: DayUsage = { ...day };
-  next[call.alias] = addCounters({ ...(next[call.alias] ?? emptyCounters()) }, {
-    requests: 1,
+  const { socket } = call;
+  next[call.alias] = addCounters(addCounters(emptyCounters(), next[call.alias] ?? {}), {
+    requests: call.requests,
     errors: call.error ? 1 : 0,
     input_tokens: call.inputTokens,
     output_tokens: call.outputTokens,
     upstream_ms: Math.round(call.upstreamMs),
+    ...(socket && {
+      websocket_connections: 1,
+      websocket_messages_from_client: socket.messagesFromClient,
+      websocket_bytes_from_client: socket.bytesFromClient,
+      websocket_messages_from_upstream: socket.messagesFromUpstream,
+      websocket_bytes_from_upstream: socket.bytesFromUpstream,
+      websocket_ms: Math.round(socket.durationMs),
+    }),
   });
   return next;
 }

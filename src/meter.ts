@@ -26,21 +26,23 @@ async function ask<T>(stub: DurableObjectStub, path: string, body?: unknown): Pr
 }
 
 /**
- * Lets the caller in or throws 429. A client without a quota goes through the
+ * Lets the caller in or throws 429: `units` requests (one, or a batch's rows)
+ * taken together or not at all. A client without a quota goes through the
  * rate limiter alone; one with a quota is counted by its meter, which also
  * takes its global rate limit (one hop instead of two). Answers whether the
- * meter counted the request, so the count after the answer does not repeat it.
+ * meter counted them, so the count after the answer does not repeat them.
  */
-export async function admit(caller: Caller, env: Env, requestId: string): Promise<boolean> {
+export async function admit(caller: Caller, env: Env, requestId: string, units = 1): Promise<boolean> {
   const { quota, rateLimit } = caller;
   if (!quota) {
-    await enforceRateLimit(caller, env, requestId);
+    await enforceRateLimit(caller, env, requestId, units);
     return false;
   }
-  if (rateLimit.kind === 'binding') await enforceRateLimit(caller, env, requestId);
+  if (rateLimit.kind === 'binding') await enforceRateLimit(caller, env, requestId, units);
   const asked: AdmitRequest = {
     quota,
     window: rateLimit.kind === 'global' ? { limit: rateLimit.limit, periodSeconds: rateLimit.periodSeconds } : undefined,
+    units,
   };
   let outcome: AdmitOutcome;
   try {

@@ -79,7 +79,8 @@ function build(api: Api, config: Config): Built {
     for (const model of config.models.values()) {
       if (!model.inputSchema || !route.perAlias?.(model)) continue;
       const own = aliasPaths.get(model.alias) ?? {};
-      (own[route.path.replace('{alias}', model.alias)] ??= {})[route.method] = operation(route, config, model.inputSchema, model);
+      const path = route.path.replace('{alias}', model.alias);
+      own[path] = { ...own[path], [route.method]: operation(route, config, model.inputSchema, model) };
       aliasPaths.set(model.alias, own);
     }
   }

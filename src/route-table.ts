@@ -41,11 +41,17 @@ const ADMIN_CLIENT_ERRORS: ErrorType[] = [...ADMIN_ERRORS, 'not_found', 'conflic
 const ADMIN_BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
 
 const COUNTER_PROPERTIES: Record<string, JsonSchema> = {
-  requests: { type: 'integer' },
+  requests: { type: 'integer', description: 'Calls; a batch counts one per row sent, a WebSocket one per connection' },
   errors: { type: 'integer', description: 'Answers with a status of 400 or more' },
   input_tokens: { type: 'integer', description: 'OpenAI usage.prompt_tokens' },
   output_tokens: { type: 'integer', description: 'OpenAI usage.completion_tokens' },
   upstream_ms: { type: 'integer', description: 'Time Baseten took: to its response headers, and for OpenAI answers to their last byte' },
+  websocket_connections: { type: 'integer', description: 'WebSocket connections, counted when they closed' },
+  websocket_messages_from_client: { type: 'integer', description: 'Messages the caller sent on its WebSockets' },
+  websocket_bytes_from_client: { type: 'integer', description: 'Bytes of those messages (text as UTF-8)' },
+  websocket_messages_from_upstream: { type: 'integer', description: 'Messages Baseten sent on the caller\'s WebSockets' },
+  websocket_bytes_from_upstream: { type: 'integer', description: 'Bytes of those messages (text as UTF-8)' },
+  websocket_ms: { type: 'integer', description: 'Time the WebSockets were open' },
 };
 /** A client as the admin API shows it: never a token or a hash. */
 const CLIENT_PROPERTIES: Record<string, JsonSchema> = {

@@ -39,7 +39,8 @@ export function usageReport(client: string, days: number, meter: MeterUsage, now
   const byDay: UsageReport['by_day'] = [];
   for (let i = days - 1; i >= 0; i--) {
     const date = utcDay(nowMs - i * DAY_MS);
-    const aliases = stored.get(date) ?? {};
+    // Read through addCounters, so a day stored before a counter existed shows it as 0.
+    const aliases = Object.fromEntries(Object.entries(stored.get(date) ?? {}).map(([alias, counters]) => [alias, addCounters(emptyCounters(), counters)]));
     const dayTotals = emptyCounters();
     for (const [alias, counters] of Object.entries(aliases)) {
       addCounters(dayTotals, counters);

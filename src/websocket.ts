@@ -1,15 +1,18 @@
 /**
  * A caller's WebSocket joined to the target's WebSocket endpoint. Every check
- * (token, alias access, rate limit in the route's access; the alias's
- * `websocket`, the Upgrade header, Baseten's own answer to the handshake)
- * happens before the upgrade, so a refusal is the contract's JSON error and
- * no socket is opened. Used by every route that opens a model's WebSocket.
+ * (token, alias access, rate limit and quota in the route's access; the
+ * alias's `websocket`, the Upgrade header, Baseten's own answer to the
+ * handshake) happens before the upgrade, so a refusal is the contract's JSON
+ * error and no socket is opened. The connection counts as one request at the
+ * door; its traffic is added to the caller's usage when it closes. Used by
+ * every route that opens a model's WebSocket.
  */
 import { modelFor } from './access.ts';
 import { callBaseten } from './baseten.ts';
 import type { ModelConfig } from './config.ts';
 import { config, onBehalfOf, type GatewayRequest } from './context.ts';
 import { HttpError } from './errors.ts';
+import type { SocketRecord } from './meter-rules.ts';
 import { relaySockets, type WebSocketSummary } from './websocket-relay.ts';
 import { offeredProtocols, selectedProtocol, upstreamProtocols } from './websocket-protocols.ts';
 
@@ -18,14 +21,22 @@ export async function proxyWebSocket(request: GatewayRequest): Promise<Response>
   if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
     throw new HttpError('invalid_request', 'this route opens a WebSocket: send the handshake (Upgrade: websocket)');
   }
-  // Quotas, when configured, are checked here too: the last point where a refusal is still plain JSON.
   const offered = offeredProtocols(request.headers);
   const upstream = await openUpstream(request, model, upstreamProtocols(offered));
   const { 0: client, 1: server } = new WebSocketPair();
+  let settle!: (record: SocketRecord) => void;
+  const closed = new Promise<SocketRecord>((resolve) => {
+    settle = resolve;
+  });
   relaySockets(server, upstream.socket, {
     idleMs: config(request).settings.websocketIdleMs,
-    onClose: (summary) => logClose(request, model, summary),
+    onClose: (summary) => {
+      logClose(request, model, summary);
+      settle(socketRecord(summary));
+    },
   });
+  // The call's usage waits for this: the connection is counted once, when it closes.
+  request.state.socket = closed;
   const selected = selectedProtocol(offered, upstream.protocol);
   return new Response(null, { status: 101, webSocket: client, headers: selected ? { 'sec-websocket-protocol': selected } : {} });
 }
@@ -54,6 +65,16 @@ async function openUpstream(request: GatewayRequest, model: ModelConfig, protoco
     throw new HttpError('upstream_error', `Baseten answered the WebSocket handshake with ${upstream.status} and did not upgrade`);
   }
   return { socket: upstream.webSocket, protocol: upstream.headers.get('sec-websocket-protocol') };
+}
+
+function socketRecord({ fromClient, fromUpstream, durationMs }: WebSocketSummary): SocketRecord {
+  return {
+    messagesFromClient: fromClient.messages,
+    bytesFromClient: fromClient.bytes,
+    messagesFromUpstream: fromUpstream.messages,
+    bytesFromUpstream: fromUpstream.bytes,
+    durationMs,
+  };
 }
 
 /** One line per connection, at its end; never a message's content. */

@@ -2,20 +2,20 @@
  * POST /v1/models/{alias}/batch: `{"rows": [input, ...]}`, one predict per
  * row, at most `batch_concurrency` in flight, answers in row order. A row's
  * failure is that row's error, never the batch's; the alias's `timeout_ms` is
- * the deadline of the whole batch. Every row sent counts against the caller's
- * rate limit, all before the first is sent: a batch the limit cannot cover is
- * refused whole (429), so a batch cannot multiply the limit.
+ * the deadline of the whole batch. Every row sent counts as one request
+ * against the caller's rate limit and quota, all before the first is sent: a
+ * batch they cannot cover is refused whole (429), so a batch cannot multiply
+ * either; the caller's usage counts the rows too.
  */
-import { modelFor } from '../access.ts';
+import { admitMore, modelFor } from '../access.ts';
 import { callBaseten } from '../baseten.ts';
 import { jsonText, readAtMost, readJson, utf8 } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
-import { caller, config, type GatewayRequest } from '../context.ts';
+import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
 import { labelIndex, targetLabel } from '../failover.ts';
-import { enforceRateLimit } from '../rate-limit.ts';
 import { wholeJson } from '../responses.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
@@ -52,7 +52,7 @@ export async function batch(request: GatewayRequest, env: Env): Promise<Response
   const invalid = rows.map((row) => rowError(() => validateInput(model, row)));
   // Each row sent is a predict and counts as one request; the batch's own request already counted once.
   const sent = invalid.filter((error) => error === undefined).length;
-  if (sent > 1) await enforceRateLimit(caller(request), env, request.state.requestId, sent - 1);
+  await admitMore(request, env, sent - 1);
   const deadline = AbortSignal.timeout(model.timeoutMs);
   const run: BatchRun = {
     request, model, deadline, signal: AbortSignal.any([deadline, request.signal]), budgetBytes: BATCH_ANSWER_MAX_BYTES, furthestTarget: -1,

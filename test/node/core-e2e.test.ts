@@ -76,7 +76,7 @@ describe('gateway under wrangler dev', () => {
     const body = JSON.stringify({ fake: { stream: { chunks: 100, chunk_bytes: 32, delay_ms: 100 } } });
     await curl('-N', '--max-time', '1', `${gateway.url}/v1/models/echo/predict`, '-H', 'content-type: application/json',
       '-H', `x-request-id: ${id}`, '-d', body).catch(() => undefined);
-    let entry;
+    let entry: (typeof gateway.fake.requests)[number] | undefined;
     for (let i = 0; i < 50; i++) {
       entry = gateway.fake.requests.find((r) => r.headers['x-request-id'] === id);
       if (entry?.aborted) break;

@@ -15,7 +15,9 @@ import { freePort } from '../../tools/local-gateway.mjs';
 const run = promisify(execFile);
 const ROOT = resolve('.');
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A copy of wrangler.toml (paths made absolute) in its own directory, with an optional .dev.vars and edits. */
 function project(edit: (toml: string) => string = (t) => t, devVars?: string): string {

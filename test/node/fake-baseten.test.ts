@@ -378,7 +378,7 @@ describe('OpenAI-compatible sync routes', () => {
     const bytes = Buffer.from(packed.data[0].embedding, 'base64');
     const decoded = Array.from(new Float32Array(new Uint8Array(bytes).buffer)); // copied: pooled Buffers may be unaligned
     expect(decoded).toHaveLength(8);
-    decoded.forEach((value, i) => expect(value).toBeCloseTo(floats.data[0].embedding[i], 6));
+    for (const [i, value] of decoded.entries()) expect(value).toBeCloseTo(floats.data[0].embedding[i], 6);
   });
 
   it('splits an event in two around mid_event_pause_ms and marks the request finished only at the end', async () => {

@@ -351,7 +351,7 @@ describe('the secrets never leave: every route and failure mode, every answer an
     const hits: string[] = [];
     const half = Math.floor(API_KEY.length / 2);
     const parts = [`xx${API_KEY.slice(0, half)}`, `${API_KEY.slice(half)}yy`].map((p) => new TextEncoder().encode(p));
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => { parts.forEach((p) => c.enqueue(p)); c.close(); } });
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => { for (const p of parts) c.enqueue(p); c.close(); } });
     await new Response(stream.pipeThrough(secretScanner((text) => { if (text.includes(API_KEY)) hits.push(text); }))).arrayBuffer();
     expect(hits.length).toBeGreaterThan(0);
   });

@@ -29,7 +29,7 @@ function importGraph(): Map<string, string[]> {
 }
 
 /** Every import circle, each as the path that closes it. */
-export function cycles(graph: Map<string, string[]>): string[][] {
+function cycles(graph: Map<string, string[]>): string[][] {
   const found: string[][] = [];
   const done = new Set<string>();
   const stack: string[] = [];

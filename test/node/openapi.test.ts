@@ -8,8 +8,10 @@ import { routePaths } from '../../src/route-spec.ts';
 import { routerFor, routerPath } from '../../src/router.ts';
 import { TEST_CLIENTS, TEST_MODELS } from '../config.ts';
 
-type Operation = { operationId: string; security: Record<string, string[]>[]; requestBody?: { content: Record<string, { schema: any }> }; responses: Record<string, unknown> };
-type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown>; schemas: Record<string, any> } };
+// biome-ignore lint/suspicious/noExplicitAny: schemas are read as the document has them; the validator checks them
+type Schema = any;
+type Operation = { operationId: string; security: Record<string, string[]>[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, unknown> };
+type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown>; schemas: Record<string, Schema> } };
 
 const config = parseConfig({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'fake-baseten-key', BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}', MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, SETTINGS: { batch_max_rows: 100 } });
 const doc = openApiDocument(API, config) as Document;

@@ -11,6 +11,8 @@ import { startLocalGateway } from '../../tools/local-gateway.mjs';
 
 const TOKEN = 'realtime-token-0123456789abcdef';
 const OTHER_TOKEN = 'other-token-0123456789abcdef';
+/** A client of its own for the usage test, with a quota of one request a day. */
+const METERED_TOKEN = 'metered-token-0123456789abcdef';
 const IDLE_MS = 2000;
 const SLUG = 'deepseek-ai/DeepSeek-V3.1';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -29,6 +31,7 @@ beforeAll(async () => {
       CLIENTS: {
         app: { token_sha256: sha256(TOKEN), models: ['*'] },
         other: { token_sha256: sha256(OTHER_TOKEN), models: ['echo'] },
+        metered: { token_sha256: sha256(METERED_TOKEN), models: ['voice'], quota: { requests_per_day: 1 } },
       },
       SETTINGS: { websocket_idle_ms: IDLE_MS },
     },
@@ -91,9 +94,9 @@ function upstreamOf(id: string) {
   return gateway.fake.requests.find((r) => r.headers['x-request-id'] === id);
 }
 
-async function until<T>(read: () => T | undefined): Promise<T> {
+async function until<T>(read: () => T | undefined | Promise<T | undefined>): Promise<T> {
   for (let i = 0; i < 100; i++) {
-    const value = read();
+    const value = await read();
     if (value !== undefined) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -191,6 +194,37 @@ describe('WebSocket passthrough under wrangler dev', () => {
       alias: 'voice', caller: 'app', close_code: 1001, closed_by: 'idle',
       messages_from_client: 1, bytes_from_client: 11, messages_from_upstream: 1, bytes_from_upstream: 11,
     });
+  });
+});
+
+describe('WebSockets in the caller\'s usage and quota under wrangler dev', () => {
+  it('counts the connection, its messages and bytes when it closes, and refuses the next handshake over quota as JSON', async () => {
+    const { id, socket } = await open('voice', { token: METERED_TOKEN });
+    socket.send('one ✓'); // 7 bytes of UTF-8, then 4 binary
+    await nextMessage(socket);
+    socket.send(Buffer.from([7, 8, 9, 10]));
+    await nextMessage(socket);
+    socket.close(1000);
+    await closed(socket);
+    expect(upstreamOf(id)).toBeDefined();
+
+    type Counters = Record<string, number>;
+    const usage = await until(async () => {
+      const res = await fetch(`${gateway.url}/v1/usage?days=1`, { headers: { authorization: `Bearer ${METERED_TOKEN}` } });
+      const body = (await res.json()) as { by_alias: Record<string, Counters> };
+      return body.by_alias.voice?.websocket_connections === 1 ? body.by_alias.voice : undefined;
+    });
+    expect(usage).toMatchObject({
+      requests: 1, errors: 0, websocket_connections: 1,
+      websocket_messages_from_client: 2, websocket_bytes_from_client: 11,
+      websocket_messages_from_upstream: 2, websocket_bytes_from_upstream: 11,
+    });
+    expect(usage.websocket_ms).toBeGreaterThan(0);
+
+    const over = await refused('voice', { headers: { authorization: `Bearer ${METERED_TOKEN}` } });
+    expect(over.status).toBe(429);
+    expect(over.error.type).toBe('quota_exceeded');
+    expect(upstreamOf(over.id)).toBeUndefined();
   });
 });
 

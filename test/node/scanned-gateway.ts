@@ -32,7 +32,9 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
       const res = await fetch(`${gateway.url}${path}`, init);
       answers += 1;
       const headerLines: string[] = [];
-      res.headers.forEach((value, name) => headerLines.push(`${name}: ${value}`));
+      res.headers.forEach((value, name) => {
+        headerLines.push(`${name}: ${value}`);
+      });
       scan(`headers of ${path}`, headerLines.join('\n'));
       if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
       return new Response(res.body.pipeThrough(secretScanner((text) => scan(`body of ${path}`, text))), { status: res.status, statusText: res.statusText, headers: res.headers });

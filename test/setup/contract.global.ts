@@ -46,7 +46,8 @@ async function startCollector(): Promise<Collector> {
 }
 
 export default async function setup(project: TestProject) {
-  const collector = await (shared[SHARED] ??= startCollector());
+  shared[SHARED] ??= startCollector();
+  const collector = await shared[SHARED];
   collector.users += 1;
   project.provide('contractCollectorUrl', collector.url);
   return async () => {

@@ -37,9 +37,9 @@ function reencode(text: string, choices: boolean[]): string {
   let i = 0;
   for (const byte of new TextEncoder().encode(text)) {
     const char = String.fromCharCode(byte);
-    const escape = !UNRESERVED.test(char) || choices[i++ % Math.max(1, choices.length)];
+    const encode = !UNRESERVED.test(char) || choices[i++ % Math.max(1, choices.length)];
     const hex = byte.toString(16).padStart(2, '0');
-    out += escape ? `%${choices[i % Math.max(1, choices.length)] ? hex.toUpperCase() : hex}` : char;
+    out += encode ? `%${choices[i % Math.max(1, choices.length)] ? hex.toUpperCase() : hex}` : char;
   }
   return out;
 }

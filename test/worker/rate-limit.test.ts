@@ -113,7 +113,7 @@ describe('rate limiter failures', () => {
 
 describe('the fixed window', () => {
   it('allows limit requests per aligned window and says how long until the next', () => {
-    let stored;
+    let stored: Parameters<typeof takeFromWindow>[0];
     const start = 1_700_000_040_000; // a multiple of 60 s
     for (let i = 0; i < 3; i++) {
       const { outcome, next } = takeFromWindow(stored, start + i * 1000, 3, 60);

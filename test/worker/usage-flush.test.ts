@@ -1,6 +1,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index.ts';
+import { emptyCounters } from '../../src/meter-rules.ts';
 import { addToBatch, dayWithBatch, openBatch, periodWithBatch } from '../../src/usage-batch.ts';
 import { call, GATEWAY, tracked, uniqueId } from './helpers.ts';
 
@@ -107,20 +108,24 @@ describe('usage written in batches', () => {
 describe('batch rules', () => {
   it('sums calls by alias as single records would', () => {
     const batch = openBatch(Date.UTC(2025, 0, 31, 12));
-    const call = { alias: 'echo', error: false, upstreamMs: 2.4, inputTokens: 3, outputTokens: 4, admitted: false };
+    const call = { alias: 'echo', error: false, upstreamMs: 2.4, inputTokens: 3, outputTokens: 4, requests: 1, admitted: 0 };
     addToBatch(batch, call);
     addToBatch(batch, { ...call, error: true });
-    addToBatch(batch, { ...call, alias: 'llm', admitted: true });
-    expect(batch.usage.echo).toEqual({ requests: 2, errors: 1, input_tokens: 6, output_tokens: 8, upstream_ms: 4 });
+    addToBatch(batch, { ...call, alias: 'llm', admitted: 1 });
+    expect(batch.usage.echo).toMatchObject({ requests: 2, errors: 1, input_tokens: 6, output_tokens: 8, upstream_ms: 4, websocket_connections: 0 });
     expect(batch.period).toMatchObject({ dayRequests: 2, monthRequests: 2, dayTokens: 21, monthTokens: 21 });
-    const stored = { echo: { requests: 1, errors: 0, input_tokens: 1, output_tokens: 1, upstream_ms: 1 } };
-    expect(dayWithBatch(stored, batch.usage).echo).toEqual({ requests: 3, errors: 1, input_tokens: 7, output_tokens: 9, upstream_ms: 5 });
+    const socket = { messagesFromClient: 2, bytesFromClient: 10, messagesFromUpstream: 3, bytesFromUpstream: 30, durationMs: 99.6 };
+    addToBatch(batch, { ...call, alias: 'rt', requests: 1, socket });
+    addToBatch(batch, { ...call, alias: 'rt', requests: 4, socket });
+    expect(batch.usage.rt).toMatchObject({ requests: 5, websocket_connections: 2, websocket_bytes_from_upstream: 60, websocket_ms: 200 });
+    const stored = { echo: { ...emptyCounters(), requests: 1, input_tokens: 1, output_tokens: 1, upstream_ms: 1 } };
+    expect(dayWithBatch(stored, batch.usage).echo).toMatchObject({ requests: 3, errors: 1, input_tokens: 7, output_tokens: 9, upstream_ms: 5 });
     expect(stored.echo.requests).toBe(1);
   });
 
   it('counts a batch written after midnight UTC in its own day only, and after the first of a month in its month only', () => {
     const batch = openBatch(Date.UTC(2025, 0, 31, 23, 59, 59));
-    addToBatch(batch, { alias: 'echo', error: false, upstreamMs: 1, inputTokens: 1, outputTokens: 1, admitted: false });
+    addToBatch(batch, { alias: 'echo', error: false, upstreamMs: 1, inputTokens: 1, outputTokens: 1, requests: 1, admitted: 0 });
     const now = (day: string, month: string) => ({ day, month, dayRequests: 10, dayTokens: 10, monthRequests: 10, monthTokens: 10 });
     expect(periodWithBatch(now('2025-01-31', '2025-01'), batch.period)).toMatchObject({ dayRequests: 11, dayTokens: 12, monthRequests: 11, monthTokens: 12 });
     expect(periodWithBatch(now('2025-02-01', '2025-02'), batch.period)).toMatchObject({ dayRequests: 10, monthRequests: 10, monthTokens: 10 });
