@@ -26,6 +26,8 @@ export default defineConfig({
                 MODELS: TEST_MODELS,
                 CLIENTS: { ...TEST_CLIENTS, ...RATE_LIMIT_TEST_CLIENTS },
                 ALLOWED_ORIGINS: TEST_ORIGINS,
+                // Usage written at once, so a test awaiting its request's waitUntil does not wait out a flush window; test/worker/usage-flush.test.ts sets its own.
+                SETTINGS: { usage_flush_ms: 0 },
               },
             },
           })),

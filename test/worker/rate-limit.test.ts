@@ -76,7 +76,7 @@ describe('rate limiting per client', () => {
 
   it('never limits a client whose entry says "none"', async () => {
     const clients = { ...TEST_CLIENTS, alice: { token_sha256: TOKEN_SHA256.alice, models: ['*'], rate_limit: 'none' } };
-    const overrides = { CLIENTS: clients, SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT' } };
+    const overrides = { CLIENTS: clients, SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT', usage_flush_ms: 0 } };
     for (let i = 0; i < 8; i++) {
       const res = await callWith(overrides, '/v1/models', { headers: { authorization: 'Bearer alice-token-0123456789abcdef' } }, 0);
       expect(res.status).toBe(200);
@@ -87,7 +87,7 @@ describe('rate limiting per client', () => {
 describe('rate limiting anonymous callers', () => {
   it('counts each IP apart', async () => {
     await startWellInsideWindow(60);
-    const overrides = { SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT' } };
+    const overrides = { SETTINGS: { anonymous_rate_limit: 'RATE_LIMITER_STRICT', usage_flush_ms: 0 } };
     const ip = `198.51.100.${Math.floor(Math.random() * 250)}`;
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {

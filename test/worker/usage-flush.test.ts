@@ -1,5 +1,6 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig, type ConfigSource } from '../../src/config.ts';
 import worker from '../../src/index.ts';
 import { emptyCounters } from '../../src/meter-rules.ts';
 import { addToBatch, dayWithBatch, openBatch, periodWithBatch } from '../../src/usage-batch.ts';
@@ -106,6 +107,12 @@ describe('usage written in batches', () => {
 });
 
 describe('batch rules', () => {
+  it('takes usage_flush_ms from 0 to 10000 ms, 1000 when not set', () => {
+    expect(parseConfig({ ...env, SETTINGS: {} } as ConfigSource).settings.usageFlushMs).toBe(1000);
+    expect(() => parseConfig({ ...env, SETTINGS: { usage_flush_ms: 10_001 } } as ConfigSource)).toThrow(/SETTINGS.usage_flush_ms/);
+  });
+
+
   it('sums calls by alias as single records would', () => {
     const batch = openBatch(Date.UTC(2025, 0, 31, 12));
     const call = { alias: 'echo', error: false, upstreamMs: 2.4, inputTokens: 3, outputTokens: 4, requests: 1, admitted: 0 };
