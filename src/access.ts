@@ -31,8 +31,15 @@ export function withAccess(access: Access, metered = true): RequestHandler<Gatew
     const who = await authenticate(request, config(request), env);
     request.state.caller = who;
     if (counted) {
-      request.state.metered = { requests: 1, admitted: 0 };
-      if (await admit(who, env, request.state.requestId)) request.state.metered.admitted = 1;
+      const metered = { requests: 1, admitted: 0 };
+      request.state.metered = metered;
+      try {
+        if (await admit(who, env, request.state.requestId)) metered.admitted = 1;
+      } catch (err) {
+        // Refused at the door: counted in usage (an error) but never against the quota, which had its say.
+        metered.admitted = metered.requests;
+        throw err;
+      }
     } else {
       await enforceRateLimit(who, env, request.state.requestId);
     }

@@ -5,7 +5,7 @@ import { admitAgainstQuota, currentPeriod, secondsUntilNext } from '../../src/me
 import { EventSplitter, tapEvents, UsageTap } from '../../src/usage-tap.ts';
 import { usageDataPoint } from '../../src/usage-events.ts';
 import { TOKENS } from '../config.ts';
-import { call, errorOf, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
+import { call, errorOf, expectUpstream, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -225,6 +225,25 @@ describe('quotas', () => {
     const refused = await call('/v1/models/echo/predict', { token: made.token, json: {} });
     expect(refused.status).toBe(429);
     expect((await errorOf(refused)).type).toBe('rate_limited');
+  });
+
+  it('spends no quota on a call the rate limit refused', async () => {
+    const made = await makeClient({ quota: { requests_per_day: 3 }, rate_limit: { limit: 1, period_seconds: 2 } });
+    let served = 0;
+    let rateLimited = 0;
+    let quotaOver = false;
+    for (let i = 0; i < 30 && !quotaOver; i++) {
+      const res = await call('/v1/models/echo/predict', { token: made.token, json: {} });
+      expectUpstream(res.headers.get('x-request-id')!, res.status === 200 ? 1 : 0);
+      if (res.status === 200) served += 1;
+      else if ((await errorOf(res)).type === 'quota_exceeded') quotaOver = true;
+      else rateLimited += 1;
+      if (res.status === 429 && !quotaOver) await new Promise((resolve) => setTimeout(resolve, 400));
+    }
+    // Every refusal by the rate limit left the quota's three requests to the calls that were let in.
+    expect(rateLimited).toBeGreaterThan(0);
+    expect(served).toBe(3);
+    expect(quotaOver).toBe(true);
   });
 
   it('refuses with 503 when the meter is unreachable and the quota says closed, lets through when it says open', async () => {
