@@ -28,7 +28,11 @@ const cleanups = [() => fake.close()];
 try {
   const base = gatewayVars(fake.url);
   const plain = await serveWorker({
-    name: 'plain', modules: [{ path: 'index.js', contents: gatewayCode }], bindings: base, kvNamespaces: ['ASYNC_REQUESTS'], ratelimits: RATE_LIMITS,
+    name: 'plain',
+    modules: [{ path: 'index.js', contents: gatewayCode }],
+    bindings: base,
+    kvNamespaces: ['ASYNC_REQUESTS'],
+    ratelimits: RATE_LIMITS,
   });
   cleanups.push(plain.dispose);
   const adminHash = await sha256Hex(ADMIN_TOKEN);
@@ -51,7 +55,8 @@ try {
   const viaPlain = predictTargets({ fake: fake.url, floor: '', gateway: plain.url }, SMALL_INPUT).gateway;
   const viaMetered = predictTargets({ fake: fake.url, floor: '', gateway: metered.url }, SMALL_INPUT).gateway;
   const withToken = (/** @type {typeof viaMetered} */ target, /** @type {string} */ token) => ({
-    ...target, headers: { ...target.headers, authorization: `Bearer ${token}` },
+    ...target,
+    headers: { ...target.headers, authorization: `Bearer ${token}` },
   });
   const targets = {
     neither: viaPlain,

@@ -165,7 +165,13 @@ export function rows(r) {
       target: '0',
       result: verdict(hit.upstreamCalls === 0),
     });
-    out.push({ figure: '  errors', direct: errorCell(hit.direct), floor: errorCell(hit.floor), gateway: errorCell(hit.gateway), gatewayRl: errorCell(hit.gatewayRl) });
+    out.push({
+      figure: '  errors',
+      direct: errorCell(hit.direct),
+      floor: errorCell(hit.floor),
+      gateway: errorCell(hit.gateway),
+      gatewayRl: errorCell(hit.gatewayRl),
+    });
   }
   if (r.failover) out.push(...failoverRows(r));
 
@@ -295,15 +301,27 @@ function failoverRows(r) {
     });
     if (c > 1) {
       const share = ratio(m.failover.rps, m.plain.rps);
-      out.push({ figure: `requests/s, ${conns}: with / without fallbacks`, gateway: `${num(m.failover.rps, 0)} / ${num(m.plain.rps, 0)}`, result: `${num(share === null ? null : share * 100, 0)}%` });
+      out.push({
+        figure: `requests/s, ${conns}: with / without fallbacks`,
+        gateway: `${num(m.failover.rps, 0)} / ${num(m.plain.rps, 0)}`,
+        result: `${num(share === null ? null : share * 100, 0)}%`,
+      });
     }
     out.push({ figure: `  errors, ${conns}`, gateway: `${errorCell(m.failover)} / ${errorCell(m.plain)}` });
   }
   const t = r.failover.primaryRefuses;
   for (const q of ['p50', 'p99']) {
     out.push({ figure: `${q}: primary answers, no fallbacks`, gateway: num(t.plain[q], 3) });
-    out.push({ figure: `${q}: primary refuses the connection, served by fallback-1`, gateway: num(t.refused[q], 3), result: `${plus(diff(t.refused[q], t.plain[q]), 3)} over a direct answer` });
-    out.push({ figure: `${q}: the same, primary's breaker open (skipped)`, gateway: num(t.refusedOpen[q], 3), result: `${plus(diff(t.refusedOpen[q], t.plain[q]), 3)}` });
+    out.push({
+      figure: `${q}: primary refuses the connection, served by fallback-1`,
+      gateway: num(t.refused[q], 3),
+      result: `${plus(diff(t.refused[q], t.plain[q]), 3)} over a direct answer`,
+    });
+    out.push({
+      figure: `${q}: the same, primary's breaker open (skipped)`,
+      gateway: num(t.refusedOpen[q], 3),
+      result: `${plus(diff(t.refusedOpen[q], t.plain[q]), 3)}`,
+    });
   }
   out.push({ figure: '  errors (refused / breaker open)', gateway: `${errorCell(t.refused)} / ${errorCell(t.refusedOpen)}` });
   return /** @type {Row[]} */ (out);

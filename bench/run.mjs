@@ -15,7 +15,21 @@ import { compare, runLoad } from './measure.mjs';
 import { portkeyVersion, startPortkey } from './portkey.mjs';
 import { peakRssKiB, resetPeakRss, rssKiB, sampleRss } from './proc.mjs';
 import { renderMarkdown, renderTable } from './report.mjs';
-import { asyncSubmitTargets, BASETEN_KEY, CACHED_MODEL_ID, CHAT_MODEL_ID, chatTargets, failoverTargets, gatewayVars, predictTargets, RATE_LIMITS, REFUSING_MODEL_ID, SERVED_NAME, SMALL_INPUT, streamInput } from './scenarios.mjs';
+import {
+  asyncSubmitTargets,
+  BASETEN_KEY,
+  CACHED_MODEL_ID,
+  CHAT_MODEL_ID,
+  chatTargets,
+  failoverTargets,
+  gatewayVars,
+  predictTargets,
+  RATE_LIMITS,
+  REFUSING_MODEL_ID,
+  SERVED_NAME,
+  SMALL_INPUT,
+  streamInput,
+} from './scenarios.mjs';
 import { runtimeVersions, serveWorker } from './serve.mjs';
 import { median } from './stats.mjs';
 
@@ -180,7 +194,11 @@ async function measureFailover(urls) {
   /** @type {Record<string, unknown>} */
   const primaryAnswers = {};
   for (const connections of CONCURRENCY) {
-    primaryAnswers[`c${connections}`] = await compare({ plain, failover }, { kind: 'cannon', seconds: PLAN.seconds, warmupSeconds: PLAN.warmupSeconds, connections }, options);
+    primaryAnswers[`c${connections}`] = await compare(
+      { plain, failover },
+      { kind: 'cannon', seconds: PLAN.seconds, warmupSeconds: PLAN.warmupSeconds, connections },
+      options,
+    );
   }
   const primaryRefuses = await compare({ plain, refused, refusedOpen }, ttfb, options);
   return { primaryAnswers, primaryRefuses };

@@ -86,22 +86,48 @@ try {
   const echoed = ok.reduce((sum, r) => sum + r.matched, 0);
   const total = SOCKETS * MESSAGES;
   failed = errors.length > 0 || echoed !== total;
-  console.log(JSON.stringify({
-    sockets: SOCKETS,
-    messages_per_socket: MESSAGES,
-    payload_bytes: PAYLOAD_BYTES,
-    echoed,
-    lost: total - echoed,
-    failed_sockets: errors.length,
-    wall_ms: Math.round(wallMs),
-    messages_per_s: Math.round((2 * echoed) / (wallMs / 1000)),
-    handshake_ms_p50: Math.round(quantile(ok.map((r) => r.handshakeMs), 0.5)),
-    handshake_ms_p99: Math.round(quantile(ok.map((r) => r.handshakeMs), 0.99)),
-    socket_done_ms_p50: Math.round(quantile(ok.map((r) => r.lastEchoMs), 0.5)),
-    socket_done_ms_p99: Math.round(quantile(ok.map((r) => r.lastEchoMs), 0.99)),
-    cpus: cpus().length,
-    first_errors: errors.slice(0, 3),
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        sockets: SOCKETS,
+        messages_per_socket: MESSAGES,
+        payload_bytes: PAYLOAD_BYTES,
+        echoed,
+        lost: total - echoed,
+        failed_sockets: errors.length,
+        wall_ms: Math.round(wallMs),
+        messages_per_s: Math.round((2 * echoed) / (wallMs / 1000)),
+        handshake_ms_p50: Math.round(
+          quantile(
+            ok.map((r) => r.handshakeMs),
+            0.5,
+          ),
+        ),
+        handshake_ms_p99: Math.round(
+          quantile(
+            ok.map((r) => r.handshakeMs),
+            0.99,
+          ),
+        ),
+        socket_done_ms_p50: Math.round(
+          quantile(
+            ok.map((r) => r.lastEchoMs),
+            0.5,
+          ),
+        ),
+        socket_done_ms_p99: Math.round(
+          quantile(
+            ok.map((r) => r.lastEchoMs),
+            0.99,
+          ),
+        ),
+        cpus: cpus().length,
+        first_errors: errors.slice(0, 3),
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   await gateway.stop();
 }

@@ -102,9 +102,7 @@ export async function readStream(body, onText) {
   try {
     for (;;) {
       const { done, value } = await reader.read().catch((err) => {
-        throw isAbort(err)
-          ? err
-          : new ShownError(`The answer was cut off after ${bytes} bytes: the connection closed before the stream ended.`);
+        throw isAbort(err) ? err : new ShownError(`The answer was cut off after ${bytes} bytes: the connection closed before the stream ended.`);
       });
       if (done) break;
       bytes += value.byteLength;

@@ -45,7 +45,12 @@ export async function submitAsync(connection, alias, text) {
   // An anonymous caller proves ownership with the token the submit handed out, once.
   if (accepted.owner_token) headers['x-async-owner-token'] = String(accepted.owner_token);
   const current = {
-    id: String(accepted.request_id), base: connection.base, headers, delayMs: POLL_FIRST_MS, timer: undefined, startedMs: performance.now(),
+    id: String(accepted.request_id),
+    base: connection.base,
+    headers,
+    delayMs: POLL_FIRST_MS,
+    timer: undefined,
+    startedMs: performance.now(),
   };
   job = current;
   showJob(current.id, String(accepted.status ?? 'QUEUED'));
@@ -66,11 +71,10 @@ export async function cancelJob() {
   const current = job;
   if (!current) return;
   el.cancelAsync.disabled = true;
-  const res = await call(current.base, `/v1/async/${encodeURIComponent(current.id)}`, { method: 'DELETE', headers: current.headers })
-    .catch((err) => {
-      el.cancelAsync.disabled = job !== current;
-      throw err;
-    });
+  const res = await call(current.base, `/v1/async/${encodeURIComponent(current.id)}`, { method: 'DELETE', headers: current.headers }).catch((err) => {
+    el.cancelAsync.disabled = job !== current;
+    throw err;
+  });
   const outcome = await res.json();
   if (job !== current) return;
   setStatus(String(outcome.message ?? (outcome.canceled ? 'Cancel requested.' : 'The request was not canceled.')));

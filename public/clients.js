@@ -83,7 +83,10 @@ function row(client) {
   }
   const actions = document.createElement('td');
   if (!client.static) {
-    for (const [action, label] of /** @type {const} */ ([['rotate', 'Rotate'], ['revoke', 'Revoke']])) {
+    for (const [action, label] of /** @type {const} */ ([
+      ['rotate', 'Rotate'],
+      ['revoke', 'Revoke'],
+    ])) {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = label;
@@ -100,7 +103,10 @@ function row(client) {
 /** @param {Connection} current */
 async function create(current) {
   forgetToken();
-  const models = modelsField.value.split(',').map((m) => m.trim()).filter(Boolean);
+  const models = modelsField.value
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   const body = JSON.stringify({ name: nameField.value.trim(), models, admin: adminField.checked });
   const res = await call(current.base, '/v1/admin/clients', { method: 'POST', body, headers: { ...current.headers, 'content-type': 'application/json' } });
   const made = await res.json();
@@ -116,7 +122,9 @@ async function create(current) {
 async function rotate(current, name) {
   forgetToken();
   const res = await call(current.base, `/v1/admin/clients/${encodeURIComponent(name)}/rotate`, {
-    method: 'POST', body: '{}', headers: { ...current.headers, 'content-type': 'application/json' },
+    method: 'POST',
+    body: '{}',
+    headers: { ...current.headers, 'content-type': 'application/json' },
   });
   showToken(name, (await res.json()).token);
 }

@@ -52,7 +52,9 @@ export function modesFor(entry) {
 function resolveRef(spec, schema) {
   const ref = schema?.$ref;
   if (typeof ref !== 'string' || !ref.startsWith('#/')) return schema;
-  return ref.slice(2).split('/')
+  return ref
+    .slice(2)
+    .split('/')
     .map((key) => key.replaceAll('~1', '/').replaceAll('~0', '~'))
     .reduce((/** @type {any} */ node, key) => node?.[key], spec);
 }

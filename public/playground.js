@@ -52,9 +52,11 @@ async function loadModels() {
     const [models, spec] = await Promise.all([listModels(current), fetchOpenApi(current)]);
     if (load !== modelLoads) return;
     showAliases(models, spec, 'no models for this caller');
-    setStatus(models.length === 0
-      ? 'No aliases for this caller. Without a token only public aliases are listed.'
-      : `${models.length} ${models.length === 1 ? 'alias' : 'aliases'} available.`);
+    setStatus(
+      models.length === 0
+        ? 'No aliases for this caller. Without a token only public aliases are listed.'
+        : `${models.length} ${models.length === 1 ? 'alias' : 'aliases'} available.`,
+    );
   } catch (err) {
     if (load !== modelLoads) return;
     // The previous caller's aliases are not this one's: a refused token lists nothing.
@@ -243,10 +245,12 @@ function sendSocketMessage() {
 function action(run) {
   return (event) => {
     event.preventDefault();
-    Promise.resolve().then(run).catch((err) => {
-      showError(err);
-      revealAnswer();
-    });
+    Promise.resolve()
+      .then(run)
+      .catch((err) => {
+        showError(err);
+        revealAnswer();
+      });
   };
 }
 

@@ -15,7 +15,10 @@ export async function predict(connection, alias, text, signal) {
   let firstMs;
   setStatus('Waiting for the model…');
   const res = await call(connection.base, `/v1/models/${encodeURIComponent(alias)}/predict`, {
-    method: 'POST', headers: { ...connection.headers, 'content-type': 'application/json' }, body: text, signal,
+    method: 'POST',
+    headers: { ...connection.headers, 'content-type': 'application/json' },
+    body: text,
+    signal,
   });
   const bytes = await readStream(res.body, (chunk) => {
     // A chunk already read when the call was stopped belongs to an answer no longer shown.

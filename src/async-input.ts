@@ -41,7 +41,10 @@ export function parseAsyncSubmit(value: unknown): AsyncSubmit {
       intIn(field, `inference_retry_config.${key}`, range[0], range[1]);
     }
   }
-  return { modelInput: value.model_input, maxQueueSeconds: typeof value.max_time_in_queue_seconds === 'number' ? value.max_time_in_queue_seconds : DEFAULT_MAX_QUEUE_SECONDS };
+  return {
+    modelInput: value.model_input,
+    maxQueueSeconds: typeof value.max_time_in_queue_seconds === 'number' ? value.max_time_in_queue_seconds : DEFAULT_MAX_QUEUE_SECONDS,
+  };
 }
 
 /**

@@ -5,10 +5,10 @@
  * (WEBHOOK_FAILED or EXPIRED, with the reason) or moves its entry on. One
  * request's failure does not stop the others; each outcome is one log line.
  */
-import { isFinal, parseBasetenStatus, reconcileStep, resultFor, type AsyncRecord, type BasetenStatus } from './async-status.ts';
+import { type AsyncRecord, type BasetenStatus, isFinal, parseBasetenStatus, reconcileStep, resultFor } from './async-status.ts';
 import { AsyncStore, type DueEntry } from './async-store.ts';
 import { callBaseten } from './baseten.ts';
-import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
+import { type Config, ConfigError, type ConfigSource, loadConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 import { readSmallJson } from './upstream-errors.ts';
 
@@ -54,7 +54,7 @@ export async function reconcileAll(config: Config, kv: KVNamespace, run: Reconci
   const reports: ReconcileReport[] = [];
   for (let i = 0; i < entries.length; i += RECONCILE_CONCURRENCY) {
     const slice = entries.slice(i, i + RECONCILE_CONCURRENCY);
-    reports.push(...await Promise.all(slice.map((entry) => reconcileOne(config, store, entry, run))));
+    reports.push(...(await Promise.all(slice.map((entry) => reconcileOne(config, store, entry, run)))));
   }
   return reports;
 }
@@ -98,16 +98,24 @@ async function decide(config: Config, store: AsyncStore, entry: DueEntry, run: R
 /** The entry comes due again one interval from now. */
 async function moveOn(store: AsyncStore, entry: DueEntry, run: ReconcileRun, config: Config, record?: AsyncRecord): Promise<void> {
   const next = Math.ceil(run.nowMs / 1000) + config.settings.asyncReconcileAfterSeconds;
-  const known = record ?? await store.record(entry.requestId);
+  const known = record ?? (await store.record(entry.requestId));
   if (known) await store.markDue(known, next, run.nowMs);
   await store.dropDue(entry.key);
 }
 
 /** Baseten's status, or undefined when it no longer knows the id. */
 async function askBaseten(config: Config, record: AsyncRecord, requestId: string): Promise<BasetenStatus | undefined> {
-  const upstream = await callBaseten(config, record, { asyncRequest: record.request_id }, {
-    method: 'GET', requestId, timeoutMs: RECONCILE_TIMEOUT_MS, keep: [404],
-  });
+  const upstream = await callBaseten(
+    config,
+    record,
+    { asyncRequest: record.request_id },
+    {
+      method: 'GET',
+      requestId,
+      timeoutMs: RECONCILE_TIMEOUT_MS,
+      keep: [404],
+    },
+  );
   if (upstream.status === 404) {
     await upstream.body?.cancel();
     return undefined;

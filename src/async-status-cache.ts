@@ -29,7 +29,7 @@ export async function lastSeen(requestId: string): Promise<SeenStatus | undefine
   if (held) return held;
   try {
     const cached = await caches.default.match(cacheKey(requestId));
-    return cached ? (await cached.json<SeenStatus>()) : undefined;
+    return cached ? await cached.json<SeenStatus>() : undefined;
   } catch {
     // A cache miss at worst: one more call to Baseten.
     return undefined;
@@ -41,9 +41,12 @@ export async function remember(requestId: string, seen: SeenStatus): Promise<voi
   memory.delete(requestId);
   memory.set(requestId, seen);
   try {
-    await caches.default.put(cacheKey(requestId), new Response(JSON.stringify(seen), {
-      headers: { 'content-type': 'application/json', 'cache-control': `max-age=${KEEP_SECONDS}` },
-    }));
+    await caches.default.put(
+      cacheKey(requestId),
+      new Response(JSON.stringify(seen), {
+        headers: { 'content-type': 'application/json', 'cache-control': `max-age=${KEEP_SECONDS}` },
+      }),
+    );
   } catch {
     // The memory copy still holds this isolate's polls back.
   }

@@ -198,10 +198,27 @@ export function statusView(record: AsyncRecord, result: AsyncResult | undefined,
   const cancel = record.cancel ? { cancel: { canceled: record.cancel.canceled, message: record.cancel.message } } : {};
   if (result) {
     const output = result.status === 'SUCCEEDED' ? { output: result.output } : {};
-    return { ...named, status: result.status, final: true, created_at: record.created_at, status_at: result.delivered_at, errors: result.errors, ...output, ...cancel };
+    return {
+      ...named,
+      status: result.status,
+      final: true,
+      created_at: record.created_at,
+      status_at: result.delivered_at,
+      errors: result.errors,
+      ...output,
+      ...cancel,
+    };
   }
   if (isFinal(record.status) || !reported) {
-    return { ...named, status: record.status, final: isFinal(record.status), created_at: record.created_at, status_at: record.status_at, errors: record.errors, ...cancel };
+    return {
+      ...named,
+      status: record.status,
+      final: isFinal(record.status),
+      created_at: record.created_at,
+      status_at: record.status_at,
+      errors: record.errors,
+      ...cancel,
+    };
   }
   return {
     ...named,
@@ -239,9 +256,7 @@ export const WEBHOOK_GRACE_MS = 60_000;
 const NEVER_DELIVERED = 'RESULT_NEVER_DELIVERED';
 
 /** What the cron does with a record it asked Baseten about: nothing more, ask again later, or write it final. */
-export type ReconcileStep =
-  | { kind: 'later' }
-  | { kind: 'final'; record: AsyncRecord };
+export type ReconcileStep = { kind: 'later' } | { kind: 'final'; record: AsyncRecord };
 
 /**
  * The cron's verdict on a record with no result that is not final here.
@@ -251,7 +266,10 @@ export type ReconcileStep =
 export function reconcileStep(record: AsyncRecord, reported: BasetenStatus | undefined, nowMs: number): ReconcileStep {
   const at = new Date(nowMs).toISOString();
   if (!reported) {
-    const error = { code: NEVER_DELIVERED, message: 'Baseten no longer knows this request (it keeps status for one hour after completion) and no result was delivered to the gateway' };
+    const error = {
+      code: NEVER_DELIVERED,
+      message: 'Baseten no longer knows this request (it keeps status for one hour after completion) and no result was delivered to the gateway',
+    };
     return { kind: 'final', record: { ...record, status: 'EXPIRED', status_at: at, errors: [error] } };
   }
   if (!isFinal(reported.status)) return { kind: 'later' };
@@ -259,7 +277,10 @@ export function reconcileStep(record: AsyncRecord, reported: BasetenStatus | und
   // A result may still be on its way (the retry comes ~2 s after the first attempt).
   if (finishedMs === undefined || nowMs - finishedMs < WEBHOOK_GRACE_MS) return { kind: 'later' };
   if (reported.status === 'SUCCEEDED' || reported.status === 'WEBHOOK_FAILED') {
-    const error = { code: NEVER_DELIVERED, message: `Baseten reports ${reported.status}, but its webhook never delivered the result to the gateway: the output is lost` };
+    const error = {
+      code: NEVER_DELIVERED,
+      message: `Baseten reports ${reported.status}, but its webhook never delivered the result to the gateway: the output is lost`,
+    };
     return { kind: 'final', record: { ...record, status: 'WEBHOOK_FAILED', status_at: at, errors: [...reported.errors, error] } };
   }
   return { kind: 'final', record: { ...record, status: reported.status, status_at: reported.status_at ?? at, errors: reported.errors } };

@@ -6,7 +6,7 @@
  * aliases.
  */
 import { clientForToken, type TokenEntry } from './client-store.ts';
-import { ConfigError, parseQuota, parseRateLimit, type Config, type ConfigSource, type ModelConfig, type Quota, type RateLimitPolicy } from './config.ts';
+import { type Config, ConfigError, type ConfigSource, type ModelConfig, parseQuota, parseRateLimit, type Quota, type RateLimitPolicy } from './config.ts';
 import { sha256, timingSafeEqualBytes } from './crypto.ts';
 import { HttpError } from './errors.ts';
 import { protocolAuthorization } from './websocket-protocols.ts';

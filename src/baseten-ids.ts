@@ -37,7 +37,8 @@ export function scrubBasetenIds(text: string, own: readonly string[], alias: str
     out = out.replace(pattern, (match) => String.fromCharCode(0xe000 + known.indexOf(match.toLowerCase())));
   }
   out = out.replace(/[a-z0-9]+/gi, (token, offset: number, whole: string) =>
-    looksLikeId(token, whole.slice(Math.max(0, offset - 24), offset)) ? OTHER_ID : token);
+    looksLikeId(token, whole.slice(Math.max(0, offset - 24), offset)) ? OTHER_ID : token,
+  );
   return out.replace(PRIVATE_USE, (mark) => stand(known[mark.charCodeAt(0) - 0xe000]!));
 }
 

@@ -37,6 +37,8 @@ export function basetenPaths(action: string, prefixes: readonly PrefixName[] = A
 /** A path's environment or deployment segment is well-formed (true when the path has none). */
 export function wellFormedSegments(params: Readonly<Record<string, unknown>>): boolean {
   const { environment, deployment_id: deploymentId } = params;
-  return (environment === undefined || ENVIRONMENT_SEGMENT.test(String(environment)))
-    && (deploymentId === undefined || DEPLOYMENT_ID_SEGMENT.test(String(deploymentId)));
+  return (
+    (environment === undefined || ENVIRONMENT_SEGMENT.test(String(environment))) &&
+    (deploymentId === undefined || DEPLOYMENT_ID_SEGMENT.test(String(deploymentId)))
+  );
 }

@@ -8,11 +8,19 @@
 import type { BreakerOptions, Config, ModelConfig, Target } from './config.ts';
 import { HttpError } from './errors.ts';
 import {
-  breakerAllows, breakerFailure, breakerRelease, breakerSuccess, breakerWaitSeconds, meansNoReplica, takeWake, targetLabel,
-  worthFailingOver, type TargetLabel,
+  breakerAllows,
+  breakerFailure,
+  breakerRelease,
+  breakerSuccess,
+  breakerWaitSeconds,
+  meansNoReplica,
+  type TargetLabel,
+  takeWake,
+  targetLabel,
+  worthFailingOver,
 } from './failover.ts';
-import { failureOf, readUpstreamError, upstreamRequestId, type Named, type UpstreamError } from './upstream-errors.ts';
-import { asyncRequestUrl, basetenTarget, callUpstream, openAIUrl, signedRequest, targetUrl, type Action } from './upstream.ts';
+import { type Action, asyncRequestUrl, basetenTarget, callUpstream, openAIUrl, signedRequest, targetUrl } from './upstream.ts';
+import { failureOf, type Named, readUpstreamError, type UpstreamError, upstreamRequestId } from './upstream-errors.ts';
 
 /** Status, cancel and queue calls answer at once; a stuck one should not hold a caller for the alias's predict timeout. */
 export const CONTROL_TIMEOUT_MS = 30_000;
@@ -78,18 +86,19 @@ function hasFallbacks(model: Named): model is Routed {
 /** One target: its answer when it is a 2xx or kept, else Baseten's error as read. Connection failures and timeouts throw. */
 async function attempt(config: Config, target: Target, endpoint: Endpoint, call: BasetenCall): Promise<Response | UpstreamError> {
   const url = endpointUrl(config, target, endpoint);
-  const sign = (signal: AbortSignal) => signedRequest(config, url, {
-    method: call.method ?? 'POST',
-    requestId: call.requestId,
-    body: call.bodyFor ? call.bodyFor(target) : call.body,
-    callerHeaders: call.callerHeaders,
-    contentType: call.contentType,
-    deadline: { timeoutMs: call.timeoutMs, nowMs: Date.now() },
-    headers: call.headers,
-    // Baseten's model hosts take Api-Key; Model APIs are documented with OpenAI's Bearer.
-    scheme: target.kind === 'model_api' ? 'Bearer' : 'Api-Key',
-    signal,
-  });
+  const sign = (signal: AbortSignal) =>
+    signedRequest(config, url, {
+      method: call.method ?? 'POST',
+      requestId: call.requestId,
+      body: call.bodyFor ? call.bodyFor(target) : call.body,
+      callerHeaders: call.callerHeaders,
+      contentType: call.contentType,
+      deadline: { timeoutMs: call.timeoutMs, nowMs: Date.now() },
+      headers: call.headers,
+      // Baseten's model hosts take Api-Key; Model APIs are documented with OpenAI's Bearer.
+      scheme: target.kind === 'model_api' ? 'Bearer' : 'Api-Key',
+      signal,
+    });
   const upstream = await callUpstream(sign, { timeoutMs: call.timeoutMs, callerSignal: call.signal });
   call.onStatus?.(upstream.status);
   const upstreamId = upstreamRequestId(upstream.headers);
@@ -199,10 +208,19 @@ function retryAfterSeconds(model: Routed, misses: Miss[]): number {
 }
 
 function logFailover(call: BasetenCall, model: Named, miss: Miss, next: boolean): void {
-  console.log(JSON.stringify({
-    level: 'warn', event: 'target_failed', request_id: call.requestId, alias: model.alias, target: miss.label,
-    upstream_status: miss.error?.status, upstream_code: miss.error?.code, error: miss.thrown?.type, failing_over: next,
-  }));
+  console.log(
+    JSON.stringify({
+      level: 'warn',
+      event: 'target_failed',
+      request_id: call.requestId,
+      alias: model.alias,
+      target: miss.label,
+      upstream_status: miss.error?.status,
+      upstream_code: miss.error?.code,
+      error: miss.thrown?.type,
+      failing_over: next,
+    }),
+  );
 }
 
 /** A cold target is woken in the background, once a minute at most; chains have no wake on Baseten. */

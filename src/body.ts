@@ -16,10 +16,14 @@ export function bodyKind(request: Request): BodyKind {
   if (type === 'application/json') return 'json';
   if (type === 'application/octet-stream') return 'binary';
   if (type === 'multipart/form-data') {
-    if (!BOUNDARY.test(request.headers.get('content-type') ?? '')) throw new HttpError('invalid_request', 'a multipart/form-data body needs its boundary in Content-Type');
+    if (!BOUNDARY.test(request.headers.get('content-type') ?? ''))
+      throw new HttpError('invalid_request', 'a multipart/form-data body needs its boundary in Content-Type');
     return 'multipart';
   }
-  throw new HttpError('unsupported_media_type', 'send Content-Type: application/json (or application/octet-stream for binary input, multipart/form-data for forms)');
+  throw new HttpError(
+    'unsupported_media_type',
+    'send Content-Type: application/json (or application/octet-stream for binary input, multipart/form-data for forms)',
+  );
 }
 
 /** The bare, lower-cased media type of a request or a response. */
@@ -115,7 +119,6 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 
 /** One decoder for every request: without `stream`, each decode() starts afresh. */
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-
 
 /** Strict UTF-8 (a leading BOM dropped), or undefined for anything else. */
 export function utf8(bytes: Uint8Array): string | undefined {

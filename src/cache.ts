@@ -40,7 +40,11 @@ export interface Cacheable {
  * straight to `answer()`.
  */
 export async function withCache(
-  request: GatewayRequest, ctx: ExecutionContext, model: ModelConfig, cacheable: Cacheable, answer: () => Promise<Answered>,
+  request: GatewayRequest,
+  ctx: ExecutionContext,
+  model: ModelConfig,
+  cacheable: Cacheable,
+  answer: () => Promise<Answered>,
 ): Promise<Response> {
   const option = model.cache;
   if (!option) return (await answer()).response;
@@ -134,11 +138,13 @@ async function keep({ response, length }: Answered, entry: string, ttlSeconds: n
 /** The caller reads one branch as it arrives; the other is stored if the stream ends cleanly. */
 function teed(response: Response, entry: string, ttlSeconds: number, ctx: ExecutionContext): Response {
   const [toCaller, toCache] = response.body!.tee();
-  ctx.waitUntil(readAtMost(toCache, MAX_CACHED_BYTES).then(
-    (bytes) => (bytes ? store(entry, bytes, response.headers, ttlSeconds, true) : undefined),
-    // Cut, cancelled or broken: nothing is stored.
-    () => undefined,
-  ));
+  ctx.waitUntil(
+    readAtMost(toCache, MAX_CACHED_BYTES).then(
+      (bytes) => (bytes ? store(entry, bytes, response.headers, ttlSeconds, true) : undefined),
+      // Cut, cancelled or broken: nothing is stored.
+      () => undefined,
+    ),
+  );
   return new Response(toCaller, { status: 200, headers: response.headers });
 }
 

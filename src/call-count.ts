@@ -6,10 +6,10 @@
  * caller.
  */
 import type { Caller } from './auth.ts';
-import { NO_ALIAS, type SocketRecord } from './meter-rules.ts';
 import { recordCall } from './meter.ts';
-import type { UsageTap } from './usage-tap.ts';
+import { NO_ALIAS, type SocketRecord } from './meter-rules.ts';
 import { writeUsageEvent } from './usage-events.ts';
+import type { UsageTap } from './usage-tap.ts';
 
 export interface FinishedCall {
   requestId: string;
@@ -35,34 +35,41 @@ export function countCall(call: FinishedCall, env: Env): void {
   if ((!counted && !env.USAGE_EVENTS) || !call.waitUntil) return;
   const headersMs = Date.now();
   // After a 101 the request lives as long as its socket, so this waitUntil can wait for the close.
-  call.waitUntil(Promise.all([call.usage?.ended, call.socket]).then(async ([, socket]) => {
-    const { usage } = call;
-    const inputTokens = usage?.inputTokens ?? 0;
-    const outputTokens = usage?.outputTokens ?? 0;
-    // A tapped answer's time with Baseten runs on until its last byte.
-    const upstreamMs = call.upstreamMs + (usage?.endedMs === undefined ? 0 : Math.max(0, usage.endedMs - headersMs));
-    writeUsageEvent(env.USAGE_EVENTS, {
-      client: call.caller?.name ?? '',
-      alias: call.alias ?? '',
-      route: call.route,
-      method: call.method,
-      status: call.status,
-      latencyMs: (usage?.endedMs ?? headersMs) - call.startedMs,
-      ttfbMs: headersMs - call.startedMs,
-      inputTokens,
-      outputTokens,
-      upstreamMs,
-    });
-    if (!counted) return;
-    await recordCall(env, call.caller!, {
-      alias: call.alias ?? NO_ALIAS,
-      error: call.status >= 400,
-      upstreamMs,
-      inputTokens,
-      outputTokens,
-      requests: call.metered!.requests,
-      admitted: call.metered!.admitted,
-      socket,
-    }, call.requestId);
-  }));
+  call.waitUntil(
+    Promise.all([call.usage?.ended, call.socket]).then(async ([, socket]) => {
+      const { usage } = call;
+      const inputTokens = usage?.inputTokens ?? 0;
+      const outputTokens = usage?.outputTokens ?? 0;
+      // A tapped answer's time with Baseten runs on until its last byte.
+      const upstreamMs = call.upstreamMs + (usage?.endedMs === undefined ? 0 : Math.max(0, usage.endedMs - headersMs));
+      writeUsageEvent(env.USAGE_EVENTS, {
+        client: call.caller?.name ?? '',
+        alias: call.alias ?? '',
+        route: call.route,
+        method: call.method,
+        status: call.status,
+        latencyMs: (usage?.endedMs ?? headersMs) - call.startedMs,
+        ttfbMs: headersMs - call.startedMs,
+        inputTokens,
+        outputTokens,
+        upstreamMs,
+      });
+      if (!counted) return;
+      await recordCall(
+        env,
+        call.caller!,
+        {
+          alias: call.alias ?? NO_ALIAS,
+          error: call.status >= 400,
+          upstreamMs,
+          inputTokens,
+          outputTokens,
+          requests: call.metered!.requests,
+          admitted: call.metered!.admitted,
+          socket,
+        },
+        call.requestId,
+      );
+    }),
+  );
 }

@@ -10,8 +10,16 @@
  * GlobalRateLimiter, so the route table still loads in Node tools.
  */
 import {
-  admitAgainstQuota, currentPeriod, dayAfterCall, periodAfterCall, utcDay,
-  type AdmitOutcome, type AdmitRequest, type CallRecord, type DayUsage, type Period,
+  type AdmitOutcome,
+  type AdmitRequest,
+  admitAgainstQuota,
+  type CallRecord,
+  currentPeriod,
+  type DayUsage,
+  dayAfterCall,
+  type Period,
+  periodAfterCall,
+  utcDay,
 } from './meter-rules.ts';
 import { takeFromWindow, type Window } from './rate-window.ts';
 import { dayWithBatch, periodWithBatch, type UsageBatch } from './usage-batch.ts';

@@ -69,7 +69,10 @@ const KV_MIN_EXPIRY_SECONDS = 60;
 /** A fresh token: 32 random bytes, prefixed so a leaked one is recognisable. */
 export function newToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return `bgw_${btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')}`;
+  return `bgw_${btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '')}`;
 }
 
 export async function clientForToken(kv: KVNamespace, digest: Uint8Array): Promise<TokenEntry | null> {
@@ -98,11 +101,15 @@ export async function allClients(kv: KVNamespace): Promise<StoredClient[]> {
 /** Writes the client under its name and under each token's hash; a rotated-out token's key expires with it. */
 export async function saveClient(kv: KVNamespace, record: StoredClient): Promise<void> {
   const { tokens, ...client } = record;
-  await guarded(() => Promise.all(tokens.map((token) => {
-    const entry: TokenEntry = { v: 1, client, not_after: token.not_after };
-    const expiration = token.not_after === undefined ? undefined : expiresAt(token.not_after);
-    return kv.put(tokenKey(token.sha256), JSON.stringify(entry), expiration === undefined ? {} : { expiration });
-  })));
+  await guarded(() =>
+    Promise.all(
+      tokens.map((token) => {
+        const entry: TokenEntry = { v: 1, client, not_after: token.not_after };
+        const expiration = token.not_after === undefined ? undefined : expiresAt(token.not_after);
+        return kv.put(tokenKey(token.sha256), JSON.stringify(entry), expiration === undefined ? {} : { expiration });
+      }),
+    ),
+  );
   await guarded(() => kv.put(nameKey(record.name), JSON.stringify(record)));
 }
 

@@ -9,10 +9,7 @@ import { hexToBytes } from './hex.ts';
 import { inputSchemaProblem } from './input-schema.ts';
 import { rememberSecrets } from './redact.ts';
 
-export type Deployment =
-  | { kind: 'environment'; name: string }
-  | { kind: 'deployment'; id: string }
-  | { kind: 'development' };
+export type Deployment = { kind: 'environment'; name: string } | { kind: 'deployment'; id: string } | { kind: 'development' };
 
 /** A model or chain deployment on Baseten's own hosts. */
 export interface BasetenTarget {
@@ -77,10 +74,7 @@ export interface BreakerOptions {
  * (counted per Cloudflare location), by the strict global counter (the
  * GLOBAL_RATE_LIMITER Durable Object), or not at all.
  */
-export type RateLimitPolicy =
-  | { kind: 'binding'; binding: string }
-  | { kind: 'global'; limit: number; periodSeconds: number }
-  | { kind: 'none' };
+export type RateLimitPolicy = { kind: 'binding'; binding: string } | { kind: 'global'; limit: number; periodSeconds: number } | { kind: 'none' };
 
 /**
  * A client's allowance per UTC day and month, counted by its CLIENT_METER
@@ -196,9 +190,26 @@ const BASETEN_HOST = /(^|\.)baseten\.co$/;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 const MODEL_KEYS = new Set([
-  'model_id', 'chain_id', 'environment', 'deployment_id', 'development', 'public', 'openai',
-  'sync_routes', 'input_schema', 'max_body_bytes', 'timeout_ms', 'wake', 'async', 'fallbacks', 'breaker',
-  'model_api', 'regional', 'websocket', 'bei', 'cache',
+  'model_id',
+  'chain_id',
+  'environment',
+  'deployment_id',
+  'development',
+  'public',
+  'openai',
+  'sync_routes',
+  'input_schema',
+  'max_body_bytes',
+  'timeout_ms',
+  'wake',
+  'async',
+  'fallbacks',
+  'breaker',
+  'model_api',
+  'regional',
+  'websocket',
+  'bei',
+  'cache',
 ]);
 const CACHE_KEYS = new Set(['ttl_seconds', 'shared', 'streams']);
 /** A year: Cloudflare evicts long before, and an answer should not outlive its model by much more. */
@@ -232,10 +243,12 @@ export function loadConfig(env: ConfigSource): Config {
 
 /** Every model, chain and deployment ID the config names (fallbacks too), for scrubbing from Baseten's messages; a Model API's slug is public. */
 function basetenIds(config: Config): string[] {
-  return [...config.models.values()].flatMap((model) => [model.target, ...model.fallbacks]).flatMap((target) => {
-    if (target.kind === 'model_api') return [];
-    return target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id];
-  });
+  return [...config.models.values()]
+    .flatMap((model) => [model.target, ...model.fallbacks])
+    .flatMap((target) => {
+      if (target.kind === 'model_api') return [];
+      return target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id];
+    });
 }
 
 export interface ParseOptions {
@@ -260,15 +273,23 @@ export function parseConfig(env: ConfigSource, options: ParseOptions = {}): Conf
   const config: Config = {
     apiKey,
     // Several comma-separated secrets let an operator rotate without a gap.
-    webhookSecrets: webhookSecret ? webhookSecret.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    webhookSecrets: webhookSecret
+      ? webhookSecret
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [],
     urlTemplate,
     modelApiUrl,
     models,
     clients,
     allowedOrigins,
-    publicBaseUrl: options.requirePublicBaseUrl === false
-      ? publicBaseUrl === undefined ? undefined : parsePublicBaseUrl(publicBaseUrl)
-      : checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
+    publicBaseUrl:
+      options.requirePublicBaseUrl === false
+        ? publicBaseUrl === undefined
+          ? undefined
+          : parsePublicBaseUrl(publicBaseUrl)
+        : checkedPublicBaseUrl(publicBaseUrl, urlTemplate, models),
     settings: parseSettings(optional(env.SETTINGS, 'SETTINGS') ?? {}, env),
     openaiMaxBodyBytes: Math.max(0, ...[...models.values()].filter((m) => m.openai).map((m) => m.maxBodyBytes)),
   };
@@ -423,10 +444,7 @@ function parseModel(alias: string, raw: Record<string, unknown>, field: string):
     public: bool(raw.public, `${field}.public`),
     // A Model API speaks OpenAI's protocol by definition; its `model` is the slug.
     openai: openai ?? (target.kind === 'model_api' ? { servedModelName: target.slug } : undefined),
-    syncRoutes: [
-      ...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`),
-      ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : []),
-    ],
+    syncRoutes: [...parseSyncRoutes(raw.sync_routes, `${field}.sync_routes`), ...(bool(raw.bei, `${field}.bei`) ? BEI_SYNC_ROUTES : [])],
     inputSchema: raw.input_schema === undefined ? undefined : parseInputSchema(raw.input_schema, `${field}.input_schema`),
     maxBodyBytes,
     timeoutMs: int(raw.timeout_ms, `${field}.timeout_ms`, DEFAULT_TIMEOUT_MS, 1, 3_600_000),
@@ -498,8 +516,14 @@ export function parseTarget(raw: Record<string, unknown>, field: string): Target
   const deployment = parseDeployment(raw, field);
   if (!bool(raw.regional, `${field}.regional`)) return { kind, id, deployment };
   if (deployment.kind !== 'environment') fail(`${field}.regional: a regional host serves one environment; give environment, not deployment_id or development`);
-  str(deployment.name, `${field}.environment`, REGIONAL_ENVIRONMENT_NAME, 'a regional environment\'s name is letters, digits and inner hyphens (it becomes part of a host name)');
-  if (`${kind}-${id}-${deployment.name}`.length > DNS_LABEL_MAX) fail(`${field}: ${kind}-<id>-<environment> must fit in one ${DNS_LABEL_MAX}-character host label`);
+  str(
+    deployment.name,
+    `${field}.environment`,
+    REGIONAL_ENVIRONMENT_NAME,
+    "a regional environment's name is letters, digits and inner hyphens (it becomes part of a host name)",
+  );
+  if (`${kind}-${id}-${deployment.name}`.length > DNS_LABEL_MAX)
+    fail(`${field}: ${kind}-<id>-<environment> must fit in one ${DNS_LABEL_MAX}-character host label`);
   return { kind, id, deployment, regional: true };
 }
 
@@ -575,7 +599,7 @@ export function parseQuota(value: unknown, field: string, env: ConfigSource): Qu
     if (key !== 'on_meter_failure' && !(QUOTA_KEYS as readonly string[]).includes(key)) fail(`${field}.${key}: unknown setting`);
   }
   if (!env.CLIENT_METER) fail(`${field}: quotas need the CLIENT_METER Durable Object binding`);
-  const limit = (key: (typeof QUOTA_KEYS)[number]) => raw[key] === undefined ? undefined : int(raw[key], `${field}.${key}`, 0, 0, 1e12);
+  const limit = (key: (typeof QUOTA_KEYS)[number]) => (raw[key] === undefined ? undefined : int(raw[key], `${field}.${key}`, 0, 0, 1e12));
   const failure = raw.on_meter_failure ?? 'closed';
   if (failure !== 'open' && failure !== 'closed') fail(`${field}.on_meter_failure: must be "open" or "closed"`);
   return {
@@ -590,18 +614,20 @@ export function parseQuota(value: unknown, field: string, env: ConfigSource): Qu
 function parseOrigins(value: unknown): Set<string> | '*' {
   if (value === '*') return '*';
   if (!Array.isArray(value)) fail('ALLOWED_ORIGINS: must be an array of origins such as ["https://app.example.com"], or "*"');
-  return new Set(value.map((origin, i) => {
-    const field = `ALLOWED_ORIGINS[${i}]`;
-    if (typeof origin !== 'string') fail(`${field}: must be a string`);
-    let parsed: URL;
-    try {
-      parsed = new URL(origin);
-    } catch {
-      fail(`${field}: not a valid origin`);
-    }
-    if (parsed.origin !== origin) fail(`${field}: write the bare origin, e.g. ${parsed.origin}`);
-    return origin;
-  }));
+  return new Set(
+    value.map((origin, i) => {
+      const field = `ALLOWED_ORIGINS[${i}]`;
+      if (typeof origin !== 'string') fail(`${field}: must be a string`);
+      let parsed: URL;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        fail(`${field}: not a valid origin`);
+      }
+      if (parsed.origin !== origin) fail(`${field}: write the bare origin, e.g. ${parsed.origin}`);
+      return origin;
+    }),
+  );
 }
 
 /**
@@ -616,7 +642,10 @@ function checkedPublicBaseUrl(value: unknown, urlTemplate: string, models: Reado
   if (!againstBaseten) return url;
   if (url === undefined) {
     const asyncAlias = [...models.values()].find((model) => model.async);
-    if (asyncAlias) fail(`PUBLIC_BASE_URL: required when an alias is async (MODELS.${asyncAlias.alias}): the https origin Baseten delivers webhooks to, e.g. https://gateway.example.com`);
+    if (asyncAlias)
+      fail(
+        `PUBLIC_BASE_URL: required when an alias is async (MODELS.${asyncAlias.alias}): the https origin Baseten delivers webhooks to, e.g. https://gateway.example.com`,
+      );
     return undefined;
   }
   if (!url.startsWith('https:')) fail('PUBLIC_BASE_URL: must be https when the upstream is Baseten, e.g. https://gateway.example.com');
@@ -649,7 +678,8 @@ export function parseRateLimit(value: unknown, field: string, env: ConfigSource)
   }
   if (value === 'none') return { kind: 'none' };
   if (typeof value === 'string') {
-    if (!BINDING_NAME.test(value) || !isRateLimiter(bindingNamed(env, value))) fail(`${field}: "${value.slice(0, 64)}" is not a rate limiting binding of this Worker (add it under [[ratelimits]])`);
+    if (!BINDING_NAME.test(value) || !isRateLimiter(bindingNamed(env, value)))
+      fail(`${field}: "${value.slice(0, 64)}" is not a rate limiting binding of this Worker (add it under [[ratelimits]])`);
     return { kind: 'binding', binding: value };
   }
   const raw = object(value, field);

@@ -6,10 +6,10 @@
  */
 import type { IRequest } from 'itty-router';
 import type { Caller } from './auth.ts';
-import type { CacheOutcome } from './cache-key.ts';
 import type { BasetenCall } from './baseten.ts';
+import type { CacheOutcome } from './cache-key.ts';
 import { countCall } from './call-count.ts';
-import { ConfigError, loadConfig, type Config, type ConfigSource } from './config.ts';
+import { type Config, ConfigError, type ConfigSource, loadConfig } from './config.ts';
 import { preflight, refuseForeignOrigin, withCorsHeaders } from './cors.ts';
 import { errorResponse, HttpError } from './errors.ts';
 import { logRequest } from './log.ts';
@@ -50,9 +50,12 @@ export const MAX_QUERY_CHARS = 8192;
 
 export function begin(request: GatewayRequest, env: Env, ctx?: ExecutionContext): Response | undefined {
   request.state = {
-    requestId: requestIdFor(request), startedMs: Date.now(), upstreamMs: 0,
+    requestId: requestIdFor(request),
+    startedMs: Date.now(),
+    upstreamMs: 0,
     // A request made up by a test may come with an empty context.
-    waitUntil: typeof ctx?.waitUntil === 'function' ? (promise) => ctx.waitUntil(promise) : undefined };
+    waitUntil: typeof ctx?.waitUntil === 'function' ? (promise) => ctx.waitUntil(promise) : undefined,
+  };
   const { search } = new URL(request.url);
   if (search.length - 1 > MAX_QUERY_CHARS) throw new HttpError('uri_too_long', `the query string is longer than ${MAX_QUERY_CHARS} characters`);
   request.state.config = configOf(env);

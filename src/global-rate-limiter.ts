@@ -6,7 +6,7 @@
  * an evicted object does not forget it. A plain fetch-based object (no
  * `cloudflare:workers` import), so the route table still loads in Node tools.
  */
-import { takeFromWindow, type RateLimitOutcome, type TakeRequest, type Window } from './rate-window.ts';
+import { type RateLimitOutcome, type TakeRequest, takeFromWindow, type Window } from './rate-window.ts';
 
 const WINDOW_KEY = 'window';
 

@@ -38,7 +38,8 @@ export function idempotencyKeyOf(headers: Headers, caller: Caller): string | und
  * may take before a retry may take the key over.
  */
 export async function claimKey(
-  namespace: DurableObjectNamespace<IdempotencyClaim>, scope: { owner: string; key: string; alias: string; body: string; leaseMs: number },
+  namespace: DurableObjectNamespace<IdempotencyClaim>,
+  scope: { owner: string; key: string; alias: string; body: string; leaseMs: number },
 ): Promise<Claim | Response> {
   const stub = namespace.get(namespace.idFromName(`${scope.owner}\n${scope.key}`));
   const fingerprint = bytesToHex(await sha256(`${scope.alias}\n${scope.body}`));
@@ -52,7 +53,9 @@ export async function claimKey(
     case 'replay':
       return replay(outcome.answer);
     case 'in_flight':
-      throw new HttpError('conflict', 'a request with this Idempotency-Key is still in flight; retry after it has been answered', { 'retry-after': String(outcome.retryAfterSeconds) });
+      throw new HttpError('conflict', 'a request with this Idempotency-Key is still in flight; retry after it has been answered', {
+        'retry-after': String(outcome.retryAfterSeconds),
+      });
     case 'mismatch':
       throw new HttpError('conflict', 'this Idempotency-Key was already used with a different request body or model');
   }

@@ -5,7 +5,7 @@
  * the edge. @cfworker/json-schema interprets schemas without generating code,
  * which Workers forbid (no eval, no new Function).
  */
-import { Validator, type OutputUnit, type Schema } from '@cfworker/json-schema';
+import { type OutputUnit, type Schema, Validator } from '@cfworker/json-schema';
 import { HttpError } from './errors.ts';
 
 const DRAFT = '2020-12';
@@ -103,21 +103,49 @@ function describe(unit: OutputUnit, schema: unknown, value: unknown): string {
   const limit = at(schema, unit.keywordLocation, true);
   let message: string;
   switch (unit.keyword) {
-    case 'false': message = 'is not allowed'; break;
-    case 'required': return `${displayPath(`${unit.instanceLocation}/${missingKey(limit, at(value, unit.instanceLocation, false))}`)}: is required`;
-    case 'type': message = `must be ${[limit].flat().join(' or ')}`; break;
-    case 'enum': message = `must be one of ${JSON.stringify(limit)}`; break;
-    case 'const': message = `must be ${JSON.stringify(limit)}`; break;
-    case 'minimum': message = `must be >= ${limit}`; break;
-    case 'maximum': message = `must be <= ${limit}`; break;
-    case 'exclusiveMinimum': message = `must be > ${limit}`; break;
-    case 'exclusiveMaximum': message = `must be < ${limit}`; break;
-    case 'minLength': message = `must be at least ${limit} characters long`; break;
-    case 'maxLength': message = `must be at most ${limit} characters long`; break;
-    case 'minItems': message = `must have at least ${limit} items`; break;
-    case 'maxItems': message = `must have at most ${limit} items`; break;
-    case 'pattern': message = `must match ${limit}`; break;
-    default: message = unit.error;
+    case 'false':
+      message = 'is not allowed';
+      break;
+    case 'required':
+      return `${displayPath(`${unit.instanceLocation}/${missingKey(limit, at(value, unit.instanceLocation, false))}`)}: is required`;
+    case 'type':
+      message = `must be ${[limit].flat().join(' or ')}`;
+      break;
+    case 'enum':
+      message = `must be one of ${JSON.stringify(limit)}`;
+      break;
+    case 'const':
+      message = `must be ${JSON.stringify(limit)}`;
+      break;
+    case 'minimum':
+      message = `must be >= ${limit}`;
+      break;
+    case 'maximum':
+      message = `must be <= ${limit}`;
+      break;
+    case 'exclusiveMinimum':
+      message = `must be > ${limit}`;
+      break;
+    case 'exclusiveMaximum':
+      message = `must be < ${limit}`;
+      break;
+    case 'minLength':
+      message = `must be at least ${limit} characters long`;
+      break;
+    case 'maxLength':
+      message = `must be at most ${limit} characters long`;
+      break;
+    case 'minItems':
+      message = `must have at least ${limit} items`;
+      break;
+    case 'maxItems':
+      message = `must have at most ${limit} items`;
+      break;
+    case 'pattern':
+      message = `must match ${limit}`;
+      break;
+    default:
+      message = unit.error;
   }
   return `${path}: ${message}`.slice(0, MESSAGE_MAX_CHARS);
 }

@@ -13,19 +13,21 @@ export interface LoggedState {
 }
 
 export function logRequest(request: Request, state: LoggedState, status: number): void {
-  console.log(JSON.stringify({
-    request_id: state.requestId,
-    method: request.method,
-    path: pathOf(request.url).slice(0, 256),
-    caller: state.caller?.name,
-    alias: state.alias,
-    status,
-    upstream_status: state.upstreamStatus,
-    upstream_request_id: state.upstreamRequestId,
-    target: state.gatewayTarget,
-    cache: state.cache,
-    ms: Date.now() - state.startedMs,
-  }));
+  console.log(
+    JSON.stringify({
+      request_id: state.requestId,
+      method: request.method,
+      path: pathOf(request.url).slice(0, 256),
+      caller: state.caller?.name,
+      alias: state.alias,
+      status,
+      upstream_status: state.upstreamStatus,
+      upstream_request_id: state.upstreamRequestId,
+      target: state.gatewayTarget,
+      cache: state.cache,
+      ms: Date.now() - state.startedMs,
+    }),
+  );
 }
 
 /** The path of an absolute URL as the runtime hands it over (already normalized), without parsing it again. */

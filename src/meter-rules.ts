@@ -24,9 +24,17 @@ export interface Counters {
 
 /** Every counter; days stored before a counter existed lack it, and read it as 0. */
 const COUNTER_KEYS: readonly (keyof Counters)[] = [
-  'requests', 'errors', 'input_tokens', 'output_tokens', 'upstream_ms',
-  'websocket_connections', 'websocket_messages_from_client', 'websocket_bytes_from_client',
-  'websocket_messages_from_upstream', 'websocket_bytes_from_upstream', 'websocket_ms',
+  'requests',
+  'errors',
+  'input_tokens',
+  'output_tokens',
+  'upstream_ms',
+  'websocket_connections',
+  'websocket_messages_from_client',
+  'websocket_bytes_from_client',
+  'websocket_messages_from_upstream',
+  'websocket_bytes_from_upstream',
+  'websocket_ms',
 ];
 
 /** The counts a quota is checked against: this UTC day's and month's. */
@@ -111,9 +119,8 @@ export function currentPeriod(stored: Period | undefined, nowMs: number): Period
 /** Seconds until the next UTC midnight, or the first of next month. */
 export function secondsUntilNext(kind: 'day' | 'month', nowMs: number): number {
   const now = new Date(nowMs);
-  const next = kind === 'day'
-    ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
-    : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  const next =
+    kind === 'day' ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
   return Math.max(1, Math.ceil((next - nowMs) / 1000));
 }
 

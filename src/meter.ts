@@ -7,9 +7,9 @@
  */
 import type { Caller } from './auth.ts';
 import type { MeterUsage } from './client-meter.ts';
-import { loadConfig, type ConfigSource } from './config.ts';
+import { type ConfigSource, loadConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { utcDay, type AdmitOutcome, type AdmitRequest, type CallRecord } from './meter-rules.ts';
+import { type AdmitOutcome, type AdmitRequest, type CallRecord, utcDay } from './meter-rules.ts';
 import { enforceRateLimit } from './rate-limit.ts';
 import { describeForLog } from './redact.ts';
 import { addToBatch, batchRequests, openBatch, type UsageBatch } from './usage-batch.ts';
@@ -55,9 +55,13 @@ export async function admit(caller: Caller, env: Env, requestId: string, units =
   }
   if (!outcome.allowed) {
     const quotaOver = outcome.refusal === 'quota_exceeded';
-    throw new HttpError(quotaOver ? 'quota_exceeded' : 'rate_limited', quotaOver ? `client "${caller.name}" has used up its quota` : 'too many requests; retry later', {
-      'retry-after': String(outcome.retryAfterSeconds),
-    });
+    throw new HttpError(
+      quotaOver ? 'quota_exceeded' : 'rate_limited',
+      quotaOver ? `client "${caller.name}" has used up its quota` : 'too many requests; retry later',
+      {
+        'retry-after': String(outcome.retryAfterSeconds),
+      },
+    );
   }
   return true;
 }

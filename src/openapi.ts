@@ -9,7 +9,16 @@ import type { Config, ModelConfig } from './config.ts';
 import { MAX_QUERY_CHARS } from './context.ts';
 import { ERROR_STATUS, type ErrorType } from './errors.ts';
 import { SANE_REQUEST_ID } from './request-id.ts';
-import { ANY_INPUT, BASETEN_REQUEST_ID_HEADER, GATEWAY_TARGET_HEADER, PATH_PARAMETERS, routePaths, type Api, type JsonSchema, type RouteSpec } from './route-spec.ts';
+import {
+  ANY_INPUT,
+  type Api,
+  BASETEN_REQUEST_ID_HEADER,
+  GATEWAY_TARGET_HEADER,
+  type JsonSchema,
+  PATH_PARAMETERS,
+  type RouteSpec,
+  routePaths,
+} from './route-spec.ts';
 
 type Json = Record<string, unknown>;
 type Paths = Record<string, Record<string, Json>>;
@@ -89,7 +98,8 @@ function build(api: Api, config: Config): Built {
     info: {
       title: 'Baseten edge gateway',
       version: '1.0.0',
-      description: 'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
+      description:
+        'Calls Baseten models by alias. Errors always have the shape `{"error": {"type", "message", "request_id"}}`; every response carries x-request-id.',
     },
     servers: [{ url: config.publicBaseUrl ?? '/' }],
     security: [{ bearer: [] }, { apiKey: [] }, {}],
@@ -132,10 +142,14 @@ function operation(route: RouteSpec, config: Config, input: JsonSchema, model?: 
 function security(route: RouteSpec, model?: ModelConfig): Json[] {
   const token = [{ bearer: [] }, { apiKey: [] }];
   switch (route.access) {
-    case 'open': return [];
-    case 'admin': return token;
-    case 'webhook': return [{ basetenSignature: [] }];
-    case 'caller': return model && !model.public ? token : [...token, {}];
+    case 'open':
+      return [];
+    case 'admin':
+      return token;
+    case 'webhook':
+      return [{ basetenSignature: [] }];
+    case 'caller':
+      return model && !model.public ? token : [...token, {}];
   }
 }
 
@@ -147,16 +161,18 @@ function mediaTypes(content: Readonly<Record<string, JsonSchema>>): Json {
 const EVERY_ROUTE_ERRORS: readonly ErrorType[] = ['uri_too_long', 'forbidden', 'internal'];
 
 const ERROR_WHEN: Record<ErrorType, string> = {
-  invalid_request: 'Malformed JSON, a bad field, input that breaks the alias\'s input_schema (the message names the path), or input the model refused (Baseten\'s 400 or 422, its message and detail carried, with x-should-retry: false)',
+  invalid_request:
+    "Malformed JSON, a bad field, input that breaks the alias's input_schema (the message names the path), or input the model refused (Baseten's 400 or 422, its message and detail carried, with x-should-retry: false)",
   unauthorized: 'Missing or bad token, or a private alias called without one',
   forbidden: 'Alias not granted to this client, origin not allowed, or an admin route',
   not_found: 'Unknown alias, route or request',
   method_not_allowed: 'Known path, other method',
-  conflict: 'A client name already taken or a static client changed through the API; or an Idempotency-Key already used with another body, or its first request still in flight (retry-after says when to try again)',
-  payload_too_large: 'Body over the alias\'s max_body_bytes, too many batch rows, or Baseten\'s 413',
+  conflict:
+    'A client name already taken or a static client changed through the API; or an Idempotency-Key already used with another body, or its first request still in flight (retry-after says when to try again)',
+  payload_too_large: "Body over the alias's max_body_bytes, too many batch rows, or Baseten's 413",
   uri_too_long: `A query string longer than ${MAX_QUERY_CHARS} characters`,
   unsupported_media_type: 'Not application/json (or application/octet-stream or multipart/form-data where predict takes them)',
-  rate_limited: 'Over the rate limit, or Baseten\'s 429',
+  rate_limited: "Over the rate limit, or Baseten's 429",
   quota_exceeded: 'The client used up its requests or tokens for the UTC day or month; retry-after says until the next period',
   internal: 'Bad gateway configuration (the message names the field), or a bug',
   upstream_error: 'Baseten answered 401, 403, 404 or 5xx (its status and message carried) or could not be reached',
@@ -175,10 +191,15 @@ function errorReply(types: readonly ErrorType[]): Json {
     description: types.map((type) => `${type}: ${ERROR_WHEN[type]}`).join('; '),
     headers: {
       'x-request-id': { $ref: '#/components/headers/RequestId' },
-      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable' || type === 'conflict') && { 'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } } }),
+      ...(types.some((type) => type === 'rate_limited' || type === 'quota_exceeded' || type === 'service_unavailable' || type === 'conflict') && {
+        'retry-after': { description: 'Seconds to wait', schema: { type: 'integer' } },
+      }),
       ...GATEWAY_TARGET_HEADER,
       ...BASETEN_REQUEST_ID_HEADER,
-      'x-should-retry': { description: '`false` on a model\'s refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)', schema: { const: 'false' } },
+      'x-should-retry': {
+        description: "`false` on a model's refusal of its input: sending it again cannot succeed (the OpenAI clients honour it)",
+        schema: { const: 'false' },
+      },
     },
     content: mediaTypes({ 'application/json': { $ref: '#/components/schemas/Error' } }),
   };
@@ -203,8 +224,11 @@ function components(api: Api): Json {
           model: { type: 'string' },
           status_url: { type: 'string' },
           owner_token: { type: 'string' },
-          upstream_status: { type: 'integer', description: 'Baseten\'s HTTP status, when the error is Baseten\'s answer' },
-          upstream_code: { type: 'string', description: 'Baseten\'s error_code (timeout, client_error, model_unavailable, model_not_ready, ...), when it sent one' },
+          upstream_status: { type: 'integer', description: "Baseten's HTTP status, when the error is Baseten's answer" },
+          upstream_code: {
+            type: 'string',
+            description: "Baseten's error_code (timeout, client_error, model_unavailable, model_not_ready, ...), when it sent one",
+          },
         },
       },
     },
@@ -213,11 +237,27 @@ function components(api: Api): Json {
   return {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer', description: 'A client token whose SHA-256 is listed in CLIENTS. Without one, only public aliases answer.' },
-      apiKey: { type: 'apiKey', in: 'header', name: 'Authorization', description: 'The same client token as `Api-Key <token>`, Baseten\'s own scheme, so code written for Baseten only changes its key' },
-      basetenSignature: { type: 'apiKey', in: 'header', name: 'X-BASETEN-SIGNATURE', description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation' },
+      apiKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description: "The same client token as `Api-Key <token>`, Baseten's own scheme, so code written for Baseten only changes its key",
+      },
+      basetenSignature: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-BASETEN-SIGNATURE',
+        description: '`v1=<hex HMAC-SHA256 of the raw body>` with the webhook secret; several comma-separated values during rotation',
+      },
     },
     parameters: {
-      RequestId: { name: 'x-request-id', in: 'header', required: false, description: 'Echoed and sent upstream when sane; otherwise a new one is made', schema: { type: 'string', pattern: SANE_REQUEST_ID.source } },
+      RequestId: {
+        name: 'x-request-id',
+        in: 'header',
+        required: false,
+        description: 'Echoed and sent upstream when sane; otherwise a new one is made',
+        schema: { type: 'string', pattern: SANE_REQUEST_ID.source },
+      },
     },
     headers: {
       RequestId: { description: 'The request id, also sent upstream and logged', schema: { type: 'string' } },

@@ -27,7 +27,13 @@ export interface Window {
  * requests start in one window. `units` requests are taken together or not
  * at all.
  */
-export function takeFromWindow(stored: Window | undefined, nowMs: number, limit: number, periodSeconds: number, units = 1): { outcome: RateLimitOutcome; next: Window } {
+export function takeFromWindow(
+  stored: Window | undefined,
+  nowMs: number,
+  limit: number,
+  periodSeconds: number,
+  units = 1,
+): { outcome: RateLimitOutcome; next: Window } {
   const periodMs = periodSeconds * 1000;
   const startMs = nowMs - (nowMs % periodMs);
   const count = stored?.startMs === startMs ? stored.count : 0;

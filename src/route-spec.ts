@@ -64,17 +64,26 @@ export const ANY_INPUT: JsonSchema = {};
 export const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 export const json = (schema: JsonSchema) => ({ 'application/json': schema });
 /** An object whose fields are all listed: an answer that grows or renames a field no longer matches its schema. */
-export const closed = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties), extra: Record<string, unknown> = {}): JsonSchema =>
-  ({ type: 'object', properties, required, additionalProperties: false, ...extra });
+export const closed = (
+  properties: Record<string, JsonSchema>,
+  required: string[] = Object.keys(properties),
+  extra: Record<string, unknown> = {},
+): JsonSchema => ({ type: 'object', properties, required, additionalProperties: false, ...extra });
 
 /** Path parameters, by name. */
 export const PATH_PARAMETERS: Readonly<Record<string, { description: string; schema: JsonSchema }>> = {
   alias: { description: 'A model alias this caller may use (see GET /v1/models)', schema: { type: 'string', pattern: ALIAS.source } },
   request_id: { description: 'The request_id the async submit answered', schema: { type: 'string' } },
-  name: { description: 'A client\'s name', schema: { type: 'string', pattern: ALIAS.source } },
-  route: { description: 'The rest of the path, as listed in the alias\'s sync_routes; may hold several segments', schema: { type: 'string' } },
-  environment: { description: 'Any well-formed environment name: the alias decides where the call goes', schema: { type: 'string', pattern: ENVIRONMENT_SEGMENT.source } },
-  deployment_id: { description: 'Any well-formed deployment id: the alias decides where the call goes', schema: { type: 'string', pattern: DEPLOYMENT_ID_SEGMENT.source } },
+  name: { description: "A client's name", schema: { type: 'string', pattern: ALIAS.source } },
+  route: { description: "The rest of the path, as listed in the alias's sync_routes; may hold several segments", schema: { type: 'string' } },
+  environment: {
+    description: 'Any well-formed environment name: the alias decides where the call goes',
+    schema: { type: 'string', pattern: ENVIRONMENT_SEGMENT.source },
+  },
+  deployment_id: {
+    description: 'Any well-formed deployment id: the alias decides where the call goes',
+    schema: { type: 'string', pattern: DEPLOYMENT_ID_SEGMENT.source },
+  },
 };
 
 /** What x-gateway-target may say. */
@@ -83,16 +92,20 @@ export const TARGET_LABEL_PATTERN = '^(primary|fallback-[1-9][0-9]*|none)$';
 /** On every answer of an alias with fallbacks that reached (or skipped) its targets. */
 export const GATEWAY_TARGET_HEADER = {
   'x-gateway-target': {
-    description: 'Aliases with `fallbacks` only: the target that answered, `primary` or `fallback-N` (1-based, in the order of the alias\'s `fallbacks`); `none` when every target\'s circuit breaker was open. See docs/failover.md for `fallbacks` and `breaker`',
+    description:
+      "Aliases with `fallbacks` only: the target that answered, `primary` or `fallback-N` (1-based, in the order of the alias's `fallbacks`); `none` when every target's circuit breaker was open. See docs/failover.md for `fallbacks` and `breaker`",
     schema: { type: 'string', pattern: TARGET_LABEL_PATTERN },
   },
 };
 
 export const BASETEN_REQUEST_ID_HEADER = {
-  'x-baseten-request-id': { description: 'Baseten\'s X-BASETEN-REQUEST-ID for the call that answered: quote it to Baseten support', schema: { type: 'string' } },
+  'x-baseten-request-id': { description: "Baseten's X-BASETEN-REQUEST-ID for the call that answered: quote it to Baseten support", schema: { type: 'string' } },
 };
 
 /** Every path an entry answers on, by OpenAPI operationId. */
 export function routePaths(route: RouteSpec): [operationId: string, path: string][] {
-  return [[route.operationId, route.path], ...Object.entries(route.alsoAt ?? {}).map(([name, path]): [string, string] => [`${route.operationId}.${name}`, path])];
+  return [
+    [route.operationId, route.path],
+    ...Object.entries(route.alsoAt ?? {}).map(([name, path]): [string, string] => [`${route.operationId}.${name}`, path]),
+  ];
 }

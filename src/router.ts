@@ -5,9 +5,9 @@
  */
 import { Router } from 'itty-router';
 import { withAccess } from './access.ts';
-import { begin, finish, renderError, type GatewayRequest, type HandlerArgs } from './context.ts';
+import { begin, finish, type GatewayRequest, type HandlerArgs, renderError } from './context.ts';
 import { HttpError } from './errors.ts';
-import { routePaths, type RouteSpec } from './route-spec.ts';
+import { type RouteSpec, routePaths } from './route-spec.ts';
 
 export function routerFor(routes: readonly RouteSpec[]) {
   const router = Router<GatewayRequest, HandlerArgs>({ before: [begin], catch: renderError, finally: [finish] });

@@ -66,46 +66,49 @@ export function sseRelay(body: ReadableStream<Uint8Array>, limits: SseLimits): R
   const boundary = new EventBoundary();
   let waitMs = limits.firstByteMs;
   let ended = false;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      // Both timers only run while waiting on the engine, and stop once the stream has ended.
-      const keepAlive = setInterval(() => {
-        if (!ended && boundary.atBoundary) controller.enqueue(KEEP_ALIVE);
-      }, limits.keepAliveMs);
-      const idle = setTimeout(() => {
-        if (ended) return;
-        // Erroring (not closing) the stream lets the caller see it was truncated.
-        ended = true;
-        controller.error(new StreamIdle(`no bytes from upstream for ${waitMs} ms`));
-        limits.onIdle?.();
-        reader.cancel('idle').catch(() => {});
-      }, waitMs);
-      try {
-        const { done, value } = await reader.read();
-        if (ended) return;
-        if (done) {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        // Both timers only run while waiting on the engine, and stop once the stream has ended.
+        const keepAlive = setInterval(() => {
+          if (!ended && boundary.atBoundary) controller.enqueue(KEEP_ALIVE);
+        }, limits.keepAliveMs);
+        const idle = setTimeout(() => {
+          if (ended) return;
+          // Erroring (not closing) the stream lets the caller see it was truncated.
           ended = true;
-          controller.close();
-          return;
+          controller.error(new StreamIdle(`no bytes from upstream for ${waitMs} ms`));
+          limits.onIdle?.();
+          reader.cancel('idle').catch(() => {});
+        }, waitMs);
+        try {
+          const { done, value } = await reader.read();
+          if (ended) return;
+          if (done) {
+            ended = true;
+            controller.close();
+            return;
+          }
+          boundary.push(value);
+          controller.enqueue(value);
+          waitMs = limits.idleMs;
+        } catch (err) {
+          // A broken upstream ends the caller's stream the same way: truncated, not closed.
+          if (ended) return;
+          ended = true;
+          throw err;
+        } finally {
+          clearInterval(keepAlive);
+          clearTimeout(idle);
         }
-        boundary.push(value);
-        controller.enqueue(value);
-        waitMs = limits.idleMs;
-      } catch (err) {
-        // A broken upstream ends the caller's stream the same way: truncated, not closed.
-        if (ended) return;
+      },
+      cancel(reason) {
         ended = true;
-        throw err;
-      } finally {
-        clearInterval(keepAlive);
-        clearTimeout(idle);
-      }
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      ended = true;
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 /** The caller's response for an upstream event stream: its headers filtered, buffering forbidden. */

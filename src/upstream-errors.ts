@@ -4,9 +4,10 @@
  * alias and every secret removed. Also the bounded reads of Baseten's small
  * JSON answers.
  */
-import type { ModelConfig } from './config.ts';
+
 import { scrubBasetenIds } from './baseten-ids.ts';
-import { HttpError, type ErrorType } from './errors.ts';
+import type { ModelConfig } from './config.ts';
+import { type ErrorType, HttpError } from './errors.ts';
 import { redact } from './redact.ts';
 import { bodyDeadlineOf } from './upstream.ts';
 
@@ -34,11 +35,16 @@ export async function readPrefix(upstream: Response, maxBytes: number): Promise<
   let total = 0;
   const deadline = bodyDeadlineOf(upstream);
   let late = false;
-  const timer = deadline ? setTimeout(() => {
-    late = true;
-    deadline.cancel();
-    reader.cancel().catch(() => {});
-  }, Math.max(0, deadline.atMs - Date.now())) : null;
+  const timer = deadline
+    ? setTimeout(
+        () => {
+          late = true;
+          deadline.cancel();
+          reader.cancel().catch(() => {});
+        },
+        Math.max(0, deadline.atMs - Date.now()),
+      )
+    : null;
   try {
     while (total < maxBytes && !late) {
       const { done, value } = await reader.read();
@@ -104,7 +110,7 @@ export function errorBodyOf(text: string): ErrorBody {
 /** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in for its own, "[id]" for any other. */
 export function scrubIds(text: string, model: Named): string {
   const own: string[] = [];
-  for (const target of [model.target, ...model.fallbacks ?? []]) {
+  for (const target of [model.target, ...(model.fallbacks ?? [])]) {
     // A Model API's slug is public: nothing to hide.
     if (target.kind === 'model_api') continue;
     own.push(target.id);

@@ -21,7 +21,8 @@ const WHOLE_MS = /^\d{1,15}$/;
 
 /** The target as a deployment on Baseten's hosts; a Model API has nothing but the OpenAI routes. */
 export function basetenTarget(target: Target): BasetenTarget {
-  if (target.kind === 'model_api') throw new HttpError('not_found', 'this alias is a Model API: only /v1/chat/completions, /v1/completions and /v1/embeddings reach it');
+  if (target.kind === 'model_api')
+    throw new HttpError('not_found', 'this alias is a Model API: only /v1/chat/completions, /v1/completions and /v1/embeddings reach it');
   return target;
 }
 
@@ -38,9 +39,12 @@ function deploymentOrigin(config: Config, target: BasetenTarget): string {
 
 export function deploymentPath(deployment: Deployment): string {
   switch (deployment.kind) {
-    case 'environment': return `/environments/${deployment.name}`;
-    case 'deployment': return `/deployment/${deployment.id}`;
-    case 'development': return '/development';
+    case 'environment':
+      return `/environments/${deployment.name}`;
+    case 'deployment':
+      return `/deployment/${deployment.id}`;
+    case 'development':
+      return '/development';
   }
 }
 
@@ -51,7 +55,7 @@ export function deploymentPath(deployment: Deployment): string {
  */
 export function targetUrl(config: Config, target: Target, action: Action, rest = ''): string {
   const deployment = basetenTarget(target);
-  const name = deployment.kind === 'chain' ? CHAIN_ACTIONS[action] ?? action : action;
+  const name = deployment.kind === 'chain' ? (CHAIN_ACTIONS[action] ?? action) : action;
   const prefix = deployment.regional ? '' : deploymentPath(deployment.deployment);
   return `${deploymentOrigin(config, deployment)}${prefix}/${name}${rest}`;
 }

@@ -5,10 +5,7 @@
  * by the caller path that adds calls up and the Durable Object that applies
  * the sum (client-meter.ts).
  */
-import {
-  addCounters, dayAfterCall, emptyCounters, periodAfterCall, utcDay, utcMonth,
-  type CallRecord, type DayUsage, type Period,
-} from './meter-rules.ts';
+import { addCounters, type CallRecord, type DayUsage, dayAfterCall, emptyCounters, type Period, periodAfterCall, utcDay, utcMonth } from './meter-rules.ts';
 
 /** Calls that finished on one UTC day, summed. */
 export interface UsageBatch {

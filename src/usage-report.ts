@@ -3,10 +3,10 @@
  * totals, by alias, and one entry per UTC day of the period, oldest first,
  * days without calls included as zeros so a chart needs no gaps filled.
  */
-import { RETENTION_DAYS, type MeterUsage } from './client-meter.ts';
+import { type MeterUsage, RETENTION_DAYS } from './client-meter.ts';
 import { HttpError } from './errors.ts';
 import { meteredDays } from './meter.ts';
-import { addCounters, emptyCounters, utcDay, type Counters } from './meter-rules.ts';
+import { addCounters, type Counters, emptyCounters, utcDay } from './meter-rules.ts';
 
 export interface UsageReport {
   client: string;

@@ -46,14 +46,19 @@ export class UsageTap {
 export function tapJson(body: ReadableStream<Uint8Array>, tap: UsageTap): ReadableStream<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  return passThrough(body, tap, (chunk) => {
-    size += chunk.byteLength;
-    if (size <= MAX_JSON_COPY_BYTES) chunks.push(chunk);
-    return chunk;
-  }, () => {
-    if (size <= MAX_JSON_COPY_BYTES) tap.note(parsed(new TextDecoder().decode(concat(chunks)))?.usage);
-    return undefined;
-  });
+  return passThrough(
+    body,
+    tap,
+    (chunk) => {
+      size += chunk.byteLength;
+      if (size <= MAX_JSON_COPY_BYTES) chunks.push(chunk);
+      return chunk;
+    },
+    () => {
+      if (size <= MAX_JSON_COPY_BYTES) tap.note(parsed(new TextDecoder().decode(concat(chunks)))?.usage);
+      return undefined;
+    },
+  );
 }
 
 /** An event stream passed through; its usage chunk read, and cut out when `strip` (the caller did not ask for it). */
@@ -65,17 +70,22 @@ export function tapEvents(body: ReadableStream<Uint8Array>, tap: UsageTap, strip
     tap.note(data.usage);
     return !(strip && Array.isArray(data.choices) && data.choices.length === 0);
   };
-  return passThrough(body, tap, (chunk) => {
-    const complete = events.push(chunk);
-    if (!strip) {
-      complete.forEach(keep);
-      return chunk;
-    }
-    return concat(complete.filter(keep));
-  }, () => {
-    const rest = events.rest();
-    return strip && rest.byteLength > 0 && !keep(rest) ? undefined : rest;
-  });
+  return passThrough(
+    body,
+    tap,
+    (chunk) => {
+      const complete = events.push(chunk);
+      if (!strip) {
+        complete.forEach(keep);
+        return chunk;
+      }
+      return concat(complete.filter(keep));
+    },
+    () => {
+      const rest = events.rest();
+      return strip && rest.byteLength > 0 && !keep(rest) ? undefined : rest;
+    },
+  );
 }
 
 /**
@@ -89,34 +99,37 @@ function passThrough(
   onEnd: () => Uint8Array | undefined,
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) {
-            const last = onEnd();
-            if (last && last.byteLength > 0) controller.enqueue(last);
-            controller.close();
-            tap.end();
-            return;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) {
+              const last = onEnd();
+              if (last && last.byteLength > 0) controller.enqueue(last);
+              controller.close();
+              tap.end();
+              return;
+            }
+            const out = onChunk(value);
+            if (out.byteLength > 0) {
+              controller.enqueue(out);
+              return;
+            }
           }
-          const out = onChunk(value);
-          if (out.byteLength > 0) {
-            controller.enqueue(out);
-            return;
-          }
+        } catch (err) {
+          tap.end();
+          throw err;
         }
-      } catch (err) {
+      },
+      cancel(reason) {
         tap.end();
-        throw err;
-      }
+        return reader.cancel(reason);
+      },
     },
-    cancel(reason) {
-      tap.end();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+    { highWaterMark: 0 },
+  );
 }
 
 /**
@@ -184,7 +197,8 @@ export class EventSplitter {
 function eventData(event: Uint8Array): Record<string, unknown> | undefined {
   const text = new TextDecoder().decode(event);
   if (!text.includes('"usage"')) return undefined;
-  const data = text.split(/\r\n|\r|\n/)
+  const data = text
+    .split(/\r\n|\r|\n/)
     .filter((line) => line.startsWith('data:'))
     .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
     .join('\n');

@@ -2,9 +2,10 @@
  * Waking a scaled-to-zero deployment: one service used by the admin route and
  * by the cron, which calls it directly (no HTTP request to itself).
  */
-import { ConfigError, loadConfig, type Config, type ConfigSource, type ModelConfig } from './config.ts';
+
+import { type BasetenCall, callBaseten, WAKE_TIMEOUT_MS } from './baseten.ts';
+import { type Config, ConfigError, type ConfigSource, loadConfig, type ModelConfig } from './config.ts';
 import { HttpError } from './errors.ts';
-import { callBaseten, WAKE_TIMEOUT_MS, type BasetenCall } from './baseten.ts';
 
 /** POSTs the target's wake endpoint and returns Baseten's status; throws the contract's error (IDs scrubbed) when Baseten refuses. */
 export async function wakeModel(config: Config, model: ModelConfig, call: Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus'>): Promise<number> {
@@ -29,9 +30,8 @@ export async function wakeAll(config: Config, requestId: string): Promise<WakeOu
   const settled = await Promise.allSettled(models.map((model) => wakeModel(config, model, { requestId })));
   return settled.map((result, i) => {
     const alias = models[i]!.alias;
-    const outcome: WakeOutcome = result.status === 'fulfilled'
-      ? { alias, ok: true, status: result.value }
-      : { alias, ok: false, error: describe(result.reason) };
+    const outcome: WakeOutcome =
+      result.status === 'fulfilled' ? { alias, ok: true, status: result.value } : { alias, ok: false, error: describe(result.reason) };
     const line = JSON.stringify({ event: 'wake', request_id: requestId, ...outcome });
     if (outcome.ok) console.log(line);
     else console.error(line);

@@ -23,7 +23,8 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}
 /** The `v1=` values of the header as bytes; other schemes and junk are ignored. */
 export function signaturesOf(header: string | null): Uint8Array[] {
   if (header === null) return [];
-  return header.split(',')
+  return header
+    .split(',')
     .map((part) => V1_SIGNATURE.exec(part.trim())?.[1])
     .filter((hex): hex is string => hex !== undefined)
     .map((hex) => hexToBytes(hex.toLowerCase()));
@@ -40,9 +41,7 @@ export async function signatureMatches(body: Uint8Array, header: string | null, 
   return matched;
 }
 
-export type WebhookVerdict =
-  | { ok: true; payload: WebhookPayload }
-  | { ok: false; reason: 'not_configured' | 'unsigned' | 'forged' | 'malformed' | 'stale' };
+export type WebhookVerdict = { ok: true; payload: WebhookPayload } | { ok: false; reason: 'not_configured' | 'unsigned' | 'forged' | 'malformed' | 'stale' };
 
 /**
  * Checks a delivery in the order that keeps unsigned bytes from being

@@ -13,7 +13,10 @@ export const GATEWAY_PROTOCOL = 'gateway';
 
 /** The subprotocols offered, in order. */
 export function offeredProtocols(headers: Headers): string[] {
-  return (headers.get('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+  return (headers.get('sec-websocket-protocol') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
 }
 
 /** A token offered as `bearer.<token>` on a WebSocket handshake, as an Authorization value; null when there is none. */

@@ -10,11 +10,11 @@
 import { modelFor } from './access.ts';
 import { callBaseten } from './baseten.ts';
 import type { ModelConfig } from './config.ts';
-import { config, onBehalfOf, type GatewayRequest } from './context.ts';
+import { config, type GatewayRequest, onBehalfOf } from './context.ts';
 import { HttpError } from './errors.ts';
 import type { SocketRecord } from './meter-rules.ts';
-import { relaySockets, type WebSocketSummary } from './websocket-relay.ts';
 import { offeredProtocols, selectedProtocol, upstreamProtocols } from './websocket-protocols.ts';
+import { relaySockets, type WebSocketSummary } from './websocket-relay.ts';
 
 export async function proxyWebSocket(request: GatewayRequest): Promise<Response> {
   const model = websocketModelFor(request);
@@ -51,15 +51,20 @@ function websocketModelFor(request: GatewayRequest): ModelConfig {
 /** The handshake with the target's /websocket, signed; Baseten's refusal is thrown as the contract's error. */
 async function openUpstream(request: GatewayRequest, model: ModelConfig, protocols: string[]): Promise<{ socket: WebSocket; protocol: string | null }> {
   const { requestId, onStatus } = onBehalfOf(request);
-  const upstream = await callBaseten(config(request), model, { action: 'websocket' }, {
-    method: 'GET',
-    requestId,
-    onStatus,
-    // No caller signal: once the 101 is answered the request is over, and the socket lives on.
-    timeoutMs: model.timeoutMs,
-    headers: { upgrade: 'websocket', ...(protocols.length > 0 && { 'sec-websocket-protocol': protocols.join(', ') }) },
-    keep: [101],
-  });
+  const upstream = await callBaseten(
+    config(request),
+    model,
+    { action: 'websocket' },
+    {
+      method: 'GET',
+      requestId,
+      onStatus,
+      // No caller signal: once the 101 is answered the request is over, and the socket lives on.
+      timeoutMs: model.timeoutMs,
+      headers: { upgrade: 'websocket', ...(protocols.length > 0 && { 'sec-websocket-protocol': protocols.join(', ') }) },
+      keep: [101],
+    },
+  );
   if (upstream.status !== 101 || !upstream.webSocket) {
     await upstream.body?.cancel();
     throw new HttpError('upstream_error', `Baseten answered the WebSocket handshake with ${upstream.status} and did not upgrade`);
@@ -79,17 +84,19 @@ function socketRecord({ fromClient, fromUpstream, durationMs }: WebSocketSummary
 
 /** One line per connection, at its end; never a message's content. */
 function logClose(request: GatewayRequest, model: ModelConfig, summary: WebSocketSummary): void {
-  console.log(JSON.stringify({
-    event: 'websocket_closed',
-    request_id: request.state.requestId,
-    caller: request.state.caller?.name,
-    alias: model.alias,
-    duration_ms: summary.durationMs,
-    messages_from_client: summary.fromClient.messages,
-    bytes_from_client: summary.fromClient.bytes,
-    messages_from_upstream: summary.fromUpstream.messages,
-    bytes_from_upstream: summary.fromUpstream.bytes,
-    close_code: summary.closeCode,
-    closed_by: summary.closedBy,
-  }));
+  console.log(
+    JSON.stringify({
+      event: 'websocket_closed',
+      request_id: request.state.requestId,
+      caller: request.state.caller?.name,
+      alias: model.alias,
+      duration_ms: summary.durationMs,
+      messages_from_client: summary.fromClient.messages,
+      bytes_from_client: summary.fromClient.bytes,
+      messages_from_upstream: summary.fromUpstream.messages,
+      bytes_from_upstream: summary.fromUpstream.bytes,
+      close_code: summary.closeCode,
+      closed_by: summary.closedBy,
+    }),
+  );
 }

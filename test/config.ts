@@ -4,9 +4,9 @@
  * test values only.
  */
 import { CACHE_MODELS, CACHE_RATE_LIMIT_CLIENTS, CACHE_TOKENS } from './config/cache.ts';
-import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
 import { DROPIN_MODELS } from './config/dropin.ts';
 import { FAILOVER_MODELS } from './config/failover.ts';
+import { HARDENING_MODELS, HARDENING_RATE_LIMIT_CLIENTS } from './config/hardening.ts';
 import { REALTIME_MODELS } from './config/realtime.ts';
 
 export const TEST_API_KEY = 'fake-baseten-key';
@@ -45,7 +45,10 @@ export const TEST_MODELS = {
   gone: { model_id: 'gone01', environment: 'production' },
   llm: { model_id: 'llm001', environment: 'production', openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' } },
   'llm-tight': {
-    model_id: 'llm001', environment: 'production', timeout_ms: 1000, max_body_bytes: 4096,
+    model_id: 'llm001',
+    environment: 'production',
+    timeout_ms: 1000,
+    max_body_bytes: 4096,
     openai: { served_model_name: 'Qwen/Qwen2.5-3B-Instruct' },
   },
   asyncmodel: { model_id: 'abc123', environment: 'production', async: true },

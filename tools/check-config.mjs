@@ -45,16 +45,16 @@ export async function checkConfig({ configPath = 'wrangler.toml', env, secretsFi
     return report;
   }
   const secrets = secretsFile ? readSecretsFile(secretsFile, report) : {};
-  const vars = env
-    ? { ...config.vars, ...secrets }
-    : { ...config.vars, ...devVars(config), ...overrides };
+  const vars = env ? { ...config.vars, ...secrets } : { ...config.vars, ...devVars(config), ...overrides };
   if (env) preflight(raw, config, env, secrets, secretsFile, report);
   /** @type {Record<string, unknown>} */
   const source = { .../** @type {Record<string, unknown>} */ (withoutPlaceholders(vars)), ...fakeBindings(config) };
   if (!source.BASETEN_API_KEY) {
-    report.notes.push(env
-      ? `BASETEN_API_KEY is not checked here: set it with \`npx wrangler secret put BASETEN_API_KEY --env ${env}\` or put it in the file given to --secrets-file`
-      : 'BASETEN_API_KEY is not set here (npm run dev passes the fake Baseten\'s key)');
+    report.notes.push(
+      env
+        ? `BASETEN_API_KEY is not checked here: set it with \`npx wrangler secret put BASETEN_API_KEY --env ${env}\` or put it in the file given to --secrets-file`
+        : "BASETEN_API_KEY is not set here (npm run dev passes the fake Baseten's key)",
+    );
     source.BASETEN_API_KEY = 'placeholder';
   }
   let parsed;
@@ -143,7 +143,13 @@ function readSecretsFile(file, report) {
  * @param {Report} report
  */
 function preflight(raw, config, env, secrets, secretsFile, report) {
-  for (const [where, value] of placeholders({ vars: config.vars, kv_namespaces: config.kv_namespaces, ratelimits: config.ratelimits, routes: config.routes, route: config.route })) {
+  for (const [where, value] of placeholders({
+    vars: config.vars,
+    kv_namespaces: config.kv_namespaces,
+    ratelimits: config.ratelimits,
+    routes: config.routes,
+    route: config.route,
+  })) {
     report.errors.push(`${where}: "${value}" is a placeholder: replace it (README "Deploying")`);
   }
   for (const limiter of config.ratelimits ?? []) {
@@ -153,22 +159,27 @@ function preflight(raw, config, env, secrets, secretsFile, report) {
   }
   const section = `[env.${env}]`;
   if (config.workers_dev === false && !config.route && !(config.routes?.length > 0)) {
-    report.warnings.push(`${section}: no route or custom domain and workers_dev = false: the deployed Worker has no URL (add routes or workers_dev = true, README "Deploying")`);
+    report.warnings.push(
+      `${section}: no route or custom domain and workers_dev = false: the deployed Worker has no URL (add routes or workers_dev = true, README "Deploying")`,
+    );
   }
   const envVars = raw.env?.[env]?.vars ?? {};
   for (const name of Object.keys(raw.vars ?? {})) {
-    if (!(name in envVars) && !(name in secrets)) report.warnings.push(`vars.${name} is set at the top level only: ${section} does not get it (vars are not inherited)`);
+    if (!(name in envVars) && !(name in secrets))
+      report.warnings.push(`vars.${name} is set at the top level only: ${section} does not get it (vars are not inherited)`);
   }
   for (const [key, id] of Object.entries(NOT_INHERITED)) {
     const top = key === 'durable_objects' ? raw.durable_objects?.bindings : raw[key];
     const own = key === 'durable_objects' ? raw.env?.[env]?.durable_objects?.bindings : raw.env?.[env]?.[key];
     for (const binding of top ?? []) {
-      if (!(own ?? []).some((/** @type {any} */ b) => b[id] === binding[id])) report.warnings.push(`${key} ${binding[id]} is bound at the top level only: ${section} does not get it (bindings are not inherited)`);
+      if (!(own ?? []).some((/** @type {any} */ b) => b[id] === binding[id]))
+        report.warnings.push(`${key} ${binding[id]} is bound at the top level only: ${section} does not get it (bindings are not inherited)`);
     }
   }
   const required = config.secrets?.required ?? [];
   for (const name of SECRET_NAMES) {
-    if (name in config.vars && name !== 'CLIENTS') report.errors.push(`${name} is a plain var in ${section}: make it a secret (\`npx wrangler secret put ${name} --env ${env}\`)`);
+    if (name in config.vars && name !== 'CLIENTS')
+      report.errors.push(`${name} is a plain var in ${section}: make it a secret (\`npx wrangler secret put ${name} --env ${env}\`)`);
   }
   if (secretsFile) {
     for (const name of required) if (!(name in secrets)) report.errors.push(`${name}: listed in ${section} secrets.required but missing from ${secretsFile}`);
@@ -237,8 +248,14 @@ function reachability(parsed, vars, secretsFile, report) {
   const hasPublic = [...parsed.models.values()].some((model) => model.public);
   const clientsKnown = vars.CLIENTS !== undefined;
   if (!hasPublic && parsed.clients.length === 0) {
-    if (clientsKnown) report.errors.push('no one can call this gateway: CLIENTS is empty and no alias is public (add a client with `npm run token`, or mark an alias "public": true)');
-    else if (!required.includes('CLIENTS')) report.errors.push('no one can call this gateway: no alias is public and CLIENTS is not set (set it as a secret, list it in secrets.required, or pass --secrets-file)');
+    if (clientsKnown)
+      report.errors.push(
+        'no one can call this gateway: CLIENTS is empty and no alias is public (add a client with `npm run token`, or mark an alias "public": true)',
+      );
+    else if (!required.includes('CLIENTS'))
+      report.errors.push(
+        'no one can call this gateway: no alias is public and CLIENTS is not set (set it as a secret, list it in secrets.required, or pass --secrets-file)',
+      );
     else report.notes.push('CLIENTS is a required secret: wrangler deploy refuses to deploy until it is set');
   }
   const asyncAliases = [...parsed.models.values()].filter((model) => model.async).map((model) => model.alias);

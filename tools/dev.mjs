@@ -46,7 +46,10 @@ if (report.errors.length > 0) {
   ]);
 }
 
-for (const [name, value] of /** @type {[string, number][]} */ ([['PORT', port], ['FAKE_BASETEN_PORT', fakePort]])) {
+for (const [name, value] of /** @type {[string, number][]} */ ([
+  ['PORT', port],
+  ['FAKE_BASETEN_PORT', fakePort],
+])) {
   if (!(await portFree(value))) {
     exitWith([`npm run dev: port ${value} is already in use (another npm run dev?): stop it, or choose another with ${name}=<port> npm run dev`]);
   }

@@ -5,12 +5,29 @@
  * A token is in the answer that made it, and nowhere else, ever.
  */
 import { ANONYMOUS_METER_KEY, meterKeyOf, printable } from '../auth.ts';
-import { readJson, isObject } from '../body.ts';
+import { isObject, readJson } from '../body.ts';
 import {
-  allClients, clientNamed, deleteClient, dropTokens, newToken, saveClient,
-  type ClientFields, type StoredClient, type TokenRef,
+  allClients,
+  type ClientFields,
+  clientNamed,
+  deleteClient,
+  dropTokens,
+  newToken,
+  type StoredClient,
+  saveClient,
+  type TokenRef,
 } from '../client-store.ts';
-import { ALIAS, ConfigError, parseQuota, parseRateLimit, type ClientConfig, type Config, type ConfigSource, type Quota, type RateLimitPolicy } from '../config.ts';
+import {
+  ALIAS,
+  type ClientConfig,
+  type Config,
+  ConfigError,
+  type ConfigSource,
+  parseQuota,
+  parseRateLimit,
+  type Quota,
+  type RateLimitPolicy,
+} from '../config.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { sha256 } from '../crypto.ts';
 import { HttpError } from '../errors.ts';
@@ -199,7 +216,13 @@ function asConfig(check: () => unknown): void {
 
 function storedView({ name, models, admin, rate_limit, quota, expires_at, disabled, created_at, updated_at }: StoredClient): ClientView {
   return {
-    name, static: false, models, admin, disabled, created_at, updated_at,
+    name,
+    static: false,
+    models,
+    admin,
+    disabled,
+    created_at,
+    updated_at,
     ...(rate_limit !== undefined && { rate_limit }),
     ...(quota !== undefined && { quota }),
     ...(expires_at !== undefined && { expires_at }),
@@ -220,9 +243,12 @@ function staticView(client: ClientConfig): ClientView {
 
 function policyJson(policy: RateLimitPolicy): unknown {
   switch (policy.kind) {
-    case 'none': return 'none';
-    case 'binding': return policy.binding;
-    case 'global': return { limit: policy.limit, period_seconds: policy.periodSeconds };
+    case 'none':
+      return 'none';
+    case 'binding':
+      return policy.binding;
+    case 'global':
+      return { limit: policy.limit, period_seconds: policy.periodSeconds };
   }
 }
 

@@ -9,13 +9,23 @@
  */
 import { presentedOwner, sameOwner } from '../async-owner.ts';
 import {
-  afterBasetenStatus, afterCancel, isFinal, isRequestId, parseBasetenStatus, parseCancelOutcome, resultFor, statusView,
-  type AsyncRecord, type AsyncResult, type BasetenStatus, type StatusView,
+  type AsyncRecord,
+  type AsyncResult,
+  afterBasetenStatus,
+  afterCancel,
+  type BasetenStatus,
+  isFinal,
+  isRequestId,
+  parseBasetenStatus,
+  parseCancelOutcome,
+  resultFor,
+  type StatusView,
+  statusView,
 } from '../async-status.ts';
 import { forget, lastSeen, remember } from '../async-status-cache.ts';
 import { AsyncStore } from '../async-store.ts';
-import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
-import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { CONTROL_TIMEOUT_MS, callBaseten } from '../baseten.ts';
+import { caller, config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { json } from '../responses.ts';
 import { publicMessage, readSmallJson } from '../upstream-errors.ts';
@@ -57,16 +67,15 @@ export async function cancelAsync(request: GatewayRequest, env: Env): Promise<Re
 async function ownedRequest(request: GatewayRequest, store: AsyncStore): Promise<{ record: AsyncRecord; result?: AsyncResult }> {
   const requestId = String(request.params.request_id);
   // Checked before anything is looked up or sent.
-  if (!isRequestId(requestId)) throw new HttpError('invalid_request', 'an async request id is 1 to 128 letters, digits, \'_\' or \'-\'');
-  const [record, result, owner] = await Promise.all([
-    store.record(requestId),
-    store.result(requestId),
-    presentedOwner(caller(request), request.headers),
-  ]);
+  if (!isRequestId(requestId)) throw new HttpError('invalid_request', "an async request id is 1 to 128 letters, digits, '_' or '-'");
+  const [record, result, owner] = await Promise.all([store.record(requestId), store.result(requestId), presentedOwner(caller(request), request.headers)]);
   // Baseten's path names the model too (/v1/models/{alias}/async_request/{id}): another alias's request is not found there.
   const aliasInPath = request.params.alias;
   if (!record || !sameOwner(record.owner, owner) || (aliasInPath !== undefined && aliasInPath !== record.alias)) {
-    throw new HttpError('not_found', 'no async request with this id for this caller (anonymous callers send the owner_token from the submit in x-async-owner-token)');
+    throw new HttpError(
+      'not_found',
+      'no async request with this id for this caller (anonymous callers send the owner_token from the submit in x-async-owner-token)',
+    );
   }
   request.state.alias = record.alias;
   // A delivery that came before the record was seen here is joined now, if it names the record's target.
@@ -113,9 +122,17 @@ function retryAfterOf(upstream: Response): string {
 
 /** Baseten's status or cancel endpoint for the request, at the target it was sent to. */
 function asyncRequestCall(request: GatewayRequest, record: AsyncRecord, method: 'GET' | 'DELETE', keep: number[] = []): Promise<Response> {
-  return callBaseten(config(request), record, { asyncRequest: record.request_id }, {
-    ...onBehalfOf(request), method, timeoutMs: CONTROL_TIMEOUT_MS, keep,
-  });
+  return callBaseten(
+    config(request),
+    record,
+    { asyncRequest: record.request_id },
+    {
+      ...onBehalfOf(request),
+      method,
+      timeoutMs: CONTROL_TIMEOUT_MS,
+      keep,
+    },
+  );
 }
 
 /** Error and cancel messages come from Baseten and may name its IDs: the alias stands in. */

@@ -6,20 +6,20 @@
  * GET /v1/models/{alias}/async/queue: the target's async queue status.
  */
 import { modelFor } from '../access.ts';
-import { newOwner, type NewOwner } from '../async-owner.ts';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../async-input.ts';
-import { isRequestId, queuedRecord, type AsyncRecord } from '../async-status.ts';
+import { type NewOwner, newOwner } from '../async-owner.ts';
+import { type AsyncRecord, isRequestId, queuedRecord } from '../async-status.ts';
 import { AsyncStore, recordExpiry } from '../async-store.ts';
-import { callBaseten, CONTROL_TIMEOUT_MS } from '../baseten.ts';
+import { CONTROL_TIMEOUT_MS, callBaseten } from '../baseten.ts';
 import { isObject, readJson } from '../body.ts';
-import { validateInput } from '../input-schema.ts';
-import { isWebhookOrigin, type Config, type ModelConfig, type Target } from '../config.ts';
-import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { type Config, isWebhookOrigin, type ModelConfig, type Target } from '../config.ts';
+import { caller, config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { claimKey, idempotencyKeyOf } from '../idempotency.ts';
+import { validateInput } from '../input-schema.ts';
 import { json } from '../responses.ts';
-import { readSmallJson } from '../upstream-errors.ts';
 import { basetenTarget } from '../upstream.ts';
+import { readSmallJson } from '../upstream-errors.ts';
 
 const WEBHOOK_PATH = '/v1/webhooks/baseten';
 /** If the record cannot be written after Baseten accepted, try again in the background (ms after the answer). */
@@ -82,7 +82,11 @@ async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, s
   const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
-    requestId, owner: owner.owner, alias: model.alias, target: basetenTarget(target), nowMs,
+    requestId,
+    owner: owner.owner,
+    alias: model.alias,
+    target: basetenTarget(target),
+    nowMs,
     expiresAt: recordExpiry(nowMs, submission.maxQueueSeconds, cfg.settings.asyncTtlSeconds),
     reconcileAt: Math.ceil(nowMs / 1000) + cfg.settings.asyncReconcileAfterSeconds,
   });
@@ -106,9 +110,16 @@ async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, s
 
 export async function asyncQueue(request: GatewayRequest): Promise<Response> {
   const model = asyncModelFor(request);
-  const upstream = await callBaseten(config(request), model, { action: 'async_queue_status' }, {
-    ...onBehalfOf(request), method: 'GET', timeoutMs: CONTROL_TIMEOUT_MS,
-  });
+  const upstream = await callBaseten(
+    config(request),
+    model,
+    { action: 'async_queue_status' },
+    {
+      ...onBehalfOf(request),
+      method: 'GET',
+      timeoutMs: CONTROL_TIMEOUT_MS,
+    },
+  );
   const answer = await readSmallJson(upstream);
   const queued = isObject(answer) ? answer.num_queued_requests : undefined;
   const inProgress = isObject(answer) ? answer.num_in_progress_requests : undefined;
@@ -144,13 +155,22 @@ function publicBase(cfg: Config, request: Request): string {
 async function queueUpstream(request: GatewayRequest, model: ModelConfig, body: Uint8Array): Promise<{ requestId: string; target: Target }> {
   const behalf = onBehalfOf(request);
   let target = model.target;
-  const upstream = await callBaseten(config(request), model, { action: 'async_predict' }, {
-    ...behalf, body, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
-    onTarget: (label, tried) => {
-      behalf.onTarget?.(label);
-      if (tried) target = tried;
+  const upstream = await callBaseten(
+    config(request),
+    model,
+    { action: 'async_predict' },
+    {
+      ...behalf,
+      body,
+      contentType: 'application/json',
+      callerHeaders: request.headers,
+      timeoutMs: model.timeoutMs,
+      onTarget: (label, tried) => {
+        behalf.onTarget?.(label);
+        if (tried) target = tried;
+      },
     },
-  });
+  );
   const answer = await readSmallJson(upstream);
   const requestId = isObject(answer) ? answer.request_id : undefined;
   if (!isRequestId(requestId)) throw new HttpError('upstream_error', 'Baseten accepted the request but answered no usable request id');

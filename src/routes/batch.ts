@@ -13,9 +13,9 @@ import { jsonText, readAtMost, readJson, utf8 } from '../body.ts';
 import type { ModelConfig } from '../config.ts';
 import { config, type GatewayRequest } from '../context.ts';
 import { HttpError } from '../errors.ts';
+import { labelIndex, targetLabel } from '../failover.ts';
 import { validateInput } from '../input-schema.ts';
 import { mapBounded } from '../pool.ts';
-import { labelIndex, targetLabel } from '../failover.ts';
 import { wholeJson } from '../responses.ts';
 
 /** One row's answer is read up to this much; a bigger one is that row's error. */
@@ -55,7 +55,12 @@ export async function batch(request: GatewayRequest, env: Env): Promise<Response
   await admitMore(request, env, sent - 1);
   const deadline = AbortSignal.timeout(model.timeoutMs);
   const run: BatchRun = {
-    request, model, deadline, signal: AbortSignal.any([deadline, request.signal]), budgetBytes: BATCH_ANSWER_MAX_BYTES, furthestTarget: -1,
+    request,
+    model,
+    deadline,
+    signal: AbortSignal.any([deadline, request.signal]),
+    budgetBytes: BATCH_ANSWER_MAX_BYTES,
+    furthestTarget: -1,
   };
   const results = await mapBounded(rows, settings.batchConcurrency, async (row, i) => {
     const error = invalid[i];
@@ -98,27 +103,39 @@ async function predictRow(run: BatchRun, row: unknown, served: { target?: string
   if (signal.aborted) return { error: stopped(run) };
   try {
     // A row's Baseten status is not the batch's: none is noted for the log line.
-    const upstream = await callBaseten(config(request), model, { action: 'predict' }, {
-      requestId: request.state.requestId, callerHeaders: request.headers, body: JSON.stringify(row), contentType: 'application/json', timeoutMs: model.timeoutMs, signal,
-      waitUntil: request.state.waitUntil,
-      onTarget: (label) => {
-        served.target = label;
-        if (label !== 'none') run.furthestTarget = Math.max(run.furthestTarget, labelIndex(label));
+    const upstream = await callBaseten(
+      config(request),
+      model,
+      { action: 'predict' },
+      {
+        requestId: request.state.requestId,
+        callerHeaders: request.headers,
+        body: JSON.stringify(row),
+        contentType: 'application/json',
+        timeoutMs: model.timeoutMs,
+        signal,
+        waitUntil: request.state.waitUntil,
+        onTarget: (label) => {
+          served.target = label;
+          if (label !== 'none') run.furthestTarget = Math.max(run.furthestTarget, labelIndex(label));
+        },
       },
-    });
+    );
     const bytes = await readAtMost(upstream.body, ROW_ANSWER_MAX_BYTES);
     if (!bytes) return { error: new HttpError('upstream_error', `Baseten's answer is larger than ${ROW_ANSWER_MAX_BYTES} bytes`) };
     const text = utf8(bytes);
-    if (text === undefined || !jsonText(text)) return { error: new HttpError('upstream_error', `Baseten answered ${upstream.status} with a body that is not JSON`) };
+    if (text === undefined || !jsonText(text))
+      return { error: new HttpError('upstream_error', `Baseten answered ${upstream.status} with a body that is not JSON`) };
     // Decoding dropped any byte order mark, which must not land in the middle of the batch's answer.
     const output = new TextEncoder().encode(text);
     run.budgetBytes -= output.byteLength;
-    if (run.budgetBytes < 0) return { error: new HttpError('payload_too_large', `the batch's answers passed ${BATCH_ANSWER_MAX_BYTES} bytes: send fewer rows per batch`) };
+    if (run.budgetBytes < 0)
+      return { error: new HttpError('payload_too_large', `the batch's answers passed ${BATCH_ANSWER_MAX_BYTES} bytes: send fewer rows per batch`) };
     return { output };
   } catch (err) {
     if (signal.aborted) return { error: stopped(run) };
     if (err instanceof HttpError) return { error: err };
-    return { error: new HttpError('upstream_error', 'Baseten\'s answer broke off') };
+    return { error: new HttpError('upstream_error', "Baseten's answer broke off") };
   }
 }
 

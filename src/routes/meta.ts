@@ -13,9 +13,7 @@ export function healthz(): Response {
 /** OpenAI's list shape, so `client.models.list()` works; only aliases this caller may use. */
 export function listModels(request: GatewayRequest): Response {
   const who = caller(request);
-  const data = [...config(request).models.values()]
-    .filter((model) => who.canUse(model))
-    .map(modelObject);
+  const data = [...config(request).models.values()].filter((model) => who.canUse(model)).map(modelObject);
   return json({ object: 'list', data });
 }
 

@@ -9,13 +9,13 @@
 import { authorizeModel } from '../auth.ts';
 import { callBaseten } from '../baseten.ts';
 import { isObject, mediaType, readJson } from '../body.ts';
-import { answered, withCache, type Answered } from '../cache.ts';
+import { type Answered, answered, withCache } from '../cache.ts';
 import type { Config, ModelConfig, Target } from '../config.ts';
-import { caller, config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { caller, config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { memberSpans, prependMember, replaceMember, replaceSpans } from '../json-member.ts';
-import { sseResponse } from '../sse.ts';
 import { relay } from '../responses.ts';
+import { sseResponse } from '../sse.ts';
 import { tapEvents, tapJson, UsageTap } from '../usage-tap.ts';
 
 export type OpenAIEndpoint = 'chat/completions' | 'completions' | 'embeddings';
@@ -50,25 +50,48 @@ async function forwardOpenAI(request: GatewayRequest, ctx: ExecutionContext, end
 }
 
 async function callEngine(
-  request: GatewayRequest, model: ModelConfig, endpoint: OpenAIEndpoint, bodyFor: (target: Target) => string, askUsage: boolean,
+  request: GatewayRequest,
+  model: ModelConfig,
+  endpoint: OpenAIEndpoint,
+  bodyFor: (target: Target) => string,
+  askUsage: boolean,
 ): Promise<Answered> {
   const cfg = config(request);
   const startedMs = Date.now();
-  const upstream = await callBaseten(cfg, model, { openai: endpoint }, {
-    ...onBehalfOf(request), bodyFor, contentType: 'application/json', callerHeaders: request.headers, timeoutMs: model.timeoutMs,
-  });
+  const upstream = await callBaseten(
+    cfg,
+    model,
+    { openai: endpoint },
+    {
+      ...onBehalfOf(request),
+      bodyFor,
+      contentType: 'application/json',
+      callerHeaders: request.headers,
+      timeoutMs: model.timeoutMs,
+    },
+  );
   const tap = new UsageTap();
   request.state.usage = tap;
   if (mediaType(upstream) !== 'text/event-stream') return answered(upstream, relay(new Response(upstream.body && tapJson(upstream.body, tap), upstream)));
-  return answered(upstream, sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
-    keepAliveMs: cfg.settings.sseKeepAliveMs,
-    // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
-    firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
-    idleMs: model.timeoutMs,
-    onIdle: () => console.log(JSON.stringify({
-      level: 'warn', request_id: request.state.requestId, alias: model.alias, event: 'stream_cut_idle', idle_ms: model.timeoutMs,
-    })),
-  }));
+  return answered(
+    upstream,
+    sseResponse(new Response(upstream.body && tapEvents(upstream.body, tap, askUsage), upstream), {
+      keepAliveMs: cfg.settings.sseKeepAliveMs,
+      // timeout_ms counts to the first byte, then applies to each silence; never to the whole stream.
+      firstByteMs: Math.max(1, model.timeoutMs - (Date.now() - startedMs)),
+      idleMs: model.timeoutMs,
+      onIdle: () =>
+        console.log(
+          JSON.stringify({
+            level: 'warn',
+            request_id: request.state.requestId,
+            alias: model.alias,
+            event: 'stream_cut_idle',
+            idle_ms: model.timeoutMs,
+          }),
+        ),
+    }),
+  );
 }
 
 /**

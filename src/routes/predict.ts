@@ -4,7 +4,7 @@ import { callBaseten } from '../baseten.ts';
 import { binaryBody, bodyKind, readJson } from '../body.ts';
 import { answered, withCache } from '../cache.ts';
 import type { ModelConfig } from '../config.ts';
-import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { replayBufferBytes } from '../failover.ts';
 import { validateInput } from '../input-schema.ts';
@@ -30,7 +30,16 @@ export async function predict(request: GatewayRequest, _env: Env, ctx: Execution
 }
 
 function postPredict(request: GatewayRequest, model: ModelConfig, body: BodyInit | null, contentType: string): Promise<Response> {
-  return callBaseten(config(request), model, { action: 'predict' }, {
-    ...onBehalfOf(request), body, contentType, callerHeaders: request.headers, timeoutMs: model.timeoutMs,
-  });
+  return callBaseten(
+    config(request),
+    model,
+    { action: 'predict' },
+    {
+      ...onBehalfOf(request),
+      body,
+      contentType,
+      callerHeaders: request.headers,
+      timeoutMs: model.timeoutMs,
+    },
+  );
 }

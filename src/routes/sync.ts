@@ -5,7 +5,7 @@
 import { modelFor } from '../access.ts';
 import { callBaseten } from '../baseten.ts';
 import { binaryBody } from '../body.ts';
-import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { HttpError } from '../errors.ts';
 import { replayBufferBytes } from '../failover.ts';
 import { relay } from '../responses.ts';
@@ -20,9 +20,18 @@ export async function sync(request: GatewayRequest): Promise<Response> {
   if (route === undefined) throw new HttpError('not_found', `route not available for model "${model.alias}"`);
   // Streamed like a binary predict body: a custom server's upload may be as large as the cap allows.
   const body = BODYLESS_METHODS.has(request.method) ? null : await binaryBody(request, model.maxBodyBytes, replayBufferBytes(model));
-  const upstream = await callBaseten(config(request), model, { action: 'sync', rest: route + url.search }, {
-    ...onBehalfOf(request), method: request.method, body, callerHeaders: request.headers, timeoutMs: model.timeoutMs,
-  });
+  const upstream = await callBaseten(
+    config(request),
+    model,
+    { action: 'sync', rest: route + url.search },
+    {
+      ...onBehalfOf(request),
+      method: request.method,
+      body,
+      callerHeaders: request.headers,
+      timeoutMs: model.timeoutMs,
+    },
+  );
   return relay(upstream);
 }
 

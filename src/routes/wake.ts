@@ -1,6 +1,6 @@
 /** POST /v1/models/{alias}/wake: admin clients (the route's access) wake the target's deployment ahead of traffic. */
 import { modelFor } from '../access.ts';
-import { config, onBehalfOf, type GatewayRequest } from '../context.ts';
+import { config, type GatewayRequest, onBehalfOf } from '../context.ts';
 import { json } from '../responses.ts';
 import { wakeModel } from '../wake.ts';
 

@@ -10,7 +10,7 @@ import { resultOf } from '../async-status.ts';
 import { AsyncStore, dueKey } from '../async-store.ts';
 import { readCapped } from '../body.ts';
 import { config, type GatewayRequest } from '../context.ts';
-import { HttpError, type ErrorType } from '../errors.ts';
+import { type ErrorType, HttpError } from '../errors.ts';
 import { json } from '../responses.ts';
 import { sameTarget, verifyWebhook, type WebhookVerdict } from '../webhook-verify.ts';
 

@@ -16,5 +16,9 @@ export const HARDENING_MODELS = {
 
 export const HARDENING_RATE_LIMIT_CLIENTS = {
   batcher: { token_sha256: 'b218a212562d5f39719862b24a3bbae7d3c1090444f6e8686290a5dfd45fdd42', models: ['echo'], rate_limit: 'RATE_LIMITER_STRICT' },
-  'global-batcher': { token_sha256: 'bddedc3398dbc7c05611499193bf064c6cef9f9c1080e0c07ac8a7019e50c5e7', models: ['echo'], rate_limit: { limit: 3, period_seconds: 3600 } },
+  'global-batcher': {
+    token_sha256: 'bddedc3398dbc7c05611499193bf064c6cef9f9c1080e0c07ac8a7019e50c5e7',
+    models: ['echo'],
+    rate_limit: { limit: 3, period_seconds: 3600 },
+  },
 };

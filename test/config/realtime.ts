@@ -12,11 +12,16 @@ export const REALTIME_MODELS = {
   'regional-chain': { chain_id: 'rch001', environment: 'staging', regional: true },
   /** A dedicated engine falling back to a Model API, and the reverse. */
   'llm-to-api': {
-    model_id: 'rfa001', environment: 'production', openai: { served_model_name: 'org/rt-llm' },
-    fallbacks: [{ model_api: 'deepseek-ai/DeepSeek-V3.1' }] as Record<string, string>[], breaker: AMPLE_BREAKER,
+    model_id: 'rfa001',
+    environment: 'production',
+    openai: { served_model_name: 'org/rt-llm' },
+    fallbacks: [{ model_api: 'deepseek-ai/DeepSeek-V3.1' }] as Record<string, string>[],
+    breaker: AMPLE_BREAKER,
   },
   'api-to-llm': {
-    model_api: 'deepseek-ai/DeepSeek-V3.1', openai: { served_model_name: 'org/rt-llm' },
-    fallbacks: [{ model_id: 'rfa002', environment: 'production' }] as Record<string, string>[], breaker: AMPLE_BREAKER,
+    model_api: 'deepseek-ai/DeepSeek-V3.1',
+    openai: { served_model_name: 'org/rt-llm' },
+    fallbacks: [{ model_id: 'rfa002', environment: 'production' }] as Record<string, string>[],
+    breaker: AMPLE_BREAKER,
   },
 };

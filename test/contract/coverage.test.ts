@@ -17,9 +17,9 @@ describe('the worker tests against the route table', () => {
   it('saw every route answer with a documented status, a success among them', async () => {
     const statuses = await seen();
     expect(statuses.size, 'no answers were reported: run the worker project in the same vitest run').toBeGreaterThan(0);
-    const unexercised = ROUTES
-      .filter((route) => !(statuses.get(route.operationId) ?? []).some((status) => status < 300))
-      .map((route) => `${route.method.toUpperCase()} ${route.path} (seen: ${statuses.get(route.operationId)?.join(', ') ?? 'nothing'})`);
+    const unexercised = ROUTES.filter((route) => !(statuses.get(route.operationId) ?? []).some((status) => status < 300)).map(
+      (route) => `${route.method.toUpperCase()} ${route.path} (seen: ${statuses.get(route.operationId)?.join(', ') ?? 'nothing'})`,
+    );
     expect(unexercised).toEqual([]);
   });
 });

@@ -33,7 +33,11 @@ function api(path: string, init: RequestInit & { token?: keyof typeof TOKENS } =
 }
 
 async function submit(alias: string, modelInput: unknown): Promise<{ request_id: string; status_url: string }> {
-  const res = await api(`/v1/models/${alias}/async`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model_input: modelInput }) });
+  const res = await api(`/v1/models/${alias}/async`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model_input: modelInput }),
+  });
   expect(res.status).toBe(201);
   return res.json();
 }
@@ -65,7 +69,7 @@ describe('async round trip under wrangler dev', () => {
     expect(delivery!.status).toBe(200);
   });
 
-  it('delivers a failure\'s errors, without output', async () => {
+  it("delivers a failure's errors, without output", async () => {
     const accepted = await submit('asyncmodel', { fake: { fail: true, message: 'boom' } });
     const view = await finalView(accepted.request_id);
     expect(view).toMatchObject({ status: 'FAILED', errors: [{ code: 'MODEL_PREDICT_ERROR', message: 'boom' }] });
@@ -99,9 +103,12 @@ describe('async round trip under wrangler dev', () => {
     expect(deliveriesFor(accepted.request_id).map((d) => d.status)).toEqual([200, 200]);
 
     const captured = deliveriesFor(accepted.request_id)[0]!;
-    const replay = (body: string) => fetch(`${gateway.url}/v1/webhooks/baseten`, {
-      method: 'POST', body, headers: { 'content-type': 'application/json', 'x-baseten-signature': captured.signature! },
-    });
+    const replay = (body: string) =>
+      fetch(`${gateway.url}/v1/webhooks/baseten`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'x-baseten-signature': captured.signature! },
+      });
     expect((await replay(captured.body)).status).toBe(200);
     expect((await replay(captured.body.replace('"once"', '"twice"'))).status).toBe(401);
     expect(await finalView(accepted.request_id)).toEqual(first);
@@ -132,9 +139,12 @@ describe('async round trip under wrangler dev', () => {
   });
 
   it('replays an Idempotency-Key retry with the first answer', async () => {
-    const send = () => api('/v1/models/asyncmodel/async', {
-      method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-retry-1' }, body: JSON.stringify({ model_input: { prompt: 'once' } }),
-    });
+    const send = () =>
+      api('/v1/models/asyncmodel/async', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'e2e-retry-1' },
+        body: JSON.stringify({ model_input: { prompt: 'once' } }),
+      });
     const first = await send();
     const again = await send();
     expect([first.status, again.status]).toEqual([201, 201]);
@@ -154,7 +164,9 @@ describe('async round trip under wrangler dev', () => {
   // Last: it moves the fake's clock two hours on, past Baseten's one-hour memory of finished requests.
   it('the cron makes a request whose webhook never came, and that Baseten has forgotten, EXPIRED with the reason', async () => {
     const accepted = await submit('asyncmodel', { fake: { queue_ms: 0, run_ms: 0, never_deliver: true } });
-    await expect.poll(async () => ((await (await fetch(`${gateway.fake.url}/__fake/async/${accepted.request_id}`)).json()) as { status: string }).status).toBe('SUCCEEDED');
+    await expect
+      .poll(async () => ((await (await fetch(`${gateway.fake.url}/__fake/async/${accepted.request_id}`)).json()) as { status: string }).status)
+      .toBe('SUCCEEDED');
     await fetch(`${gateway.fake.url}/__fake/clock`, { method: 'POST', body: JSON.stringify({ advance_ms: 2 * 3_600_000 }) });
     const before = (await (await api(`/v1/async/${accepted.request_id}`)).json()) as View;
     expect(before.final).toBe(false);
@@ -168,6 +180,8 @@ describe('async round trip under wrangler dev', () => {
     await expect.poll(async () => (await fireCron()).final, { timeout: 10_000, interval: 500 }).toBe(true);
     const view = await finalView(accepted.request_id);
     expect(view).toMatchObject({ status: 'EXPIRED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] });
-    expect(gateway.logs()).toMatch(new RegExp(`"event":"async_reconcile".*"async_request_id":"${accepted.request_id}","outcome":"finalized","status":"EXPIRED"`));
+    expect(gateway.logs()).toMatch(
+      new RegExp(`"event":"async_reconcile".*"async_request_id":"${accepted.request_id}","outcome":"finalized","status":"EXPIRED"`),
+    );
   });
 });

@@ -11,8 +11,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalGateway } from '../../tools/local-gateway.mjs';
@@ -64,11 +64,15 @@ describe('the Performance Client (npm), base URL and key changed only', () => {
   // Baseten's base URLs were https://model-bei001.api.baseten.co/environments/production/sync and the like.
   const bases = [
     ['a "bei" alias', () => `${proxy.url}/v1/models/embed/sync`, '/model-bei001/environments/production/sync'],
-    ['a model alias, in Baseten\'s own path shape', () => `${proxy.url}/v1/models/ranker/environments/production/sync`, '/model-bei002/environments/production/sync'],
+    [
+      "a model alias, in Baseten's own path shape",
+      () => `${proxy.url}/v1/models/ranker/environments/production/sync`,
+      '/model-bei002/environments/production/sync',
+    ],
   ] as const;
 
   describe.each(bases)('against %s', (_name, base, upstream) => {
-    it('embeds, in batches, with each input\'s vector in order', async () => {
+    it("embeds, in batches, with each input's vector in order", async () => {
       const client = new PerformanceClient(base(), TOKEN);
       const before = gateway.fake.requests.length;
       const result = await client.embed(['one', 'two', 'three'], 'my-model', null, null, null, null, 2, CLIENT_TIMEOUT_S);
@@ -150,21 +154,88 @@ interface Recorded {
 }
 
 const RECORDED: Recorded[] = [
-  { name: 'docs: production predict', alias: 'echo', method: 'POST', path: '/production/predict', body: { prompt: 'hi' }, status: 200, upstream: '/model-abc123/environments/production/predict' },
-  { name: 'SDK: environment predict', alias: 'echo', method: 'POST', path: '/environments/production/predict', body: { prompt: 'hi' }, status: 200, upstream: '/model-abc123/environments/production/predict' },
-  { name: 'truss predict: a pinned deployment', alias: 'pinned', method: 'POST', path: '/deployment/q4w8e/predict', body: { prompt: 'hi' }, status: 200, upstream: '/model-abc123/deployment/q4w8e/predict' },
-  { name: 'truss predict: the development deployment', alias: 'draft', method: 'POST', path: '/development/predict', body: { prompt: 'hi' }, status: 200, upstream: '/model-dev456/development/predict' },
-  { name: 'SDK: regional predict', alias: 'echo', method: 'POST', path: '/predict', body: { prompt: 'hi' }, status: 200, upstream: '/model-abc123/environments/production/predict' },
-  { name: 'docs: chain run_remote', alias: 'pipeline', method: 'POST', path: '/production/run_remote', body: { text: 'hi' }, status: 200, upstream: '/chain-xyz789/environments/production/run_remote' },
-  { name: 'docs: custom server route', alias: 'custom', method: 'GET', path: '/environments/production/sync/health', status: 200, upstream: '/model-srv001/environments/production/sync/health' },
-  { name: 'SDK: queue status', alias: 'echo', method: 'GET', path: '/production/async_queue_status', status: 200, upstream: '/model-abc123/environments/production/async_queue_status' },
   {
-    name: 'SDK: wake (an admin key)', alias: 'echo', method: 'POST', path: '/production/wake',
-    headers: { authorization: `Api-Key ${ADMIN_TOKEN}` }, status: 202, upstream: '/model-abc123/environments/production/wake',
+    name: 'docs: production predict',
+    alias: 'echo',
+    method: 'POST',
+    path: '/production/predict',
+    body: { prompt: 'hi' },
+    status: 200,
+    upstream: '/model-abc123/environments/production/predict',
+  },
+  {
+    name: 'SDK: environment predict',
+    alias: 'echo',
+    method: 'POST',
+    path: '/environments/production/predict',
+    body: { prompt: 'hi' },
+    status: 200,
+    upstream: '/model-abc123/environments/production/predict',
+  },
+  {
+    name: 'truss predict: a pinned deployment',
+    alias: 'pinned',
+    method: 'POST',
+    path: '/deployment/q4w8e/predict',
+    body: { prompt: 'hi' },
+    status: 200,
+    upstream: '/model-abc123/deployment/q4w8e/predict',
+  },
+  {
+    name: 'truss predict: the development deployment',
+    alias: 'draft',
+    method: 'POST',
+    path: '/development/predict',
+    body: { prompt: 'hi' },
+    status: 200,
+    upstream: '/model-dev456/development/predict',
+  },
+  {
+    name: 'SDK: regional predict',
+    alias: 'echo',
+    method: 'POST',
+    path: '/predict',
+    body: { prompt: 'hi' },
+    status: 200,
+    upstream: '/model-abc123/environments/production/predict',
+  },
+  {
+    name: 'docs: chain run_remote',
+    alias: 'pipeline',
+    method: 'POST',
+    path: '/production/run_remote',
+    body: { text: 'hi' },
+    status: 200,
+    upstream: '/chain-xyz789/environments/production/run_remote',
+  },
+  {
+    name: 'docs: custom server route',
+    alias: 'custom',
+    method: 'GET',
+    path: '/environments/production/sync/health',
+    status: 200,
+    upstream: '/model-srv001/environments/production/sync/health',
+  },
+  {
+    name: 'SDK: queue status',
+    alias: 'echo',
+    method: 'GET',
+    path: '/production/async_queue_status',
+    status: 200,
+    upstream: '/model-abc123/environments/production/async_queue_status',
+  },
+  {
+    name: 'SDK: wake (an admin key)',
+    alias: 'echo',
+    method: 'POST',
+    path: '/production/wake',
+    headers: { authorization: `Api-Key ${ADMIN_TOKEN}` },
+    status: 202,
+    upstream: '/model-abc123/environments/production/wake',
   },
 ];
 
-describe('Baseten\'s recorded requests, replayed against the gateway', () => {
+describe("Baseten's recorded requests, replayed against the gateway", () => {
   it.each(RECORDED)('$name: $method $path', async ({ alias, method, path, headers, body, status, upstream }) => {
     const id = `replay-${randomUUID()}`;
     const res = await fetch(`${gateway.url}/v1/models/${alias}${path}`, {
@@ -178,7 +249,7 @@ describe('Baseten\'s recorded requests, replayed against the gateway', () => {
     expect(sent.map((r) => r.path)).toEqual([upstream]);
   });
 
-  it('SDK: async predict, status, cancel, in Baseten\'s field names', async () => {
+  it("SDK: async predict, status, cancel, in Baseten's field names", async () => {
     const submit = await fetch(`${gateway.url}/v1/models/echo/environments/production/async_predict`, {
       method: 'POST',
       headers: PYTHON_HEADERS,
@@ -188,21 +259,30 @@ describe('Baseten\'s recorded requests, replayed against the gateway', () => {
     const { request_id: requestId, ...rest } = (await submit.json()) as { request_id: string };
     expect(rest).toEqual({});
     const status = await fetch(`${gateway.url}/v1/models/echo/async_request/${requestId}`, { headers: PYTHON_HEADERS });
-    expect(await status.json()).toMatchObject({ request_id: requestId, model_id: 'echo', deployment_id: 'echo', status: 'QUEUED', webhook_status: 'PENDING', errors: [] });
+    expect(await status.json()).toMatchObject({
+      request_id: requestId,
+      model_id: 'echo',
+      deployment_id: 'echo',
+      status: 'QUEUED',
+      webhook_status: 'PENDING',
+      errors: [],
+    });
     const cancel = await fetch(`${gateway.url}/v1/models/echo/async_request/${requestId}`, { method: 'DELETE', headers: PYTHON_HEADERS });
     expect(await cancel.json()).toMatchObject({ request_id: requestId, canceled: true });
   });
 
   it('Api-Key and Bearer fail a bad token the same way', async () => {
-    const answers = await Promise.all(['Api-Key', 'Bearer'].map(async (scheme) => {
-      const res = await fetch(`${gateway.url}/v1/models/echo/production/predict`, {
-        method: 'POST',
-        headers: { ...PYTHON_HEADERS, authorization: `${scheme} not-a-client-token-0123456789` },
-        body: '{}',
-      });
-      const { error } = (await res.json()) as { error: { type: string; message: string } };
-      return [res.status, error.type, error.message];
-    }));
+    const answers = await Promise.all(
+      ['Api-Key', 'Bearer'].map(async (scheme) => {
+        const res = await fetch(`${gateway.url}/v1/models/echo/production/predict`, {
+          method: 'POST',
+          headers: { ...PYTHON_HEADERS, authorization: `${scheme} not-a-client-token-0123456789` },
+          body: '{}',
+        });
+        const { error } = (await res.json()) as { error: { type: string; message: string } };
+        return [res.status, error.type, error.message];
+      }),
+    );
     expect(answers[0]).toEqual([401, 'unauthorized', expect.stringContaining('unknown token')]);
     expect(answers[1]).toEqual(answers[0]);
   });
@@ -226,8 +306,8 @@ describe('framing under wrangler dev, for a caller that accepts gzip and br', ()
   const asked = { 'accept-encoding': 'gzip, deflate, br', authorization: `Api-Key ${TOKEN}`, 'content-type': 'application/json' };
 
   it.each([
-    ['a model\'s JSON answer', 'POST', '/v1/models/echo/production/predict', JSON.stringify({ prompt: 'x'.repeat(4000) })],
-    ['the gateway\'s own JSON', 'GET', '/v1/models', undefined],
+    ["a model's JSON answer", 'POST', '/v1/models/echo/production/predict', JSON.stringify({ prompt: 'x'.repeat(4000) })],
+    ["the gateway's own JSON", 'GET', '/v1/models', undefined],
     ['an error', 'POST', '/v1/models/nope/predict', '{}'],
   ])('%s keeps its Content-Length, uncompressed (truss predict reads a chunked answer as a stream)', async (_name, method, path, body) => {
     const res = await rawRequest(`${gateway.url}${path}`, { method, headers: asked, body });
@@ -239,7 +319,9 @@ describe('framing under wrangler dev, for a caller that accepts gzip and br', ()
 
   it('a stream stays chunked', async () => {
     const res = await rawRequest(`${gateway.url}/v1/models/echo/predict`, {
-      method: 'POST', headers: asked, body: JSON.stringify({ fake: { stream: { chunks: 3, chunk_bytes: 8, delay_ms: 20 } } }),
+      method: 'POST',
+      headers: asked,
+      body: JSON.stringify({ fake: { stream: { chunks: 3, chunk_bytes: 8, delay_ms: 20 } } }),
     });
     expect(res.status).toBe(200);
     expect(res.headers['transfer-encoding']).toBe('chunked');
@@ -247,11 +329,12 @@ describe('framing under wrangler dev, for a caller that accepts gzip and br', ()
   });
 });
 
-describe('the official openai client\'s retries', () => {
-  it('does not retry a model\'s 400 with its default two retries: one upstream call', async () => {
+describe("the official openai client's retries", () => {
+  it("does not retry a model's 400 with its default two retries: one upstream call", async () => {
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: TOKEN, maxRetries: 2 });
     const id = `no-retry-${randomUUID()}`;
-    const error = await client.post('/models/echo/predict', { body: { fake: { status: 400, message: 'bad input' } }, headers: { 'x-request-id': id } })
+    const error = await client
+      .post('/models/echo/predict', { body: { fake: { status: 400, message: 'bad input' } }, headers: { 'x-request-id': id } })
       .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     const sent = gateway.fake.requests.filter((r) => r.headers['x-request-id'] === id);
@@ -274,9 +357,11 @@ async function startH2cProxy(target: string): Promise<H2cProxy> {
   const server = http2.createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const headers = Object.fromEntries(Object.entries(req.headers)
-      .filter(([name]) => !name.startsWith(':') && !HOP_HEADERS.has(name))
-      .map(([name, value]) => [name, String(value)]));
+    const headers = Object.fromEntries(
+      Object.entries(req.headers)
+        .filter(([name]) => !name.startsWith(':') && !HOP_HEADERS.has(name))
+        .map(([name, value]) => [name, String(value)]),
+    );
     seen.push({ method: req.method, path: req.url, headers });
     try {
       const upstream = await fetch(`${target}${req.url}`, { method: req.method, headers, body: chunks.length > 0 ? Buffer.concat(chunks) : undefined });

@@ -10,7 +10,13 @@ import { startLocalGateway } from '../../tools/local-gateway.mjs';
 const SERVED_NAME = 'Qwen/Qwen2.5-3B-Instruct';
 const MODELS = {
   cached: { model_id: 'cache01', environment: 'production', public: true, cache: { ttl_seconds: 60, streams: true } },
-  'cached-chat': { model_id: 'llm001', environment: 'production', public: true, openai: { served_model_name: SERVED_NAME }, cache: { ttl_seconds: 60, streams: true } },
+  'cached-chat': {
+    model_id: 'llm001',
+    environment: 'production',
+    public: true,
+    openai: { served_model_name: SERVED_NAME },
+    cache: { ttl_seconds: 60, streams: true },
+  },
 };
 
 type Gateway = Awaited<ReturnType<typeof startLocalGateway>>;

@@ -28,7 +28,7 @@ async function curl(...args: string[]) {
 }
 
 function workerdPeakRssKb(): number {
-  const pids = (gateway.process.pid ? listDescendants(gateway.process.pid) : []);
+  const pids = gateway.process.pid ? listDescendants(gateway.process.pid) : [];
   let peak = 0;
   for (const pid of pids) {
     try {
@@ -44,25 +44,37 @@ function workerdPeakRssKb(): number {
 
 function listDescendants(pid: number): number[] {
   const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  return [pid, ...children.flatMap((child) => {
-    try {
-      return listDescendants(child);
-    } catch {
-      return [];
-    }
-  })];
+  return [
+    pid,
+    ...children.flatMap((child) => {
+      try {
+        return listDescendants(child);
+      } catch {
+        return [];
+      }
+    }),
+  ];
 }
 
 describe('gateway under wrangler dev', () => {
-  it('answers a predict from curl with the fake upstream\'s echo', async () => {
+  it("answers a predict from curl with the fake upstream's echo", async () => {
     const out = await curl(`${gateway.url}/v1/models/echo/predict`, '-H', 'content-type: application/json', '-d', '{"prompt":"hello"}');
     expect(JSON.parse(out)).toMatchObject({ input: { prompt: 'hello' } });
   });
 
   it('streams chunked: the first byte arrives long before the last chunk is sent', async () => {
     const body = JSON.stringify({ fake: { stream: { chunks: 4, chunk_bytes: 32, delay_ms: 700 } } });
-    const out = await curl('-N', '-i', `${gateway.url}/v1/models/echo/predict`, '-H', 'content-type: application/json', '-d', body,
-      '-w', '\n%{time_starttransfer} %{time_total}');
+    const out = await curl(
+      '-N',
+      '-i',
+      `${gateway.url}/v1/models/echo/predict`,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      body,
+      '-w',
+      '\n%{time_starttransfer} %{time_total}',
+    );
     expect(out).toMatch(/transfer-encoding: chunked/i);
     const [ttfb, total] = out.trim().split('\n').at(-1)!.split(' ').map(Number);
     // The fake spends 3 × 700 ms between chunks: a buffering gateway would show
@@ -74,8 +86,18 @@ describe('gateway under wrangler dev', () => {
   it('cancels the upstream request when curl goes away mid-stream', async () => {
     const id = `disconnect-${Date.now()}`;
     const body = JSON.stringify({ fake: { stream: { chunks: 100, chunk_bytes: 32, delay_ms: 100 } } });
-    await curl('-N', '--max-time', '1', `${gateway.url}/v1/models/echo/predict`, '-H', 'content-type: application/json',
-      '-H', `x-request-id: ${id}`, '-d', body).catch(() => undefined);
+    await curl(
+      '-N',
+      '--max-time',
+      '1',
+      `${gateway.url}/v1/models/echo/predict`,
+      '-H',
+      'content-type: application/json',
+      '-H',
+      `x-request-id: ${id}`,
+      '-d',
+      body,
+    ).catch(() => undefined);
     let entry: (typeof gateway.fake.requests)[number] | undefined;
     for (let i = 0; i < 50; i++) {
       entry = gateway.fake.requests.find((r) => r.headers['x-request-id'] === id);
@@ -85,12 +107,13 @@ describe('gateway under wrangler dev', () => {
     expect(entry?.aborted).toBe(true);
   });
 
-  it('passes 100 MB through without workerd\'s memory growing with the answer', async () => {
-    const stream = (megabytes: number) => fetch(`${gateway.url}/v1/models/echo/predict`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ fake: { stream: { chunks: megabytes, chunk_bytes: 1024 * 1024 } } }),
-    });
+  it("passes 100 MB through without workerd's memory growing with the answer", async () => {
+    const stream = (megabytes: number) =>
+      fetch(`${gateway.url}/v1/models/echo/predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ fake: { stream: { chunks: megabytes, chunk_bytes: 1024 * 1024 } } }),
+      });
     const drain = async (res: Response) => {
       let total = 0;
       const reader = res.body!.getReader();
@@ -117,7 +140,16 @@ describe('gateway under wrangler dev', () => {
     const outputs = await Promise.all([
       curl('-i', `${gateway.url}/v1/models`, '-H', 'authorization: Bearer dev-token-change-me'),
       curl('-i', `${gateway.url}/v1/models/echo/predict`, '-H', 'content-type: application/json', '-d', '{"fake":{"status":401,"message":"bad key"}}'),
-      curl('-i', `${gateway.url}/v1/models/draft/predict`, '-H', 'authorization: Bearer dev-token-change-me', '-H', 'content-type: application/json', '-d', '{}'),
+      curl(
+        '-i',
+        `${gateway.url}/v1/models/draft/predict`,
+        '-H',
+        'authorization: Bearer dev-token-change-me',
+        '-H',
+        'content-type: application/json',
+        '-d',
+        '{}',
+      ),
     ]);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const logs = gateway.logs();

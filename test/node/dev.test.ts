@@ -4,7 +4,7 @@
  * and a deploy preflight that refuses what no one could call.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -45,14 +45,16 @@ const check = (config: string, ...args: string[]) => tool('tools/check-config.mj
 
 /** Processes whose command line names this port: wrangler, workerd and the fake all carry it. */
 function processesOn(port: number): string[] {
-  return readdirSync('/proc').filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid).flatMap((pid) => {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      return cmd.includes(`:${port}`) || cmd.includes(` ${port} `) || cmd.includes(`PORT=${port}`) ? [cmd] : [];
-    } catch {
-      return [];
-    }
-  });
+  return readdirSync('/proc')
+    .filter((pid) => /^\d+$/.test(pid) && Number(pid) !== process.pid)
+    .flatMap((pid) => {
+      try {
+        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return cmd.includes(`:${port}`) || cmd.includes(` ${port} `) || cmd.includes(`PORT=${port}`) ? [cmd] : [];
+      } catch {
+        return [];
+      }
+    });
 }
 
 async function listening(port: number): Promise<boolean> {
@@ -70,7 +72,7 @@ describe('npm run dev', () => {
     expect(code).toBe(1);
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(out).toContain('MODELS: invalid JSON at line 1, column 57 (offset 56): Expected double-quoted property name');
-    expect(out).toContain('values in .dev.vars replace wrangler.toml\'s: MODELS');
+    expect(out).toContain("values in .dev.vars replace wrangler.toml's: MODELS");
     expect(out).not.toMatch(/^\s+at /m);
   });
 
@@ -81,39 +83,53 @@ describe('npm run dev', () => {
     try {
       const { code, out } = await tool('tools/dev.mjs', [], { PORT: String(port), FAKE_BASETEN_PORT: String(await freePort()) });
       expect(code).toBe(1);
-      expect(out.trim().split('\n')).toEqual([`npm run dev: port ${port} is already in use (another npm run dev?): stop it, or choose another with PORT=<port> npm run dev`]);
+      expect(out.trim().split('\n')).toEqual([
+        `npm run dev: port ${port} is already in use (another npm run dev?): stop it, or choose another with PORT=<port> npm run dev`,
+      ]);
     } finally {
       busy.close();
     }
   });
 
   // Ctrl+C in a terminal signals the whole foreground process group; wrangler runs in a group of its own.
-  it.each([['while wrangler is starting', 'fake'], ['once the gateway answers', 'ready']])('stops every process it started on Ctrl+C %s', async (_, moment) => {
-    const port = await freePort();
-    const fakePort = await freePort();
-    const child = spawn(process.execPath, ['tools/dev.mjs'], { cwd: ROOT, detached: true, env: { ...process.env, PORT: String(port), FAKE_BASETEN_PORT: String(fakePort) }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((done) => child.once('exit', done));
-    try {
-      if (moment === 'fake') {
-        await expect.poll(() => listening(fakePort), { timeout: 20_000, interval: 100 }).toBe(true);
-        await expect.poll(() => processesOn(port).some((cmd) => cmd.includes('wrangler')), { timeout: 10_000, interval: 50 }).toBe(true);
-      } else {
-        await expect.poll(() => out, { timeout: 50_000, interval: 250 }).toContain('playground');
-        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  it.each([
+    ['while wrangler is starting', 'fake'],
+    ['once the gateway answers', 'ready'],
+  ])(
+    'stops every process it started on Ctrl+C %s',
+    async (_, moment) => {
+      const port = await freePort();
+      const fakePort = await freePort();
+      const child = spawn(process.execPath, ['tools/dev.mjs'], {
+        cwd: ROOT,
+        detached: true,
+        env: { ...process.env, PORT: String(port), FAKE_BASETEN_PORT: String(fakePort) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((done) => child.once('exit', done));
+      try {
+        if (moment === 'fake') {
+          await expect.poll(() => listening(fakePort), { timeout: 20_000, interval: 100 }).toBe(true);
+          await expect.poll(() => processesOn(port).some((cmd) => cmd.includes('wrangler')), { timeout: 10_000, interval: 50 }).toBe(true);
+        } else {
+          await expect.poll(() => out, { timeout: 50_000, interval: 250 }).toContain('playground');
+          expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+        }
+        process.kill(-child.pid!, 'SIGINT');
+        expect(await exited).toBe(130);
+        await expect.poll(() => processesOn(port), { timeout: 10_000 }).toEqual([]);
+        expect(await listening(port)).toBe(false);
+        expect(await listening(fakePort)).toBe(false);
+      } finally {
+        for (const cmd of processesOn(port)) console.error(`left running: ${cmd}`);
+        if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
       }
-      process.kill(-child.pid!, 'SIGINT');
-      expect(await exited).toBe(130);
-      await expect.poll(() => processesOn(port), { timeout: 10_000 }).toEqual([]);
-      expect(await listening(port)).toBe(false);
-      expect(await listening(fakePort)).toBe(false);
-    } finally {
-      for (const cmd of processesOn(port)) console.error(`left running: ${cmd}`);
-      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
-    }
-  }, 90_000);
+    },
+    90_000,
+  );
 });
 
 describe.concurrent('npm run check', () => {
@@ -136,12 +152,17 @@ describe.concurrent('npm run check', () => {
   });
 
   /** The template filled in, then bent by `edit`. */
-  const deployment = (edit: (toml: string) => string = (t) => t) => project((t) => edit(t
-    .replace('REPLACE_WITH_YOUR_KV_NAMESPACE_ID', '0f2ac74b498b48028cb68387c421e279')
-    .replace('REPLACE_WITH_YOUR_CLIENT_KEYS_NAMESPACE_ID', '7d3e0c1b5a9f4e2d8c6b4a2f0e1d3c5b')
-    .replace('REPLACE_WITH_YOUR_HOSTNAME', 'gateway.example.com')
-    .replace('REPLACE_WITH_A_NUMBER', '42001')
-    .replace('REPLACE_WITH_YOUR_MODEL_ID', 'abcd1234')));
+  const deployment = (edit: (toml: string) => string = (t) => t) =>
+    project((t) =>
+      edit(
+        t
+          .replace('REPLACE_WITH_YOUR_KV_NAMESPACE_ID', '0f2ac74b498b48028cb68387c421e279')
+          .replace('REPLACE_WITH_YOUR_CLIENT_KEYS_NAMESPACE_ID', '7d3e0c1b5a9f4e2d8c6b4a2f0e1d3c5b')
+          .replace('REPLACE_WITH_YOUR_HOSTNAME', 'gateway.example.com')
+          .replace('REPLACE_WITH_A_NUMBER', '42001')
+          .replace('REPLACE_WITH_YOUR_MODEL_ID', 'abcd1234'),
+      ),
+    );
   const secrets = (text: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'dev-test-secrets-'));
     dirs.push(dir);
@@ -173,13 +194,19 @@ describe.concurrent('npm run check', () => {
     const { code, out } = await check(config, '--env', 'production', '--secrets-file', secrets(`BASETEN_API_KEY=abc.def\n${CLIENTS}`));
     expect(code).toBe(1);
     expect(out).toMatch(/error: BASETEN_WEBHOOK_SECRET: async aliases \(chat\) need it .* missing from /);
-    expect(out).toContain('error: PUBLIC_BASE_URL: async aliases (chat) need the gateway\'s public https URL');
+    expect(out).toContain("error: PUBLIC_BASE_URL: async aliases (chat) need the gateway's public https URL");
     const unseen = await check(config, '--env', 'production');
     expect(unseen.out).toMatch(/warning: BASETEN_WEBHOOK_SECRET: .* not visible here; pass --secrets-file/);
   });
 
   it('warns when the deployment has no URL', async () => {
-    const { out } = await check(deployment((t) => t.replace(/^routes = .*$/m, '')), '--env', 'production', '--secrets-file', secrets(`BASETEN_API_KEY=abc.def\n${CLIENTS}`));
+    const { out } = await check(
+      deployment((t) => t.replace(/^routes = .*$/m, '')),
+      '--env',
+      'production',
+      '--secrets-file',
+      secrets(`BASETEN_API_KEY=abc.def\n${CLIENTS}`),
+    );
     expect(out).toContain('warning: [env.production]: no route or custom domain and workers_dev = false');
   });
 

@@ -7,7 +7,7 @@
  * the command's own --help.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,7 +18,12 @@ const run = promisify(execFile);
 const ROOT = resolve('.');
 const DEV_TOKEN = 'dev-token-change-me';
 
-interface Block { file: string; line: number; lang: string; code: string }
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  code: string;
+}
 
 /** Why each command is not run, by the start of its line. */
 const SKIPPED: Record<string, string> = {
@@ -34,21 +39,33 @@ const SKIPPED: Record<string, string> = {
 };
 
 function blocks(): Block[] {
-  const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const files = [
+    'README.md',
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => `docs/${f}`),
+  ];
   return files.flatMap((file) => {
     const text = readFileSync(file, 'utf8');
     return [...text.matchAll(/^( *)```(\w*)\n([\s\S]*?)^\1```$/gm)].map((m) => ({
       file,
       line: text.slice(0, m.index).split('\n').length,
       lang: m[2]!,
-      code: m[3]!.split('\n').map((l) => l.slice(m[1]!.length)).join('\n'),
+      code: m[3]!
+        .split('\n')
+        .map((l) => l.slice(m[1]!.length))
+        .join('\n'),
     }));
   });
 }
 
 /** One entry per command: continuation lines joined, comments and blank lines dropped. */
 function commands(code: string): string[] {
-  return code.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l && !l.startsWith('#'));
+  return code
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 const skipReason = (command: string) => Object.entries(SKIPPED).find(([prefix]) => command.startsWith(prefix))?.[1];
@@ -99,7 +116,9 @@ function localise(code: string): string {
 async function sh(script: string, cwd = ROOT) {
   try {
     const { stdout, stderr } = await run('bash', ['-e', '-o', 'pipefail', '-c', script], {
-      cwd, timeout: 20_000, env: { ...process.env, GATEWAY_TOKEN: DEV_TOKEN, NO_COLOR: '1', CURL_HOME: curlHome },
+      cwd,
+      timeout: 20_000,
+      env: { ...process.env, GATEWAY_TOKEN: DEV_TOKEN, NO_COLOR: '1', CURL_HOME: curlHome },
     });
     return { code: 0, out: stdout + stderr };
   } catch (err) {
@@ -137,7 +156,12 @@ describe('docs: skipped-by-design commands are at least well-formed', () => {
     const args = command.replace(/^npx wrangler /, '').split(/\s+/);
     const positional = args.filter((a, i) => !a.startsWith('-') && !(i > 0 && args[i - 1]!.startsWith('--')));
     const { stdout } = await run(process.execPath, [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), ...positional, '--help'], { cwd: ROOT });
-    expect(stdout).toContain(`wrangler ${positional.filter((p) => /^[a-z]+$/.test(p)).slice(0, 3).join(' ')}`);
+    expect(stdout).toContain(
+      `wrangler ${positional
+        .filter((p) => /^[a-z]+$/.test(p))
+        .slice(0, 3)
+        .join(' ')}`,
+    );
     for (const flag of args.filter((a) => a.startsWith('--'))) expect(stdout, `${command}: ${flag}`).toContain(flag);
   });
 
@@ -167,7 +191,8 @@ describe('docs: every other command runs', () => {
     if (text.includes('npm run check -- --env production')) {
       // Step 1 on a fresh clone: fails, naming every placeholder.
       expect(result.code).toBe(1);
-      for (const place of ['MODELS.chat.model_id', 'kv_namespaces[0].id', 'ratelimits[0].namespace_id', 'routes[0].pattern']) expect(result.out).toContain(place);
+      for (const place of ['MODELS.chat.model_id', 'kv_namespaces[0].id', 'ratelimits[0].namespace_id', 'routes[0].pattern'])
+        expect(result.out).toContain(place);
       return;
     }
     expect(result.code, result.out).toBe(0);
@@ -184,7 +209,9 @@ describe('docs: every other command runs', () => {
   const code = all.filter((b) => ['js', 'ts'].includes(b.lang));
   it.each(code.map((b) => [`${b.file}:${b.line}`, b] as const))('%s (node)', async (_, block) => {
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', localise(block.code)], {
-      cwd: ROOT, timeout: 20_000, env: { ...process.env, GATEWAY_TOKEN: DEV_TOKEN },
+      cwd: ROOT,
+      timeout: 20_000,
+      env: { ...process.env, GATEWAY_TOKEN: DEV_TOKEN },
     });
     expect(stdout.length).toBeGreaterThan(0);
   });
@@ -202,7 +229,11 @@ missing = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and is
 print(missing)`;
     const child = execFile('python3', ['-c', check]);
     child.stdin!.end(block.code);
-    const out = await new Promise<string>((done) => { let text = ''; child.stdout!.on('data', (d) => (text += d)); child.on('close', () => done(text)); });
+    const out = await new Promise<string>((done) => {
+      let text = '';
+      child.stdout!.on('data', (d) => (text += d));
+      child.on('close', () => done(text));
+    });
     expect(out.trim()).toBe('[]');
   });
 });

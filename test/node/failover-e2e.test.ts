@@ -6,7 +6,7 @@
  * the log line carries the serving target and Baseten's request id.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScannedGateway, type ScannedGateway } from './scanned-gateway.ts';
+import { type ScannedGateway, startScannedGateway } from './scanned-gateway.ts';
 
 let gateway: ScannedGateway;
 
@@ -15,7 +15,9 @@ beforeAll(async () => {
     vars: {
       MODELS: {
         main: {
-          model_id: 'fe0001', environment: 'production', public: true,
+          model_id: 'fe0001',
+          environment: 'production',
+          public: true,
           fallbacks: [{ model_id: 'fe0002', environment: 'production' }],
           breaker: { failures: 2, window_seconds: 30, cooldown_seconds: 30 },
         },
@@ -32,7 +34,9 @@ let counter = 0;
 async function predict(alias: string, fake: Record<string, unknown>) {
   const id = `fo-e2e-${Date.now()}-${++counter}`;
   const res = await gateway.fetch(`/v1/models/${alias}/predict`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': id }, body: JSON.stringify({ fake }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-request-id': id },
+    body: JSON.stringify({ fake }),
   });
   return { id, res };
 }
@@ -42,7 +46,7 @@ const PRIMARY = '/model-fe0001/environments/production/predict';
 const FALLBACK = '/model-fe0002/environments/production/predict';
 
 describe('fail-over under wrangler dev', () => {
-  it('serves a refused connection from the fallback, in order, and logs the target and Baseten\'s request id', async () => {
+  it("serves a refused connection from the fallback, in order, and logs the target and Baseten's request id", async () => {
     const { id, res } = await predict('main', { targets: { 'model-fe0001': { refuse: true } } });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
@@ -51,22 +55,30 @@ describe('fail-over under wrangler dev', () => {
     expect(await res.json()).toMatchObject({ model: 'fe0002' });
     expect(calls(id)).toEqual([PRIMARY, FALLBACK]);
     await expect.poll(() => gateway.logs()).toContain(`"request_id":"${id}"`);
-    const line = gateway.logs().split('\n').find((l) => l.includes(`"request_id":"${id}"`) && l.includes('"status":200'))!;
+    const line = gateway
+      .logs()
+      .split('\n')
+      .find((l) => l.includes(`"request_id":"${id}"`) && l.includes('"status":200'))!;
     expect(line).toContain(`"upstream_request_id":"${upstreamId}"`);
     expect(line).toContain('"target":"fallback-1"');
   });
 
-  it('answers a model\'s 400 from the primary alone, as 400 with x-should-retry: false', async () => {
+  it("answers a model's 400 from the primary alone, as 400 with x-should-retry: false", async () => {
     const { id, res } = await predict('main', { targets: { 'model-fe0001': { status: 400, message: 'bad input', detail: 'prompt: required' } } });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-should-retry')).toBe('false');
     expect(res.headers.get('x-gateway-target')).toBe('primary');
     const { error } = (await res.json()) as { error: Record<string, unknown> };
-    expect(error).toMatchObject({ type: 'invalid_request', message: 'Baseten answered 400: bad input: prompt: required', upstream_status: 400, upstream_code: 'client_error' });
+    expect(error).toMatchObject({
+      type: 'invalid_request',
+      message: 'Baseten answered 400: bad input: prompt: required',
+      upstream_status: 400,
+      upstream_code: 'client_error',
+    });
     expect(calls(id)).toEqual([PRIMARY]);
   });
 
-  it('opens the primary\'s breaker after two cold answers and wakes it once; then skips it', async () => {
+  it("opens the primary's breaker after two cold answers and wakes it once; then skips it", async () => {
     for (let i = 0; i < 2; i++) {
       const { id, res } = await predict('main', { targets: { 'model-fe0001': { status: 503 } } });
       expect(res.headers.get('x-gateway-target')).toBe('fallback-1');

@@ -1,10 +1,11 @@
 // Tests for the local Baseten fake (tools/fake-baseten.mjs), run in Node.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startFakeBaseten } from '../../tools/fake-baseten.mjs';
 
@@ -155,16 +156,20 @@ describe('streaming', () => {
     const arrivals: number[] = [];
     let text = '';
     const headers = await new Promise<http.IncomingHttpHeaders>((resolve, reject) => {
-      const req = http.request(`${fake.url}/model-abc/production/predict`, {
-        method: 'POST',
-        headers: { ...AUTH, 'content-type': 'application/json' },
-      }, (res) => {
-        res.on('data', (chunk: Buffer) => {
-          arrivals.push(Date.now());
-          text += chunk.toString();
-        });
-        res.on('end', () => resolve(res.headers));
-      });
+      const req = http.request(
+        `${fake.url}/model-abc/production/predict`,
+        {
+          method: 'POST',
+          headers: { ...AUTH, 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.on('data', (chunk: Buffer) => {
+            arrivals.push(Date.now());
+            text += chunk.toString();
+          });
+          res.on('end', () => resolve(res.headers));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ fake: { stream: { chunks: 4, chunk_bytes: 32, delay_ms: 40 } } }));
     });
@@ -185,7 +190,10 @@ describe('streaming', () => {
     await waitFor(() => fake.requests[seq]?.aborted);
 
     const hung = fetch(`${fake.url}/model-abc/production/predict`, {
-      method: 'POST', headers: AUTH, body: JSON.stringify({ fake: { hang: true } }), signal: AbortSignal.timeout(100),
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify({ fake: { hang: true } }),
+      signal: AbortSignal.timeout(100),
     });
     await expect(hung).rejects.toThrow();
     await waitFor(() => fake.requests.at(-1)?.aborted);
@@ -307,8 +315,7 @@ describe('async', () => {
   });
 
   it('cancels a QUEUED request, refuses to cancel a running one, counts the queue', async () => {
-    const submit = (fakeInput: object) =>
-      post('/model-abc/environments/staging/async_predict', { model_input: { fake: fakeInput } }).then((r) => r.json());
+    const submit = (fakeInput: object) => post('/model-abc/environments/staging/async_predict', { model_input: { fake: fakeInput } }).then((r) => r.json());
     const queued = await submit({ queue_ms: 5000 });
     await submit({ queue_ms: 5000 });
     const running = await submit({ queue_ms: 0, run_ms: 5000 });
@@ -351,7 +358,11 @@ describe('OpenAI-compatible sync routes', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const text = await res.text();
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
-    const events = text.split('\n\n').filter(Boolean).slice(0, -1).map((line) => JSON.parse(line.slice('data: '.length)));
+    const events = text
+      .split('\n\n')
+      .filter(Boolean)
+      .slice(0, -1)
+      .map((line) => JSON.parse(line.slice('data: '.length)));
     expect(events[0].choices[0].delta.role).toBe('assistant');
     const content = events.map((e) => e.choices[0]?.delta.content ?? '').join('');
     expect(content.split(' ')).toHaveLength(5);
@@ -545,7 +556,8 @@ describe('async limits and the one-hour window', () => {
     const strict = await startFakeBaseten({ apiKey: API_KEY });
     try {
       const calls = Array.from({ length: 21 }, () =>
-        fetch(`${strict.url}/model-abc/async_request/0123456789abcdef0123456789abcdef`, { headers: AUTH }).then((r) => r.status));
+        fetch(`${strict.url}/model-abc/async_request/0123456789abcdef0123456789abcdef`, { headers: AUTH }).then((r) => r.status),
+      );
       const statuses = await Promise.all(calls);
       expect(statuses.filter((s) => s === 429)).toHaveLength(1);
     } finally {
@@ -556,7 +568,9 @@ describe('async limits and the one-hour window', () => {
   it('forgets a finished request an hour later, and expires one queued past its max time', async () => {
     const done = await (await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 0, run_ms: 0 } } })).json();
     await waitFor(() => fake.asyncRequest(done.request_id)?.status === 'SUCCEEDED');
-    const queued = await (await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 3_600_000 } }, max_time_in_queue_seconds: 600 })).json();
+    const queued = await (
+      await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 3_600_000 } }, max_time_in_queue_seconds: 600 })
+    ).json();
 
     fake.advanceClock(601_000);
     const expired = await (await get(`/model-abc/async_request/${queued.request_id}`)).json();
@@ -577,12 +591,19 @@ describe('webhooks as Baseten sends them', () => {
     const receiver = await startReceiver([404]);
     try {
       const submit = async (webhook: string, fakeInput: object = {}) =>
-        (await (await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 0, run_ms: 0, ...fakeInput } }, webhook_endpoint: webhook })).json()).request_id as string;
+        (
+          await (
+            await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 0, run_ms: 0, ...fakeInput } }, webhook_endpoint: webhook })
+          ).json()
+        ).request_id as string;
       const lost = await submit(receiver.url);
       await waitFor(() => fake.asyncRequest(lost)?.webhook_status === 'FAILED');
       const refused = await submit('http://127.0.0.1:1/hook');
       await waitFor(() => fake.asyncRequest(refused)?.webhook_status === 'FAILED');
-      expect(fake.webhookDeliveries.map((d) => [d.request_id, d.attempt])).toEqual([[lost, 1], [refused, 1]]);
+      expect(fake.webhookDeliveries.map((d) => [d.request_id, d.attempt])).toEqual([
+        [lost, 1],
+        [refused, 1],
+      ]);
 
       receiver.received.length = 0;
       const statuses = [502, 200];
@@ -611,7 +632,12 @@ describe('webhooks as Baseten sends them', () => {
       expect(receiver.received).toHaveLength(1);
       expect(JSON.parse(receiver.received[0]!.body).request_id).toBe(earlyId);
 
-      const never = await (await post('/model-abc/production/async_predict', { model_input: { fake: { queue_ms: 0, run_ms: 0, never_deliver: true } }, webhook_endpoint: receiver.url })).json();
+      const never = await (
+        await post('/model-abc/production/async_predict', {
+          model_input: { fake: { queue_ms: 0, run_ms: 0, never_deliver: true } },
+          webhook_endpoint: receiver.url,
+        })
+      ).json();
       await waitFor(() => fake.asyncRequest(never.request_id)?.status === 'SUCCEEDED');
       await sleep(50);
       expect(receiver.received).toHaveLength(1);
@@ -639,7 +665,8 @@ describe('steering per target', () => {
     expect((await post('/model-abc/production/predict', {})).status).toBe(200);
 
     const added = await fetch(`${fake.url}/__fake/steer`, {
-      method: 'POST', body: JSON.stringify({ target: 'model-abc/environments/cold', request_id: 'wake-1', fake: { status: 500, error_code: 'model_not_ready' } }),
+      method: 'POST',
+      body: JSON.stringify({ target: 'model-abc/environments/cold', request_id: 'wake-1', fake: { status: 500, error_code: 'model_not_ready' } }),
     });
     expect(added.status).toBe(200);
     const wake = (id: string) => fetch(`${fake.url}/model-abc/environments/cold/wake`, { method: 'POST', headers: { ...AUTH, 'x-request-id': id } });
@@ -653,12 +680,20 @@ describe('steering per target', () => {
   it('delays headers, redirects to another host, and stalls an error or control body', async () => {
     const slow = post('/model-abc/production/predict', { fake: { delay_ms: 5000 } });
     const timedOut = fetch(`${fake.url}/model-abc/production/predict`, {
-      method: 'POST', headers: AUTH, body: JSON.stringify({ fake: { delay_ms: 5000 } }), signal: AbortSignal.timeout(50),
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify({ fake: { delay_ms: 5000 } }),
+      signal: AbortSignal.timeout(50),
     });
     await expect(timedOut).rejects.toThrow();
     void slow.catch(() => {});
 
-    const moved = await fetch(`${fake.url}/model-abc/production/predict`, { method: 'POST', headers: AUTH, body: JSON.stringify({ fake: { redirect: true } }), redirect: 'manual' });
+    const moved = await fetch(`${fake.url}/model-abc/production/predict`, {
+      method: 'POST',
+      headers: AUTH,
+      body: JSON.stringify({ fake: { redirect: true } }),
+      redirect: 'manual',
+    });
     expect(moved.status).toBe(307);
     expect(moved.headers.get('location')).toBe(`http://localhost:${fake.port}/redirected/model-abc/production/predict`);
 
@@ -679,7 +714,10 @@ describe('steering per target', () => {
 
   it('cuts an OpenAI event stream half way when steered', async () => {
     const res = await post('/model-llm/production/sync/v1/chat/completions', {
-      model: 'Qwen/Qwen2.5-3B-Instruct', messages: [{ role: 'user', content: 'hi' }], stream: true, fake: { tokens: 4, close_mid_stream: true },
+      model: 'Qwen/Qwen2.5-3B-Instruct',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      fake: { tokens: 4, close_mid_stream: true },
     });
     expect(res.status).toBe(200);
     await expect(res.text()).rejects.toThrow();
@@ -694,7 +732,11 @@ describe('regional hosts', () => {
     expect((await post('/model-abc/predict', {})).status).toBe(404);
 
     const { request_id: id } = await (await post('/model-abc-staging/async_predict', { model_input: { fake: { queue_ms: 60_000 } } })).json();
-    expect(await (await get('/model-abc-staging/async_queue_status')).json()).toMatchObject({ model_id: 'abc', deployment_id: 'dep-env-staging', num_queued_requests: 1 });
+    expect(await (await get('/model-abc-staging/async_queue_status')).json()).toMatchObject({
+      model_id: 'abc',
+      deployment_id: 'dep-env-staging',
+      num_queued_requests: 1,
+    });
     expect((await get(`/model-abc/async_request/${id}`)).status).toBe(200);
     expect((await get(`/model-abc-staging/async_request/${id}`)).status).toBe(404);
     expect((await post('/model-abc-staging/wake', '')).status).toBe(202);
@@ -730,13 +772,22 @@ describe('WebSockets', () => {
     expect(entry.headers.authorization).toBe(`Api-Key ${API_KEY}`);
     expect(entry.websocket).toMatchObject({
       protocol: 'echo',
-      received: [{ type: 'text', data: 'hello', bytes: 5 }, { type: 'binary', data: 'AAH/', bytes: 3 }, { type: 'text', data: 'close:4001:going away' }],
+      received: [
+        { type: 'text', data: 'hello', bytes: 5 },
+        { type: 'binary', data: 'AAH/', bytes: 3 },
+        { type: 'text', data: 'close:4001:going away' },
+      ],
       close: { code: 4001, reason: 'going away', by: 'server' },
     });
   });
 
   it('opens on every websocket path form, and refuses a bad key or path before the upgrade', async () => {
-    for (const path of ['/model-abc/development/websocket', '/model-abc/deployment/q4w8e/websocket', '/model-abc-eu/websocket', '/chain-xyz/environments/production/websocket']) {
+    for (const path of [
+      '/model-abc/development/websocket',
+      '/model-abc/deployment/q4w8e/websocket',
+      '/model-abc-eu/websocket',
+      '/chain-xyz/environments/production/websocket',
+    ]) {
       const ws = open(path);
       await once(ws, 'open');
       expect(ws.protocol).toBe('');
@@ -777,8 +828,12 @@ describe('Model APIs', () => {
 
   it('streams SSE with a final usage chunk only when asked, and steers per slug', async () => {
     const base = { model: 'openai/gpt-oss-120b', messages: [{ role: 'user', content: 'hi' }], stream: true, fake: { tokens: 3 } };
-    const events = async (body: object) => (await (await post(CHAT, body)).text())
-      .split('\n\n').filter(Boolean).slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)));
+    const events = async (body: object) =>
+      (await (await post(CHAT, body)).text())
+        .split('\n\n')
+        .filter(Boolean)
+        .slice(0, -1)
+        .map((e) => JSON.parse(e.slice('data: '.length)));
     const plain = await events(base);
     expect(plain.some((e) => e.usage)).toBe(false);
     const counted = await events({ ...base, stream_options: { include_usage: true } });
@@ -816,7 +871,9 @@ describe('OpenAI engine usage', () => {
     const path = '/model-llm/production/sync/v1/completions';
     const plain = await (await post(path, { model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'a b', fake: { tokens: 4 } })).json();
     expect(plain.usage).toEqual({ prompt_tokens: 2, completion_tokens: 4, total_tokens: 6 });
-    const text = await (await post(path, { model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'a b', stream: true, stream_options: { include_usage: true }, fake: { tokens: 4 } })).text();
+    const text = await (
+      await post(path, { model: 'Qwen/Qwen2.5-3B-Instruct', prompt: 'a b', stream: true, stream_options: { include_usage: true }, fake: { tokens: 4 } })
+    ).text();
     const last = JSON.parse(text.split('\n\n').filter(Boolean).at(-2)!.slice('data: '.length));
     expect(last).toMatchObject({ choices: [], usage: { total_tokens: 6 } });
   });

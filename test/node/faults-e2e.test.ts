@@ -4,11 +4,12 @@
  * mid-stream, to a stream the client sees cut), the Worker throws nothing
  * unhandled, and the next request is served normally.
  */
-import autocannon from 'autocannon';
+
 import { createHash } from 'node:crypto';
+import autocannon from 'autocannon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeBaseten } from '../../tools/fake-baseten.mjs';
-import { startScannedGateway, type ScannedGateway } from './scanned-gateway.ts';
+import { type ScannedGateway, startScannedGateway } from './scanned-gateway.ts';
 
 const LOAD_TOKEN = 'load-e2e-token-0123456789abcdef';
 const LIMITED_TOKEN = 'limited-e2e-token-0123456789abc';
@@ -62,8 +63,14 @@ async function errorType(res: Response): Promise<string> {
 }
 
 describe('faults under wrangler dev', () => {
-  it('maps Baseten\'s 500, 502, 503, 429 and 504 to the contract, sends each predict once, and serves the next request', async () => {
-    for (const [status, expected, type] of [[500, 502, 'upstream_error'], [502, 502, 'upstream_error'], [503, 502, 'upstream_error'], [429, 429, 'rate_limited'], [504, 504, 'upstream_timeout']] as const) {
+  it("maps Baseten's 500, 502, 503, 429 and 504 to the contract, sends each predict once, and serves the next request", async () => {
+    for (const [status, expected, type] of [
+      [500, 502, 'upstream_error'],
+      [502, 502, 'upstream_error'],
+      [503, 502, 'upstream_error'],
+      [429, 429, 'rate_limited'],
+      [504, 504, 'upstream_timeout'],
+    ] as const) {
       const { id, res } = predict({ status });
       const answer = await res;
       expect(answer.status).toBe(expected);
@@ -84,7 +91,7 @@ describe('faults under wrangler dev', () => {
     await expectServedNormally();
   });
 
-  it('cuts the caller\'s stream when Baseten closes the connection mid-stream, so the caller sees it aborted', async () => {
+  it("cuts the caller's stream when Baseten closes the connection mid-stream, so the caller sees it aborted", async () => {
     const answer = await predict({ stream: { chunks: 6, chunk_bytes: 1024, delay_ms: 30 }, close_mid_stream: true }).res;
     expect(answer.status).toBe(200);
     expect(answer.headers.get('transfer-encoding')).toBe('chunked');
@@ -137,10 +144,12 @@ describe('load under wrangler dev (bounded; figures are in bench/load-dev.mjs)',
   });
 
   it('carries 50 concurrent streams through whole', async () => {
-    const sizes = await Promise.all(Array.from({ length: 50 }, async () => {
-      const answer = await predict({ stream: { chunks: 5, chunk_bytes: 2048, delay_ms: 20 } }).res;
-      return (await answer.arrayBuffer()).byteLength;
-    }));
+    const sizes = await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        const answer = await predict({ stream: { chunks: 5, chunk_bytes: 2048, delay_ms: 20 } }).res;
+        return (await answer.arrayBuffer()).byteLength;
+      }),
+    );
     expect(sizes).toEqual(Array.from({ length: 50 }, () => 5 * 2048));
   });
 });
@@ -182,7 +191,7 @@ describe('Baseten refusing connections', () => {
     await back.arrayBuffer();
   });
 
-  it('left no unhandled exception in the Worker\'s log', () => {
+  it("left no unhandled exception in the Worker's log", () => {
     const logs = gateway.logs();
     expect(logs).toContain('"request_id"');
     expect(logs).not.toMatch(/"level":"error"|Uncaught|uncaught exception/);

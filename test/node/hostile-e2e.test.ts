@@ -6,7 +6,7 @@
  * mode; every answer here and every log line is scanned for the secrets.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, secretScanner, startScannedGateway, WEBHOOK_SECRET, type ScannedGateway } from './scanned-gateway.ts';
+import { API_KEY, type ScannedGateway, secretScanner, startScannedGateway, WEBHOOK_SECRET } from './scanned-gateway.ts';
 
 let gateway: ScannedGateway;
 beforeAll(async () => {
@@ -53,13 +53,22 @@ const RAW: RawCase[] = [
     bytes: request(predictHead, [json, 'Content-Length: 2', 'x-request-id: raw-cl-short'], '{}GARBAGE / HTTP/1.1\r\n\r\n', false),
     check: (reply) => {
       expect(allStatuses(reply)[0]).toBe(200);
-      expect(allStatuses(reply).slice(1).every((s) => s >= 400)).toBe(true);
+      expect(
+        allStatuses(reply)
+          .slice(1)
+          .every((s) => s >= 400),
+      ).toBe(true);
     },
     upstream: { id: 'raw-cl-short', count: 1, bodyBytes: 2 },
   },
   {
     name: 'a request smuggled behind a short Content-Length is checked like any other (401 on a private alias)',
-    bytes: request(predictHead, [json, 'Content-Length: 2'], `{}${request('POST /v1/models/echo-staging/predict HTTP/1.1', [json, 'Content-Length: 2', 'x-request-id: raw-smuggled'], '{}')}`, false),
+    bytes: request(
+      predictHead,
+      [json, 'Content-Length: 2'],
+      `{}${request('POST /v1/models/echo-staging/predict HTTP/1.1', [json, 'Content-Length: 2', 'x-request-id: raw-smuggled'], '{}')}`,
+      false,
+    ),
     check: (reply) => {
       expect(allStatuses(reply)).toEqual([200, 401]);
       expect(reply).toContain('"type":"unauthorized"');
@@ -74,7 +83,11 @@ const RAW: RawCase[] = [
   },
   {
     name: 'a chunked body over the 10 MiB cap: 413',
-    bytes: request(predictHead, [json, 'Transfer-Encoding: chunked', 'x-request-id: raw-chunked-over'], `${`100000\r\n${'a'.repeat(0x100000)}\r\n`.repeat(11)}0\r\n\r\n`),
+    bytes: request(
+      predictHead,
+      [json, 'Transfer-Encoding: chunked', 'x-request-id: raw-chunked-over'],
+      `${`100000\r\n${'a'.repeat(0x100000)}\r\n`.repeat(11)}0\r\n\r\n`,
+    ),
     check: (reply) => {
       expect(statusOf(reply)).toBe(413);
       expect(reply).toContain('"type":"payload_too_large"');
@@ -136,7 +149,10 @@ const RAW: RawCase[] = [
   },
   {
     name: '2,000 headers: answered',
-    bytes: request('GET /healthz HTTP/1.1', Array.from({ length: 2000 }, (_, i) => `x-h${i}: 1`)),
+    bytes: request(
+      'GET /healthz HTTP/1.1',
+      Array.from({ length: 2000 }, (_, i) => `x-h${i}: 1`),
+    ),
     check: (reply) => expect(statusOf(reply)).toBe(200),
   },
   {
@@ -145,7 +161,7 @@ const RAW: RawCase[] = [
     check: (reply) => expect(statusOf(reply)).toBe(501),
   },
   {
-    name: 'TRACE: 405 in the contract\'s envelope',
+    name: "TRACE: 405 in the contract's envelope",
     bytes: request('TRACE /v1/models HTTP/1.1'),
     check: (reply) => {
       expect(statusOf(reply)).toBe(405);
@@ -202,7 +218,10 @@ const RAW: RawCase[] = [
   },
   {
     name: 'a 60 KB query string: 414 uri_too_long, nothing upstream',
-    bytes: request(`GET /v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)} HTTP/1.1`, [`Authorization: Bearer ${DEV_TOKEN}`, 'x-request-id: raw-long-query']),
+    bytes: request(`GET /v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)} HTTP/1.1`, [
+      `Authorization: Bearer ${DEV_TOKEN}`,
+      'x-request-id: raw-long-query',
+    ]),
     check: (reply) => {
       expect(statusOf(reply)).toBe(414);
       expect(reply).toContain('"type":"uri_too_long"');
@@ -351,8 +370,19 @@ describe('the secrets never leave: every route and failure mode, every answer an
     const hits: string[] = [];
     const half = Math.floor(API_KEY.length / 2);
     const parts = [`xx${API_KEY.slice(0, half)}`, `${API_KEY.slice(half)}yy`].map((p) => new TextEncoder().encode(p));
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => { for (const p of parts) c.enqueue(p); c.close(); } });
-    await new Response(stream.pipeThrough(secretScanner((text) => { if (text.includes(API_KEY)) hits.push(text); }))).arrayBuffer();
+    const stream = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        for (const p of parts) c.enqueue(p);
+        c.close();
+      },
+    });
+    await new Response(
+      stream.pipeThrough(
+        secretScanner((text) => {
+          if (text.includes(API_KEY)) hits.push(text);
+        }),
+      ),
+    ).arrayBuffer();
     expect(hits.length).toBeGreaterThan(0);
   });
 });

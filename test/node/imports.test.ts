@@ -65,14 +65,19 @@ describe('module graph of src/', () => {
   });
 
   it('finds a circle when there is one', () => {
-    const sample = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts']], ['d.ts', ['a.ts']]]);
+    const sample = new Map([
+      ['a.ts', ['b.ts']],
+      ['b.ts', ['c.ts']],
+      ['c.ts', ['a.ts']],
+      ['d.ts', ['a.ts']],
+    ]);
     expect(cycles(sample)).toEqual([['a.ts', 'b.ts', 'c.ts', 'a.ts']]);
   });
 
   it('keeps each route module to itself: shared code lives outside routes/', () => {
-    const crossings = [...graph].flatMap(([module, targets]) => module.startsWith(ROUTES_DIR)
-      ? targets.filter((target) => target.startsWith(ROUTES_DIR)).map((target) => `${module} -> ${target}`)
-      : []);
+    const crossings = [...graph].flatMap(([module, targets]) =>
+      module.startsWith(ROUTES_DIR) ? targets.filter((target) => target.startsWith(ROUTES_DIR)).map((target) => `${module} -> ${target}`) : [],
+    );
     expect(crossings).toEqual([]);
   });
 });

@@ -69,7 +69,10 @@ describe('openai client against the gateway', () => {
   it('streams a chat completion: the first token arrives while the engine is still generating, all tokens assembled', async () => {
     const { id, options } = tagged();
     const params: ChatCompletionCreateParamsStreaming & { fake: object } = {
-      model: 'llm', messages: hello, stream: true, fake: { tokens: 6, token_delay_ms: 300 },
+      model: 'llm',
+      messages: hello,
+      stream: true,
+      fake: { tokens: 6, token_delay_ms: 300 },
     };
     const stream = await client.chat.completions.create(params, options);
     let text = '';
@@ -98,7 +101,7 @@ describe('openai client against the gateway', () => {
     expect(JSON.parse(upstreamOf(id)!.body)).toMatchObject({ model: SERVED, encoding_format: 'base64' });
   });
 
-  it('lists and retrieves the caller\'s models', async () => {
+  it("lists and retrieves the caller's models", async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
     expect(ids.sort()).toEqual(['echo', 'llm']);
@@ -117,9 +120,11 @@ describe('openai client against the gateway', () => {
     await expect(limited.chat.completions.create({ model: 'llm', messages: hello })).rejects.toBeInstanceOf(PermissionDeniedError);
   });
 
-  it('raises BadRequestError with the engine\'s message, and RateLimitError for the engine\'s 429', async () => {
+  it("raises BadRequestError with the engine's message, and RateLimitError for the engine's 429", async () => {
     const bad: ChatCompletionCreateParamsNonStreaming & { fake: object } = {
-      model: 'llm', messages: hello, fake: { status: 400, message: 'temperature must be at most 2' },
+      model: 'llm',
+      messages: hello,
+      fake: { status: 400, message: 'temperature must be at most 2' },
     };
     const error = await client.chat.completions.create(bad).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(BadRequestError);
@@ -152,17 +157,23 @@ describe('event streams under wrangler dev', () => {
 
   it('the openai client ignores keep-alive comments', async () => {
     const params: ChatCompletionCreateParamsStreaming & { fake: object } = {
-      model: 'llm', messages: hello, stream: true, fake: { tokens: 3, first_delay_ms: 3 * KEEP_ALIVE_MS },
+      model: 'llm',
+      messages: hello,
+      stream: true,
+      fake: { tokens: 3, first_delay_ms: 3 * KEEP_ALIVE_MS },
     };
     let text = '';
     for await (const chunk of await client.chat.completions.create(params)) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('word1 word2 word3');
   });
 
-  it('cancels the engine\'s request when the client aborts the stream', async () => {
+  it("cancels the engine's request when the client aborts the stream", async () => {
     const { id, options } = tagged();
     const params: ChatCompletionCreateParamsStreaming & { fake: object } = {
-      model: 'llm', messages: hello, stream: true, fake: { tokens: 100, token_delay_ms: 100 },
+      model: 'llm',
+      messages: hello,
+      stream: true,
+      fake: { tokens: 100, token_delay_ms: 100 },
     };
     const stream = await client.chat.completions.create(params, options);
     let seen = 0;

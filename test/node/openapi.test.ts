@@ -3,17 +3,33 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config.ts';
 import { openApiDocument } from '../../src/openapi.ts';
-import { API, ROUTES } from '../../src/route-table.ts';
 import { routePaths } from '../../src/route-spec.ts';
+import { API, ROUTES } from '../../src/route-table.ts';
 import { routerFor, routerPath } from '../../src/router.ts';
 import { TEST_CLIENTS, TEST_MODELS } from '../config.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: schemas are read as the document has them; the validator checks them
 type Schema = any;
-type Operation = { operationId: string; security: Record<string, string[]>[]; requestBody?: { content: Record<string, { schema: Schema }> }; responses: Record<string, unknown> };
-type Document = { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown>; schemas: Record<string, Schema> } };
+type Operation = {
+  operationId: string;
+  security: Record<string, string[]>[];
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, unknown>;
+};
+type Document = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { securitySchemes: Record<string, unknown>; schemas: Record<string, Schema> };
+};
 
-const config = parseConfig({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'fake-baseten-key', BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}', MODELS: TEST_MODELS, CLIENTS: TEST_CLIENTS, SETTINGS: { batch_max_rows: 100 } });
+const config = parseConfig({
+  ASYNC_REQUESTS: {},
+  BASETEN_API_KEY: 'fake-baseten-key',
+  BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}',
+  MODELS: TEST_MODELS,
+  CLIENTS: TEST_CLIENTS,
+  SETTINGS: { batch_max_rows: 100 },
+});
 const doc = openApiDocument(API, config) as Document;
 
 describe('OpenAPI document', () => {
@@ -37,11 +53,22 @@ describe('OpenAPI document', () => {
 
   it('documents the whole public contract, routes served by other modules included', () => {
     const expected = [
-      'get /healthz', 'get /openapi.json', 'get /v1/models',
-      'post /v1/models/{alias}/predict', 'post /v1/models/{alias}/batch', 'post /v1/models/{alias}/wake',
-      'post /v1/models/{alias}/async', 'get /v1/models/{alias}/async/queue', 'get /v1/async/{request_id}', 'delete /v1/async/{request_id}',
-      'post /v1/webhooks/baseten', 'get /v1/models/{alias}/sync/{route}', 'post /v1/models/{alias}/sync/{route}',
-      'post /v1/chat/completions', 'post /v1/completions', 'post /v1/embeddings',
+      'get /healthz',
+      'get /openapi.json',
+      'get /v1/models',
+      'post /v1/models/{alias}/predict',
+      'post /v1/models/{alias}/batch',
+      'post /v1/models/{alias}/wake',
+      'post /v1/models/{alias}/async',
+      'get /v1/models/{alias}/async/queue',
+      'get /v1/async/{request_id}',
+      'delete /v1/async/{request_id}',
+      'post /v1/webhooks/baseten',
+      'get /v1/models/{alias}/sync/{route}',
+      'post /v1/models/{alias}/sync/{route}',
+      'post /v1/chat/completions',
+      'post /v1/completions',
+      'post /v1/embeddings',
     ];
     for (const route of expected) {
       const [method, path] = route.split(' ') as [string, string];
@@ -49,7 +76,7 @@ describe('OpenAPI document', () => {
     }
   });
 
-  it('publishes an alias\'s input_schema as the body of its own predict, batch and async paths', () => {
+  it("publishes an alias's input_schema as the body of its own predict, batch and async paths", () => {
     const schema = TEST_MODELS.typed.input_schema;
     const body = (path: string) => doc.paths[path]!.post!.requestBody!.content['application/json']!.schema;
     expect(body('/v1/models/typed/predict')).toEqual(schema);
@@ -72,16 +99,23 @@ describe('OpenAPI document', () => {
     expect(doc.components.schemas.Error.properties.error.required).toEqual(['type', 'message', 'request_id']);
   });
 
-  it('documents Baseten\'s own paths once per shape and prefix, without per-alias copies', () => {
+  it("documents Baseten's own paths once per shape and prefix, without per-alias copies", () => {
     const predictPaths = Object.keys(doc.paths).filter((path) => /\/(predict|run_remote)$/.test(path) && !path.includes('/sync/'));
-    expect(predictPaths.sort()).toEqual([
-      '/v1/models/typed/predict',
-      '/v1/models/{alias}/deployment/{deployment_id}/predict', '/v1/models/{alias}/deployment/{deployment_id}/run_remote',
-      '/v1/models/{alias}/development/predict', '/v1/models/{alias}/development/run_remote',
-      '/v1/models/{alias}/environments/{environment}/predict', '/v1/models/{alias}/environments/{environment}/run_remote',
-      '/v1/models/{alias}/predict', '/v1/models/{alias}/production/predict', '/v1/models/{alias}/production/run_remote',
-      '/v1/models/{alias}/run_remote',
-    ].sort());
+    expect(predictPaths.sort()).toEqual(
+      [
+        '/v1/models/typed/predict',
+        '/v1/models/{alias}/deployment/{deployment_id}/predict',
+        '/v1/models/{alias}/deployment/{deployment_id}/run_remote',
+        '/v1/models/{alias}/development/predict',
+        '/v1/models/{alias}/development/run_remote',
+        '/v1/models/{alias}/environments/{environment}/predict',
+        '/v1/models/{alias}/environments/{environment}/run_remote',
+        '/v1/models/{alias}/predict',
+        '/v1/models/{alias}/production/predict',
+        '/v1/models/{alias}/production/run_remote',
+        '/v1/models/{alias}/run_remote',
+      ].sort(),
+    );
     expect(doc.paths['/v1/models/{alias}/environments/{environment}/async_predict']!.post!.operationId).toBe('basetenAsyncPredict.environment');
     expect(doc.paths['/v1/models/{alias}/async_request/{request_id}']!.get!.responses['200']).toMatchObject({
       content: { 'application/json': { schema: { $ref: '#/components/schemas/BasetenAsyncStatus' } } },

@@ -10,14 +10,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalGateway } from '../../tools/local-gateway.mjs';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-  '--disable-sync', '--no-first-run', '--disable-quic',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
 ];
 const PUBLIC_DIR = join(import.meta.dirname, '..', '..', 'public');
 const SCREENSHOTS_DIR = join(import.meta.dirname, '..', '..', 'test-results');
@@ -36,7 +41,9 @@ let browser: BrowserContext;
 let profileDir: string;
 
 const MEDIA_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
 };
 
 /** The page's files (HTML, its ES modules, CSS) from another origin: what a frontend hosting the playground does. */
@@ -78,7 +85,10 @@ beforeAll(async () => {
   });
   profileDir = mkdtempSync(join(tmpdir(), 'playground-chromium-'));
   browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
   });
   mkdirSync(SCREENSHOTS_DIR, { recursive: true });
 });
@@ -103,8 +113,7 @@ async function openPlayground(origin = gateway.url, token = ''): Promise<Page> {
 const output = (page: Page) => page.locator('#output').textContent();
 const status = (page: Page) => page.locator('#status').textContent();
 /** How far a scroll box is from showing its last line, in pixels (0: it shows the end). */
-const distanceFromEnd = (page: Page, selector: string) =>
-  page.locator(selector).evaluate((box) => box.scrollHeight - box.scrollTop - box.clientHeight);
+const distanceFromEnd = (page: Page, selector: string) => page.locator(selector).evaluate((box) => box.scrollHeight - box.scrollTop - box.clientHeight);
 const overflows = (page: Page, selector: string) => page.locator(selector).evaluate((box) => box.scrollHeight > box.clientHeight);
 const upstreamFor = (modelId: string) => gateway.fake.requests.filter((r) => r.path.startsWith(`/model-${modelId}/`));
 
@@ -133,9 +142,11 @@ describe('playground served by the gateway', () => {
 
   it('labels every control, and runs a predict from the keyboard alone', async () => {
     const page = await openPlayground();
-    const unlabeled = await page.evaluate(() => Array.from(document.querySelectorAll<HTMLInputElement>('input, select, textarea, button'))
-      .filter((control) => !control.labels?.length && !control.getAttribute('aria-label') && !control.textContent?.trim())
-      .map((control) => control.outerHTML));
+    const unlabeled = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLInputElement>('input, select, textarea, button'))
+        .filter((control) => !control.labels?.length && !control.getAttribute('aria-label') && !control.textContent?.trim())
+        .map((control) => control.outerHTML),
+    );
     expect(unlabeled).toEqual([]);
 
     const focusedId = () => page.evaluate(() => document.activeElement?.id);
@@ -221,7 +232,7 @@ describe('playground served by the gateway', () => {
     await page.close();
   });
 
-  it('shows the error envelope\'s message, and checks the input before sending', async () => {
+  it("shows the error envelope's message, and checks the input before sending", async () => {
     const page = await openPlayground();
     await page.getByLabel('Alias', { exact: true }).selectOption('echo');
     const sent = upstreamFor('str001').length;
@@ -239,7 +250,7 @@ describe('playground served by the gateway', () => {
     await page.close();
   });
 
-  it('shows the alias\'s input schema from /openapi.json, and the gateway\'s 400 when the input breaks it', async () => {
+  it("shows the alias's input schema from /openapi.json, and the gateway's 400 when the input breaks it", async () => {
     const page = await openPlayground();
     await page.getByRole('button', { name: 'Load models' }).click();
     // A load that ends after the send would clear its answer: let it end first.
@@ -451,7 +462,7 @@ describe('WebSocket mode', () => {
     await page.close();
   });
 
-  it('shows the gateway\'s refusal when the socket cannot open', async () => {
+  it("shows the gateway's refusal when the socket cannot open", async () => {
     const page = await openPlayground(gateway.url, LLM_TOKEN);
     await page.getByLabel('Alias', { exact: true }).selectOption('voice');
     await page.getByRole('radio', { name: 'WebSocket' }).check();
@@ -472,7 +483,9 @@ describe('streamed output stays in view', () => {
     expect(await overflows(page, '#output')).toBe(true);
     expect(await distanceFromEnd(page, '#output')).toBeLessThanOrEqual(1);
 
-    await page.locator('#output').evaluate((box) => { box.scrollTop = 0; });
+    await page.locator('#output').evaluate((box) => {
+      box.scrollTop = 0;
+    });
     await expect.poll(() => status(page), WAIT).toMatch(/^Done: HTTP 200/);
     expect(await page.locator('#output').evaluate((box) => box.scrollTop)).toBe(0);
     await page.close();
@@ -596,7 +609,7 @@ describe('playground usage and clients views', () => {
   const api = (path: string, token: string, init: RequestInit = {}) =>
     fetch(`${gateway.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
 
-  it('draws the caller\'s requests and tokens per day and alias as SVG bars', async () => {
+  it("draws the caller's requests and tokens per day and alias as SVG bars", async () => {
     const usageBefore = await (await api('/v1/usage?days=1', LLM_TOKEN)).json();
     const before = usageBefore.totals.requests as number;
     for (let i = 0; i < 2; i++) await (await api('/v1/models/echo/predict', LLM_TOKEN, { method: 'POST', body: '{"prompt":"hi"}' })).arrayBuffer();

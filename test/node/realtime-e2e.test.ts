@@ -71,7 +71,9 @@ async function refused(alias: string, options: { protocols?: string[]; headers?:
     socket.once('open', () => reject(new Error('the handshake was accepted')));
     socket.once('unexpected-response', (req, res) => {
       let text = '';
-      res.on('data', (chunk: Buffer) => { text += chunk.toString('utf8'); });
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+      });
       res.on('end', () => {
         req.destroy();
         resolve({ status: res.statusCode ?? 0, body: text });
@@ -133,7 +135,7 @@ describe('WebSocket passthrough under wrangler dev', () => {
     expect(upstream.websocket?.protocol).toBeNull();
   });
 
-  it('selects the model\'s subprotocol when it picks one of the caller\'s', async () => {
+  it("selects the model's subprotocol when it picks one of the caller's", async () => {
     const { id, socket } = await open('voice', { token: null, protocols: ['gateway', 'echo', `bearer.${TOKEN}`] });
     expect(socket.protocol).toBe('echo');
     socket.close(1000);
@@ -141,14 +143,14 @@ describe('WebSocket passthrough under wrangler dev', () => {
     expect(upstreamOf(id)!.headers['sec-websocket-protocol']).toBe('echo');
   });
 
-  it('relays the model\'s close code and reason to the caller', async () => {
+  it("relays the model's close code and reason to the caller", async () => {
     const { socket } = await open();
     const done = closed(socket);
     socket.send('close:4001:upstream-bye');
     expect(await done).toEqual({ code: 4001, reason: 'upstream-bye' });
   });
 
-  it('relays the caller\'s close code and reason to the model', async () => {
+  it("relays the caller's close code and reason to the model", async () => {
     const { id, socket } = await open();
     socket.send('ping');
     await nextMessage(socket);
@@ -158,7 +160,7 @@ describe('WebSocket passthrough under wrangler dev', () => {
     expect(close).toEqual({ code: 4002, reason: 'client-bye', by: 'client' });
   });
 
-  it('closes the model\'s side with 1011 when the caller drops without a close frame', async () => {
+  it("closes the model's side with 1011 when the caller drops without a close frame", async () => {
     const { id, socket } = await open();
     socket.send('ping');
     await nextMessage(socket);
@@ -189,15 +191,26 @@ describe('WebSocket passthrough under wrangler dev', () => {
     expect((await closed(socket)).code).toBe(1001);
     const upstreamClose = await until(() => upstreamOf(id)?.websocket?.close ?? undefined);
     expect(upstreamClose.code).toBe(1001);
-    const line = await until(() => gateway.logs().split('\n').find((l) => l.includes('"websocket_closed"') && l.includes(id)));
+    const line = await until(() =>
+      gateway
+        .logs()
+        .split('\n')
+        .find((l) => l.includes('"websocket_closed"') && l.includes(id)),
+    );
     expect(JSON.parse(line.slice(line.indexOf('{')))).toMatchObject({
-      alias: 'voice', caller: 'app', close_code: 1001, closed_by: 'idle',
-      messages_from_client: 1, bytes_from_client: 11, messages_from_upstream: 1, bytes_from_upstream: 11,
+      alias: 'voice',
+      caller: 'app',
+      close_code: 1001,
+      closed_by: 'idle',
+      messages_from_client: 1,
+      bytes_from_client: 11,
+      messages_from_upstream: 1,
+      bytes_from_upstream: 11,
     });
   });
 });
 
-describe('WebSockets in the caller\'s usage and quota under wrangler dev', () => {
+describe("WebSockets in the caller's usage and quota under wrangler dev", () => {
   it('counts the connection, its messages and bytes when it closes, and refuses the next handshake over quota as JSON', async () => {
     const { id, socket } = await open('voice', { token: METERED_TOKEN });
     socket.send('one ✓'); // 7 bytes of UTF-8, then 4 binary
@@ -215,9 +228,13 @@ describe('WebSockets in the caller\'s usage and quota under wrangler dev', () =>
       return body.by_alias.voice?.websocket_connections === 1 ? body.by_alias.voice : undefined;
     });
     expect(usage).toMatchObject({
-      requests: 1, errors: 0, websocket_connections: 1,
-      websocket_messages_from_client: 2, websocket_bytes_from_client: 11,
-      websocket_messages_from_upstream: 2, websocket_bytes_from_upstream: 11,
+      requests: 1,
+      errors: 0,
+      websocket_connections: 1,
+      websocket_messages_from_client: 2,
+      websocket_bytes_from_client: 11,
+      websocket_messages_from_upstream: 2,
+      websocket_bytes_from_upstream: 11,
     });
     expect(usage.websocket_ms).toBeGreaterThan(0);
 

@@ -37,7 +37,11 @@ export async function startScannedGateway(options?: Parameters<typeof startLocal
       });
       scan(`headers of ${path}`, headerLines.join('\n'));
       if (!res.body || NULL_BODY_STATUSES.has(res.status)) return res;
-      return new Response(res.body.pipeThrough(secretScanner((text) => scan(`body of ${path}`, text))), { status: res.status, statusText: res.statusText, headers: res.headers });
+      return new Response(res.body.pipeThrough(secretScanner((text) => scan(`body of ${path}`, text))), {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
     },
     /** Sends raw bytes over TCP and returns everything the gateway wrote back before closing or going quiet. */
     async raw(request: string | Uint8Array, quietMs = 1500): Promise<string> {

@@ -51,7 +51,10 @@ describe('scheduled wake under wrangler dev', () => {
     expect(calls[0]!.headers['x-request-id']).toMatch(/^cron-\d+$/);
 
     const lines = await until(async () => {
-      const found = gateway.logs().split('\n').filter((line) => line.includes('"event":"wake"'));
+      const found = gateway
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('"event":"wake"'));
       return found.length >= 3 ? found : undefined;
     });
     // wrangler wraps console.error lines in its own (coloured) [ERROR] marker.

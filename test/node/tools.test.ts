@@ -22,14 +22,17 @@ async function check(toml: string) {
 }
 
 describe('npm run check', () => {
-  it('accepts the repo\'s own wrangler.toml', async () => {
+  it("accepts the repo's own wrangler.toml", async () => {
     const { code, out } = await check(readFileSync('wrangler.toml', 'utf8'));
     expect(code).toBe(0);
     expect(out).toContain('config ok');
   });
 
   it('fails naming the bad field, without serving', async () => {
-    const bad = readFileSync('wrangler.toml', 'utf8').replace('[vars.MODELS]', '[vars.MODELS]\nbroken = { model_id = "abc", environment = "production", development = true }');
+    const bad = readFileSync('wrangler.toml', 'utf8').replace(
+      '[vars.MODELS]',
+      '[vars.MODELS]\nbroken = { model_id = "abc", environment = "production", development = true }',
+    );
     const { code, out } = await check(bad);
     expect(code).toBe(1);
     expect(out).toContain('MODELS.broken: give exactly one of environment, deployment_id, development');

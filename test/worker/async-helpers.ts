@@ -4,7 +4,7 @@ import { expect, vi } from 'vitest';
 import type { AsyncRecord, AsyncResult } from '../../src/async-status.ts';
 import { recordKey, resultKey } from '../../src/async-store.ts';
 import { TEST_WEBHOOK_SECRET } from '../config.ts';
-import { call, uniqueId, type CallOptions } from './helpers.ts';
+import { type CallOptions, call, uniqueId } from './helpers.ts';
 
 export interface Accepted {
   request_id: string;
@@ -87,9 +87,12 @@ export function randomRequestId(): string {
  * lifecycle runs on real timers in another process, out of fake timers' reach.
  */
 export function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 3000): Promise<T> {
-  return vi.waitFor(async () => {
-    const value = await probe();
-    if (value === undefined) throw new Error('condition not met yet');
-    return value;
-  }, { timeout: timeoutMs, interval: 20 });
+  return vi.waitFor(
+    async () => {
+      const value = await probe();
+      if (value === undefined) throw new Error('condition not met yet');
+      return value;
+    },
+    { timeout: timeoutMs, interval: 20 },
+  );
 }

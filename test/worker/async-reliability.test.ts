@@ -3,14 +3,14 @@
 import { createExecutionContext, createScheduledController, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { reconcileAll } from '../../src/async-reconcile.ts';
-import { isRequestId, queuedRecord, reconcileStep, type AsyncRecord } from '../../src/async-status.ts';
+import { type AsyncRecord, isRequestId, queuedRecord, reconcileStep } from '../../src/async-status.ts';
 import { AsyncStore, dueKey } from '../../src/async-store.ts';
-import { loadConfig, parseConfig, type ConfigSource } from '../../src/config.ts';
+import { type ConfigSource, loadConfig, parseConfig } from '../../src/config.ts';
 import worker from '../../src/index.ts';
 import { basetenTarget } from '../../src/upstream.ts';
 import { TEST_MODELS, TOKENS } from '../config.ts';
-import { deliveryBody, deliverSigned, eventually, randomRequestId, storedRecord, storedResult, submit } from './async-helpers.ts';
-import { call, errorOf, fakeUrl, GATEWAY, sleep, tracked, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { deliverSigned, deliveryBody, eventually, randomRequestId, storedRecord, storedResult, submit } from './async-helpers.ts';
+import { call, errorOf, type FakeRequest, fakeUrl, GATEWAY, sleep, tracked, uniqueId, upstreamRequests } from './helpers.ts';
 
 const config = () => loadConfig(env as ConfigSource);
 
@@ -51,7 +51,15 @@ async function allUpstream(): Promise<FakeRequest[]> {
 async function recordElsewhere(requestId: string, alias: 'asyncmodel' | 'asyncchain', dueSeconds: number): Promise<AsyncRecord> {
   const model = config().models.get(alias)!;
   const nowMs = Date.now();
-  const record = queuedRecord({ requestId, owner: 'client:alice', alias, target: basetenTarget(model.target), nowMs, expiresAt: Math.ceil(nowMs / 1000) + 3600, reconcileAt: dueSeconds });
+  const record = queuedRecord({
+    requestId,
+    owner: 'client:alice',
+    alias,
+    target: basetenTarget(model.target),
+    nowMs,
+    expiresAt: Math.ceil(nowMs / 1000) + 3600,
+    reconcileAt: dueSeconds,
+  });
   await new AsyncStore(env.ASYNC_REQUESTS).saveNew(record, nowMs);
   return record;
 }
@@ -89,7 +97,7 @@ describe('early webhooks', () => {
     expect(await storedResult(requestId)).toBeNull();
   });
 
-  it('drops the cron\'s due entry when the result arrives for a known record', async () => {
+  it("drops the cron's due entry when the result arrives for a known record", async () => {
     const { accepted } = await submit('asyncmodel');
     const record = (await storedRecord(accepted.request_id))!;
     expect(await dueKeys()).toContain(dueKey(record.reconcile_at!, accepted.request_id));
@@ -157,7 +165,7 @@ describe('reconciliation in the cron', () => {
     expect((await storedRecord(running.accepted.request_id))!.status).toBe('QUEUED');
   });
 
-  it('does bounded work per run, and one request\'s failure does not stop the others', async () => {
+  it("does bounded work per run, and one request's failure does not stop the others", async () => {
     const failing = await submit('asyncmodel');
     const forgotten = [await submit('asyncmodel'), await submit('asyncmodel')];
     await steer({ path: `/async_request/${failing.accepted.request_id}`, times: 1, fake: { status: 500 } });
@@ -178,7 +186,9 @@ describe('reconciliation in the cron', () => {
   });
 
   it('runs beside the wake in the scheduled handler; a broken KV stops the reconciliation only', async () => {
-    const failing = () => { throw new Error('KV is down'); };
+    const failing = () => {
+      throw new Error('KV is down');
+    };
     const brokenKv = { get: failing, put: failing, delete: failing, list: failing, getWithMetadata: failing } as unknown as KVNamespace;
     const scheduledTime = Date.now() + Math.floor(Math.random() * 1e6);
     const ctx = createExecutionContext();
@@ -251,7 +261,7 @@ describe('Idempotency-Key on async submit', () => {
     expect(await submitCalls(nonce)).toBe(0);
   });
 
-  it('scopes keys by caller: another client\'s same key is its own request', async () => {
+  it("scopes keys by caller: another client's same key is its own request", async () => {
     const key = uniqueId('key');
     const input = { fake: { queue_ms: 600_000 } };
     const alice = (await (await submitWith(key, input, 'alice')).json()) as { request_id: string };
@@ -288,9 +298,15 @@ describe('Idempotency-Key on async submit', () => {
 
   it('refuses a key from an anonymous caller, who has no identity to scope it by', async () => {
     const anonEnv = { ...env, MODELS: { ...TEST_MODELS, open: { model_id: 'abc123', environment: 'production', public: true, async: true } } } as Env;
-    const res = await worker.fetch(new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/open/async`, {
-      method: 'POST', body: '{"model_input":1}', headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
-    }), anonEnv, createExecutionContext());
+    const res = await worker.fetch(
+      new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/open/async`, {
+        method: 'POST',
+        body: '{"model_input":1}',
+        headers: { 'content-type': 'application/json', 'idempotency-key': 'k1' },
+      }),
+      anonEnv,
+      createExecutionContext(),
+    );
     expect(res.status).toBe(400);
     expect((await errorOf(res)).message).toContain('client token');
   });
@@ -300,7 +316,7 @@ describe('Idempotency-Key on async submit', () => {
   });
 });
 
-describe('status calls within Baseten\'s limits', () => {
+describe("status calls within Baseten's limits", () => {
   it('a polling loop makes at most one Baseten status call per interval', async () => {
     const { accepted } = await submit('asyncmodel');
     const intervalMs = config().settings.asyncStatusMinIntervalMs;
@@ -320,7 +336,7 @@ describe('status calls within Baseten\'s limits', () => {
     expect(calls.length).toBeLessThanOrEqual(Math.floor(elapsedMs / intervalMs) + 1);
   });
 
-  it('serves Baseten\'s 429 on status as the last known view with its retry-after, not as a failure', async () => {
+  it("serves Baseten's 429 on status as the last known view with its retry-after, not as a failure", async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
     await eventually(async () => ((await statusOf(accepted.request_id)).view.status === 'IN_PROGRESS' ? true : undefined));
     await sleep(config().settings.asyncStatusMinIntervalMs + 50);
@@ -342,7 +358,15 @@ describe('status calls within Baseten\'s limits', () => {
 });
 
 describe('the pure rules', () => {
-  const record = queuedRecord({ requestId: 'r1', owner: 'client:a', alias: 'm', target: { kind: 'model', id: 'abc123', deployment: { kind: 'development' } }, nowMs: 0, expiresAt: 1, reconcileAt: 1 });
+  const record = queuedRecord({
+    requestId: 'r1',
+    owner: 'client:a',
+    alias: 'm',
+    target: { kind: 'model', id: 'abc123', deployment: { kind: 'development' } },
+    nowMs: 0,
+    expiresAt: 1,
+    reconcileAt: 1,
+  });
   const nowMs = Date.parse('2030-01-01T00:10:00Z');
   const reported = (status: string, minutesAgo: number) => ({ status, errors: [], status_at: new Date(nowMs - minutesAgo * 60_000).toISOString() }) as never;
 
@@ -351,23 +375,26 @@ describe('the pure rules', () => {
     expect(reconcileStep(record, reported('SUCCEEDED', 0.5), nowMs)).toEqual({ kind: 'later' });
   });
 
-  it('keeps Baseten\'s own final statuses that carry no output, and marks lost outputs WEBHOOK_FAILED', () => {
+  it("keeps Baseten's own final statuses that carry no output, and marks lost outputs WEBHOOK_FAILED", () => {
     for (const status of ['FAILED', 'EXPIRED', 'CANCELED']) {
       expect(reconcileStep(record, reported(status, 5), nowMs)).toMatchObject({ kind: 'final', record: { status } });
     }
     for (const status of ['SUCCEEDED', 'WEBHOOK_FAILED']) {
-      expect(reconcileStep(record, reported(status, 5), nowMs)).toMatchObject({ kind: 'final', record: { status: 'WEBHOOK_FAILED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] } });
+      expect(reconcileStep(record, reported(status, 5), nowMs)).toMatchObject({
+        kind: 'final',
+        record: { status: 'WEBHOOK_FAILED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] },
+      });
     }
   });
 
-  it('checks the new settings\' ranges', () => {
+  it("checks the new settings' ranges", () => {
     const source = (extra: ConfigSource) => ({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: { m: { model_id: 'a1', environment: 'p' } }, ...extra });
     expect(parseConfig(source({})).settings).toMatchObject({ asyncReconcileAfterSeconds: 300, asyncStatusMinIntervalMs: 1000 });
     expect(() => parseConfig(source({ SETTINGS: { async_reconcile_after_seconds: 0 } }))).toThrow(/SETTINGS.async_reconcile_after_seconds/);
     expect(() => parseConfig(source({ SETTINGS: { async_status_min_interval_ms: -1 } }))).toThrow(/SETTINGS.async_status_min_interval_ms/);
   });
 
-  it('takes request ids of Baseten\'s documented shape, whatever it is today', () => {
+  it("takes request ids of Baseten's documented shape, whatever it is today", () => {
     for (const id of ['0123456789abcdef0123456789abcdef', 'req_AbC1x9-Zq2w8e_Ty7u6i', 'a'.repeat(128)]) expect(isRequestId(id)).toBe(true);
     for (const id of ['', 'a'.repeat(129), 'a/b', 'a.b', 'é']) expect(isRequestId(id)).toBe(false);
   });
@@ -405,11 +432,18 @@ describe('request ids and webhook URLs', () => {
     ['http://127.0.0.1:8787', 'http://127.0.0.1:8787/v1/webhooks/baseten'],
   ])('hands Baseten an https webhook URL for PUBLIC_BASE_URL %s, loopback excepted', async (base, expected) => {
     const id = uniqueId();
-    const res = await worker.fetch(tracked(new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/asyncmodel/async`, {
-      method: 'POST',
-      body: '{"model_input":{"fake":{"queue_ms":600000}}}',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
-    }), 1), { ...env, PUBLIC_BASE_URL: base } as Env, createExecutionContext());
+    const res = await worker.fetch(
+      tracked(
+        new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/asyncmodel/async`, {
+          method: 'POST',
+          body: '{"model_input":{"fake":{"queue_ms":600000}}}',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
+        }),
+        1,
+      ),
+      { ...env, PUBLIC_BASE_URL: base } as Env,
+      createExecutionContext(),
+    );
     expect(res.status).toBe(201);
     const [seen] = await upstreamRequests(id);
     expect(JSON.parse(seen!.body).webhook_endpoint).toBe(expected);

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAsyncSubmit, withWebhookEndpoint } from '../../src/async-input.ts';
-import {
-  afterBasetenStatus, afterCancel, resultOf, statusView, type AsyncRecord, type AsyncResult, type BasetenStatus,
-} from '../../src/async-status.ts';
+import { type AsyncRecord, type AsyncResult, afterBasetenStatus, afterCancel, type BasetenStatus, resultOf, statusView } from '../../src/async-status.ts';
 import { kvExpiration, recordExpiry } from '../../src/async-store.ts';
 import { isFresh, parseWebhookPayload, signatureMatches, signaturesOf, timeMs, verifyWebhook } from '../../src/webhook-verify.ts';
 import { deliveryBody, signature } from './async-helpers.ts';
@@ -14,8 +12,17 @@ const encode = (text: string) => new TextEncoder().encode(text);
 
 function record(overrides: Partial<AsyncRecord> = {}): AsyncRecord {
   return {
-    v: 1, request_id: ID, owner: 'client:alice', alias: 'm', target: { kind: 'model', id: 'abc123', deployment: { kind: 'environment', name: 'production' } },
-    created_at: '2026-05-01T11:59:00.000Z', expires_at: 0, status: 'QUEUED', status_at: '2026-05-01T11:59:00.000Z', errors: [], ...overrides,
+    v: 1,
+    request_id: ID,
+    owner: 'client:alice',
+    alias: 'm',
+    target: { kind: 'model', id: 'abc123', deployment: { kind: 'environment', name: 'production' } },
+    created_at: '2026-05-01T11:59:00.000Z',
+    expires_at: 0,
+    status: 'QUEUED',
+    status_at: '2026-05-01T11:59:00.000Z',
+    errors: [],
+    ...overrides,
   };
 }
 
@@ -44,7 +51,7 @@ describe('webhook signatures', () => {
     }
   });
 
-  it('is matched by the tests\' own signer, which the async tests use for bodies made at run time', async () => {
+  it("is matched by the tests' own signer, which the async tests use for bodies made at run time", async () => {
     for (const { secret, body, hex } of VECTORS) expect(await signature(body, secret)).toBe(`v1=${hex}`);
   });
 });
@@ -58,12 +65,18 @@ describe('verifyWebhook', () => {
 
   it('accepts a signed, fresh delivery and reads it', async () => {
     const verdict = await verify(EARLIER_DELIVERY);
-    expect(verdict).toEqual({ ok: true, payload: { request_id: ID, targetKind: 'model', targetId: 'abc123', time: '2026-05-01T11:58:00.123456Z', data: { output: 'x' }, errors: [] } });
+    expect(verdict).toEqual({
+      ok: true,
+      payload: { request_id: ID, targetKind: 'model', targetId: 'abc123', time: '2026-05-01T11:58:00.123456Z', data: { output: 'x' }, errors: [] },
+    });
   });
 
   it('refuses in order: no secret, no signature, a wrong one (before parsing), a malformed body, a stale time', async () => {
     const body = NOON_DELIVERY;
-    expect(await verifyWebhook({ body: encode(body), signature: vectorSignature(body, 'whsec_test'), secrets: [], nowMs: NOW })).toEqual({ ok: false, reason: 'not_configured' });
+    expect(await verifyWebhook({ body: encode(body), signature: vectorSignature(body, 'whsec_test'), secrets: [], nowMs: NOW })).toEqual({
+      ok: false,
+      reason: 'not_configured',
+    });
     expect(await verify(body, null)).toEqual({ ok: false, reason: 'unsigned' });
     expect(await verify('{not json', vectorSignature('{}', 'whsec_test'))).toEqual({ ok: false, reason: 'forged' });
     expect(await verify(MALFORMED_DELIVERY)).toEqual({ ok: false, reason: 'malformed' });
@@ -73,12 +86,15 @@ describe('verifyWebhook', () => {
   });
 
   it('reads chain deliveries by chain_id', () => {
-    expect(parseWebhookPayload({ request_id: ID, chain_id: 'xyz789', time: 't', data: null, errors: [] })).toMatchObject({ targetKind: 'chain', targetId: 'xyz789' });
+    expect(parseWebhookPayload({ request_id: ID, chain_id: 'xyz789', time: 't', data: null, errors: [] })).toMatchObject({
+      targetKind: 'chain',
+      targetId: 'xyz789',
+    });
   });
 });
 
 describe('delivery times', () => {
-  it('reads Baseten\'s microsecond UTC times, zone or not, and nothing else', () => {
+  it("reads Baseten's microsecond UTC times, zone or not, and nothing else", () => {
     expect(timeMs('2024-04-30T01:01:08.883423Z')).toBe(Date.parse('2024-04-30T01:01:08.883Z'));
     expect(timeMs('2024-04-30T01:01:08.883423')).toBe(Date.parse('2024-04-30T01:01:08.883Z'));
     expect(timeMs('2024-04-30T03:01:08+02:00')).toBe(Date.parse('2024-04-30T01:01:08Z'));
@@ -88,7 +104,12 @@ describe('delivery times', () => {
 });
 
 describe('status transitions', () => {
-  const reported = (status: BasetenStatus['status'], errors: BasetenStatus['errors'] = []): BasetenStatus => ({ status, webhook_status: 'PENDING', status_at: '2026-05-01T12:00:00Z', errors });
+  const reported = (status: BasetenStatus['status'], errors: BasetenStatus['errors'] = []): BasetenStatus => ({
+    status,
+    webhook_status: 'PENDING',
+    status_at: '2026-05-01T12:00:00Z',
+    errors,
+  });
 
   it('keeps final statuses no webhook will bring, but not SUCCEEDED, whose output is still on its way', () => {
     for (const status of ['EXPIRED', 'CANCELED', 'WEBHOOK_FAILED', 'FAILED'] as const) {
@@ -105,7 +126,7 @@ describe('status transitions', () => {
     expect(afterCancel(record(), { canceled: false, message: 'running' }, NOW)).toMatchObject({ status: 'QUEUED', cancel: { canceled: false } });
   });
 
-  it('lets a delivered result win, and calls Baseten\'s SUCCEEDED not final until the output is here', () => {
+  it("lets a delivered result win, and calls Baseten's SUCCEEDED not final until the output is here", () => {
     const result: AsyncResult = { v: 1, request_id: ID, status: 'SUCCEEDED', output: { y: 1 }, errors: [], delivered_at: 't' };
     expect(statusView(record({ status: 'WEBHOOK_FAILED' }), result, undefined)).toMatchObject({ status: 'SUCCEEDED', final: true, output: { y: 1 } });
     const pending = statusView(record(), undefined, reported('SUCCEEDED'));
@@ -115,14 +136,16 @@ describe('status transitions', () => {
   });
 
   it('derives a stored result from the payload alone, so a repeated delivery writes the same bytes', () => {
-    const payload = parseWebhookPayload(JSON.parse(deliveryBody(ID, { time: '2026-05-01T12:00:00Z', errors: [{ code: 'MODEL_PREDICT_ERROR', message: 'boom' }] })))!;
+    const payload = parseWebhookPayload(
+      JSON.parse(deliveryBody(ID, { time: '2026-05-01T12:00:00Z', errors: [{ code: 'MODEL_PREDICT_ERROR', message: 'boom' }] })),
+    )!;
     expect(JSON.stringify(resultOf(payload))).toBe(JSON.stringify(resultOf({ ...payload })));
     expect(resultOf(payload)).toMatchObject({ status: 'FAILED', errors: [{ code: 'MODEL_PREDICT_ERROR', message: 'boom' }] });
   });
 });
 
 describe('async records in KV', () => {
-  it('keeps a record through its queue time, Baseten\'s hour of running and the retention', () => {
+  it("keeps a record through its queue time, Baseten's hour of running and the retention", () => {
     expect(recordExpiry(NOW, 600, 604_800)).toBe(NOW / 1000 + 600 + 3600 + 300 + 604_800);
   });
 
@@ -133,12 +156,15 @@ describe('async records in KV', () => {
 });
 
 describe('async submit body', () => {
-  it('defaults the queue time to Baseten\'s 600 s', () => {
+  it("defaults the queue time to Baseten's 600 s", () => {
     expect(parseAsyncSubmit({ model_input: null })).toEqual({ modelInput: null, maxQueueSeconds: 600 });
-    expect(parseAsyncSubmit({ model_input: 1, max_time_in_queue_seconds: 10, priority: 0, inference_retry_config: { max_attempts: 3 } })).toEqual({ modelInput: 1, maxQueueSeconds: 10 });
+    expect(parseAsyncSubmit({ model_input: 1, max_time_in_queue_seconds: 10, priority: 0, inference_retry_config: { max_attempts: 3 } })).toEqual({
+      modelInput: 1,
+      maxQueueSeconds: 10,
+    });
   });
 
-  it('splices webhook_endpoint into the caller\'s bytes, trailing whitespace and all', () => {
+  it("splices webhook_endpoint into the caller's bytes, trailing whitespace and all", () => {
     const out = new TextDecoder().decode(withWebhookEndpoint('{"model_input": {"n": 12345678901234567890}}\n ', 'https://g.example/v1/webhooks/baseten'));
     expect(out).toBe('{"model_input": {"n": 12345678901234567890},"webhook_endpoint":"https://g.example/v1/webhooks/baseten"}\n ');
     expect(JSON.parse(out).webhook_endpoint).toBe('https://g.example/v1/webhooks/baseten');

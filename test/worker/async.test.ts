@@ -2,9 +2,7 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { describe, expect, it } from 'vitest';
 import worker from '../../src/index.ts';
 import { TEST_API_KEY, TEST_MODELS, TEST_WEBHOOK_SECRET, TOKENS } from '../config.ts';
-import {
-  deliver, deliveryBody, deliverSigned, eventually, randomRequestId, signature, storedRecord, storedResult, submit,
-} from './async-helpers.ts';
+import { deliver, deliverSigned, deliveryBody, eventually, randomRequestId, signature, storedRecord, storedResult, submit } from './async-helpers.ts';
 import { call, errorOf, expectUpstream, fakeUrl, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
 import { vectorSignature } from './webhook-vectors.ts';
 
@@ -56,7 +54,7 @@ describe('async submit', () => {
   it.each([
     ['asyncmodel', '/model-abc123/environments/production/async_predict'],
     ['asyncchain', '/chain-xyz789/environments/production/async_run_remote'],
-  ])('sends alias %s to %s with the gateway as webhook_endpoint, and records it as the caller\'s', async (alias, path) => {
+  ])("sends alias %s to %s with the gateway as webhook_endpoint, and records it as the caller's", async (alias, path) => {
     const { gatewayId, accepted } = await submit(alias);
     expect(accepted.request_id).toMatch(/^[0-9a-f]{32}$/);
     expect(accepted.status_url).toBe(`${GATEWAY}/v1/async/${accepted.request_id}`);
@@ -72,16 +70,22 @@ describe('async submit', () => {
     expect(Date.parse(record!.created_at)).toBeGreaterThan(Date.now() - 60_000);
   });
 
-  it('forwards the caller\'s exact bytes, integers beyond 2^53 included, with the optional fields', async () => {
+  it("forwards the caller's exact bytes, integers beyond 2^53 included, with the optional fields", async () => {
     const id = uniqueId();
     const raw = '{"model_input": {"n": 12345678901234567890, "fake": {"queue_ms": 600000}}, "priority": 2, "max_time_in_queue_seconds": 10}';
-    const res = await call('/v1/models/asyncmodel/async', { method: 'POST', token: 'alice', body: raw, headers: { 'content-type': 'application/json', 'x-request-id': id }, upstream: 1 });
+    const res = await call('/v1/models/asyncmodel/async', {
+      method: 'POST',
+      token: 'alice',
+      body: raw,
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+      upstream: 1,
+    });
     expect(res.status).toBe(201);
     const [seen] = await upstreamRequests(id);
     expect(seen!.body).toBe(`${raw.slice(0, -1)},"webhook_endpoint":"${WEBHOOK_URL}"}`);
   });
 
-  it('accepts Baseten\'s 202 as well as its 201', async () => {
+  it("accepts Baseten's 202 as well as its 201", async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 600_000, async_status: 202 });
     expect(await storedRecord(accepted.request_id)).not.toBeNull();
   });
@@ -111,7 +115,12 @@ describe('async submit', () => {
       const prefix = '{"model_input":"';
       const body = `${prefix}${'x'.repeat(size - prefix.length - 2)}"}`;
       expect(body.length).toBe(size);
-      const res = await call('/v1/models/asyncmodel/async', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+      const res = await call('/v1/models/asyncmodel/async', {
+        method: 'POST',
+        token: 'alice',
+        body,
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+      });
       expect(res.status).toBe(413);
       expect((await errorOf(res)).type).toBe('payload_too_large');
       expect(await upstreamRequests(id)).toHaveLength(0);
@@ -119,7 +128,11 @@ describe('async submit', () => {
   });
 
   it('refuses aliases without "async": 403, unknown aliases 404, aliases not granted 403, all without an upstream call', async () => {
-    for (const [alias, token, expected] of [['echo', 'alice', 403], ['nope', 'alice', 404], ['asyncmodel', 'bob', 403]] as const) {
+    for (const [alias, token, expected] of [
+      ['echo', 'alice', 403],
+      ['nope', 'alice', 404],
+      ['asyncmodel', 'bob', 403],
+    ] as const) {
       const id = uniqueId();
       const res = await call(`/v1/models/${alias}/async`, { token, json: { model_input: 1 }, headers: { 'x-request-id': id } });
       expect(res.status).toBe(expected);
@@ -130,7 +143,11 @@ describe('async submit', () => {
   it('refuses async work with 503 when no webhook secret is configured, since its result could not be received', async () => {
     const id = uniqueId();
     const res = await worker.fetch(
-      incoming(`${GATEWAY}/v1/models/asyncmodel/async`, { method: 'POST', body: '{"model_input":1}', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id } }),
+      incoming(`${GATEWAY}/v1/models/asyncmodel/async`, {
+        method: 'POST',
+        body: '{"model_input":1}',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
+      }),
       { ...env, BASETEN_WEBHOOK_SECRET: '' } as Env,
       createExecutionContext(),
     );
@@ -138,9 +155,14 @@ describe('async submit', () => {
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
 
-  it('passes Baseten\'s refusal on with its status, IDs replaced by the alias, and records nothing', async () => {
+  it("passes Baseten's refusal on with its status, IDs replaced by the alias, and records nothing", async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { status: 429, message: 'model abc123 is busy' } } }, headers: { 'x-request-id': id }, upstream: 1 });
+    const res = await call('/v1/models/asyncmodel/async', {
+      token: 'alice',
+      json: { model_input: { fake: { status: 429, message: 'model abc123 is busy' } } },
+      headers: { 'x-request-id': id },
+      upstream: 1,
+    });
     expect(res.status).toBe(429);
     const error = await errorOf(res);
     expect(error.message).toContain('model asyncmodel is busy');
@@ -149,7 +171,7 @@ describe('async submit', () => {
 });
 
 describe('async status', () => {
-  it('merges Baseten\'s live status while not final, naming the alias and never Baseten\'s IDs', async () => {
+  it("merges Baseten's live status while not final, naming the alias and never Baseten's IDs", async () => {
     const { accepted } = await submit('asyncmodel');
     const { res, upstream } = await status(accepted.request_id);
     expect(res.status).toBe(200);
@@ -157,14 +179,21 @@ describe('async status', () => {
     expect(text).not.toContain('abc123');
     expect(text).not.toContain('dep-env');
     expect(text).not.toContain('model_id');
-    expect(JSON.parse(text)).toMatchObject({ request_id: accepted.request_id, model: 'asyncmodel', status: 'QUEUED', final: false, webhook_status: 'PENDING', errors: [] });
+    expect(JSON.parse(text)).toMatchObject({
+      request_id: accepted.request_id,
+      model: 'asyncmodel',
+      status: 'QUEUED',
+      final: false,
+      webhook_status: 'PENDING',
+      errors: [],
+    });
     const [seen, ...more] = await upstream();
     expect(more).toHaveLength(0);
     expect(seen!.method).toBe('GET');
     expect(seen!.path).toBe(`/model-abc123/async_request/${accepted.request_id}`);
   });
 
-  it('asks the chain for a chain\'s request', async () => {
+  it("asks the chain for a chain's request", async () => {
     const { accepted } = await submit('asyncchain');
     const { res, upstream } = await status(accepted.request_id);
     expect(res.status).toBe(200);
@@ -189,7 +218,7 @@ describe('async status', () => {
     expect(await upstream()).toHaveLength(0);
   });
 
-  it('returns a failed request\'s errors, IDs replaced, and no output', async () => {
+  it("returns a failed request's errors, IDs replaced, and no output", async () => {
     const { accepted } = await submit('asyncmodel');
     const errors = [{ code: 'MODEL_PREDICT_ERROR', message: 'predict crashed in abc123' }];
     expect((await deliverSigned(deliveryBody(accepted.request_id, { data: null, errors }))).status).toBe(200);
@@ -244,7 +273,11 @@ describe('async ownership', () => {
       worker.fetch(tracked(incoming(`${GATEWAY}${path}`, init), upstream), anonEnv, createExecutionContext());
 
     async function anonSubmit() {
-      const res = await fetchAnon('/v1/models/open/async', { method: 'POST', body: '{"model_input":{"fake":{"queue_ms":600000}}}', headers: { 'content-type': 'application/json' } }, 1);
+      const res = await fetchAnon(
+        '/v1/models/open/async',
+        { method: 'POST', body: '{"model_input":{"fake":{"queue_ms":600000}}}', headers: { 'content-type': 'application/json' } },
+        1,
+      );
       expect(res.status).toBe(201);
       return (await res.json()) as { request_id: string; owner_token: string };
     }
@@ -255,9 +288,14 @@ describe('async ownership', () => {
       expect(first.owner_token).toMatch(/^aot_[0-9a-f]{64}$/);
       expect((await storedRecord(first.request_id))!.owner).not.toContain(first.owner_token);
       // Only the owner's read gets as far as asking Baseten for the live status.
-      const read = (token?: string, auth?: string) => fetchAnon(`/v1/async/${first.request_id}`, {
-        headers: { ...(token ? { 'x-async-owner-token': token } : {}), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
-      }, token === first.owner_token && !auth ? 1 : 0);
+      const read = (token?: string, auth?: string) =>
+        fetchAnon(
+          `/v1/async/${first.request_id}`,
+          {
+            headers: { ...(token ? { 'x-async-owner-token': token } : {}), ...(auth ? { authorization: `Bearer ${auth}` } : {}) },
+          },
+          token === first.owner_token && !auth ? 1 : 0,
+        );
       expect((await read(first.owner_token)).status).toBe(200);
       expect((await read()).status).toBe(404);
       expect((await read(second.owner_token)).status).toBe(404);
@@ -297,7 +335,7 @@ describe('async webhook', () => {
     expect(await storedResult(accepted.request_id)).toBeNull();
   });
 
-  it('refuses a delivery naming another model than its request\'s (400), storing nothing', async () => {
+  it("refuses a delivery naming another model than its request's (400), storing nothing", async () => {
     const { accepted } = await submit('asyncmodel');
     expect((await deliverSigned(deliveryBody(accepted.request_id, { modelId: 'other1' }))).status).toBe(400);
     expect(await storedResult(accepted.request_id)).toBeNull();
@@ -365,7 +403,7 @@ describe('async cancel', () => {
     expect(await upstream()).toHaveLength(0);
   });
 
-  it('records Baseten\'s refusal to cancel a running request, with its message', async () => {
+  it("records Baseten's refusal to cancel a running request, with its message", async () => {
     const { accepted } = await submit('asyncmodel', { queue_ms: 0, run_ms: 600_000 });
     await eventually(async () => ((await polledBody(accepted.request_id)).status === 'IN_PROGRESS' ? true : undefined));
     const res = await call(`/v1/async/${accepted.request_id}`, { method: 'DELETE', token: 'alice', upstream: 1 });
@@ -387,7 +425,7 @@ describe('async cancel', () => {
 });
 
 describe('async queue status', () => {
-  it('returns the target\'s queue counts under the alias, without Baseten\'s IDs', async () => {
+  it("returns the target's queue counts under the alias, without Baseten's IDs", async () => {
     await submit('asyncmodel');
     const id = uniqueId();
     const res = await call('/v1/models/asyncmodel/async/queue', { token: 'alice', headers: { 'x-request-id': id }, upstream: 1 });
@@ -408,15 +446,18 @@ describe('async queue status', () => {
 });
 
 describe('KV outage', () => {
-  const failing = () => { throw new Error('KV is down'); };
+  const failing = () => {
+    throw new Error('KV is down');
+  };
   const throwingKv = { get: failing, put: failing, delete: failing, list: failing, getWithMetadata: failing } as unknown as KVNamespace;
   const outageEnv = { ...env, ASYNC_REQUESTS: throwingKv } as Env;
   const request = (path: string, init: RequestInit<IncomingRequestCfProperties> = {}) => incoming(`${GATEWAY}${path}`, init);
-  const submitRequest = (id: string) => request('/v1/models/asyncmodel/async', {
-    method: 'POST',
-    body: '{"model_input":{"fake":{"queue_ms":600000}}}',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
-  });
+  const submitRequest = (id: string) =>
+    request('/v1/models/asyncmodel/async', {
+      method: 'POST',
+      body: '{"model_input":{"fake":{"queue_ms":600000}}}',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS.alice}`, 'x-request-id': id },
+    });
 
   it('answers a submit Baseten accepted with a clear 503 that still carries the upstream request id', async () => {
     const id = uniqueId();

@@ -29,7 +29,10 @@ describe('Api-Key as a caller scheme', () => {
 
   it('fails a bad token, and an alias not granted, exactly as Bearer does', async () => {
     const bad = 'not-a-client-token-0123456789';
-    for (const [token, status] of [[bad, 401], [TOKENS.bob, 403]] as const) {
+    for (const [token, status] of [
+      [bad, 401],
+      [TOKENS.bob, 403],
+    ] as const) {
       const apiKey = await call('/v1/models/pinned/predict', { json: {}, headers: { authorization: `Api-Key ${token}` } });
       const bearer = await call('/v1/models/pinned/predict', { json: {}, headers: { authorization: `Bearer ${token}` } });
       expect([apiKey.status, bearer.status]).toEqual([status, status]);
@@ -39,9 +42,9 @@ describe('Api-Key as a caller scheme', () => {
   });
 });
 
-describe('Baseten\'s paths under /v1/models/{alias}/', () => {
+describe("Baseten's paths under /v1/models/{alias}/", () => {
   it.each(PREFIXES.flatMap((prefix) => ['predict', 'run_remote'].map((action) => [`${prefix}/${action}`])))(
-    '%s calls the alias\'s own target, whatever the prefix names',
+    "%s calls the alias's own target, whatever the prefix names",
     async (rest) => {
       const model = await viaApiKey(`/v1/models/staging${rest}`, { json: { prompt: 'hi' } });
       expect(model.res.status).toBe(200);
@@ -64,13 +67,13 @@ describe('Baseten\'s paths under /v1/models/{alias}/', () => {
     expect(upstream).toHaveLength(0);
   });
 
-  it('validates an alias\'s input schema on Baseten\'s paths too', async () => {
+  it("validates an alias's input schema on Baseten's paths too", async () => {
     const { res, upstream } = await viaApiKey('/v1/models/typed/production/predict', { json: { prompt: '' } });
     expect(res.status).toBe(400);
     expect(upstream).toHaveLength(0);
   });
 
-  it('wakes through Baseten\'s wake paths, for admin clients only', async () => {
+  it("wakes through Baseten's wake paths, for admin clients only", async () => {
     const { res, upstream } = await viaApiKey('/v1/models/staging/environments/staging/wake', { method: 'POST' }, TOKENS.admin);
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ alias: 'staging', status: 'waking' });
@@ -83,14 +86,20 @@ describe('Baseten\'s paths under /v1/models/{alias}/', () => {
   it.each(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])('reaches a listed sync route with %s under each prefix', async (method) => {
     for (const prefix of ['/production', '/development', '/environments/sync', '/deployment/q4w8e']) {
       const body = method === 'GET' || method === 'HEAD' ? undefined : '{}';
-      const { res, upstream } = await viaApiKey(`/v1/models/custom${prefix}/sync/items/7?x=1`, { method, body, headers: { 'content-type': 'application/json' } });
+      const { res, upstream } = await viaApiKey(`/v1/models/custom${prefix}/sync/items/7?x=1`, {
+        method,
+        body,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status, `${method} ${prefix}`).toBe(200);
-      expect(upstream.map((r) => `${r.method} ${r.path}${r.query ? `?${r.query}` : ''}`)).toEqual([`${method} /model-srv001/environments/production/sync/items/7?x=1`]);
+      expect(upstream.map((r) => `${r.method} ${r.path}${r.query ? `?${r.query}` : ''}`)).toEqual([
+        `${method} /model-srv001/environments/production/sync/items/7?x=1`,
+      ]);
     }
   });
 
   it.each(['/production', '/development', '/environments/production', '/deployment/v1d2e3'])(
-    'opens a WebSocket at %s/websocket to the alias\'s own target, with Api-Key',
+    "opens a WebSocket at %s/websocket to the alias's own target, with Api-Key",
     async (prefix) => {
       const { res, upstream } = await viaApiKey(`/v1/models/voice${prefix}/websocket`, { headers: { upgrade: 'websocket' } });
       expect(res.status).toBe(101);
@@ -104,8 +113,12 @@ describe('Baseten\'s paths under /v1/models/{alias}/', () => {
     },
   );
 
-  it('refuses an unlisted sync route, or one escaping its prefix, under Baseten\'s prefixes', async () => {
-    for (const path of ['/v1/models/custom/production/sync/secret', '/v1/models/custom/environments/x/sync/items/..%2F..%2Fpredict', '/v1/models/custom/development/sync']) {
+  it("refuses an unlisted sync route, or one escaping its prefix, under Baseten's prefixes", async () => {
+    for (const path of [
+      '/v1/models/custom/production/sync/secret',
+      '/v1/models/custom/environments/x/sync/items/..%2F..%2Fpredict',
+      '/v1/models/custom/development/sync',
+    ]) {
       const { res, upstream } = await viaApiKey(path);
       expect(res.status, path).toBe(404);
       expect(upstream).toHaveLength(0);
@@ -113,7 +126,7 @@ describe('Baseten\'s paths under /v1/models/{alias}/', () => {
   });
 });
 
-describe('async on Baseten\'s paths, in Baseten\'s field names', () => {
+describe("async on Baseten's paths, in Baseten's field names", () => {
   async function submitted(path = '/v1/models/asyncmodel/production/async_predict') {
     const { res, upstream } = await viaApiKey(path, { json: { model_input: { prompt: 'hi', fake: { queue_ms: 600_000 } } } });
     expect(res.status).toBe(201);
@@ -129,17 +142,24 @@ describe('async on Baseten\'s paths, in Baseten\'s field names', () => {
     expect(chain.upstream.map((r) => r.path)).toEqual(['/chain-xyz789/environments/production/async_run_remote']);
   });
 
-  it('answers status with Baseten\'s fields, the alias in model_id and deployment_id', async () => {
+  it("answers status with Baseten's fields, the alias in model_id and deployment_id", async () => {
     const { requestId } = await submitted();
     const { res } = await viaApiKey(`/v1/models/asyncmodel/async_request/${requestId}`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
     expect(Object.keys(body).sort()).toEqual(['created_at', 'deployment_id', 'errors', 'model_id', 'request_id', 'status', 'status_at', 'webhook_status']);
-    expect(body).toMatchObject({ request_id: requestId, model_id: 'asyncmodel', deployment_id: 'asyncmodel', status: 'QUEUED', webhook_status: 'PENDING', errors: [] });
+    expect(body).toMatchObject({
+      request_id: requestId,
+      model_id: 'asyncmodel',
+      deployment_id: 'asyncmodel',
+      status: 'QUEUED',
+      webhook_status: 'PENDING',
+      errors: [],
+    });
     expect(JSON.stringify(body)).not.toContain('abc123');
   });
 
-  it('cancels with Baseten\'s fields', async () => {
+  it("cancels with Baseten's fields", async () => {
     const { requestId } = await submitted();
     const { res, upstream } = await viaApiKey(`/v1/models/asyncmodel/async_request/${requestId}`, { method: 'DELETE' });
     expect(res.status).toBe(200);
@@ -147,7 +167,7 @@ describe('async on Baseten\'s paths, in Baseten\'s field names', () => {
     expect(upstream.map((r) => `${r.method} ${r.path}`)).toEqual([`DELETE /model-abc123/async_request/${requestId}`]);
   });
 
-  it('does not find a request under another alias\'s path, and cancels nothing there', async () => {
+  it("does not find a request under another alias's path, and cancels nothing there", async () => {
     const { requestId } = await submitted();
     for (const method of ['GET', 'DELETE']) {
       const { res, upstream } = await viaApiKey(`/v1/models/typed/async_request/${requestId}`, { method });
@@ -156,7 +176,7 @@ describe('async on Baseten\'s paths, in Baseten\'s field names', () => {
     }
   });
 
-  it('answers the queue with Baseten\'s fields', async () => {
+  it("answers the queue with Baseten's fields", async () => {
     const { res, upstream } = await viaApiKey('/v1/models/asyncmodel/development/async_queue_status');
     expect(res.status).toBe(200);
     const body = (await res.json()) as Record<string, unknown>;
@@ -165,7 +185,7 @@ describe('async on Baseten\'s paths, in Baseten\'s field names', () => {
     expect(upstream.map((r) => r.path)).toEqual(['/model-abc123/environments/production/async_queue_status']);
   });
 
-  it('keeps the gateway\'s own errors', async () => {
+  it("keeps the gateway's own errors", async () => {
     const { res } = await viaApiKey('/v1/models/echo/production/async_predict', { json: { model_input: {} } });
     expect(res.status).toBe(403);
     expect((await errorOf(res)).type).toBe('forbidden');
@@ -178,7 +198,7 @@ describe('"bei": true aliases', () => {
     ['/rerank', { query: 'q?', texts: ['a', 'b'], return_text: true }],
     ['/classify', { inputs: [['good']] }],
     ['/predict', { inputs: [['good']] }],
-  ])('reach the engine\'s %s through sync without listing it', async (route, body) => {
+  ])("reach the engine's %s through sync without listing it", async (route, body) => {
     const { res, upstream } = await viaApiKey(`/v1/models/bei-embed/sync${route}`, { json: body });
     expect(res.status).toBe(200);
     expect(upstream.map((r) => r.path)).toEqual([`/model-bei001/environments/production/sync${route}`]);
@@ -191,8 +211,8 @@ describe('"bei": true aliases', () => {
   });
 });
 
-describe('Baseten\'s request headers', () => {
-  it('forwards the customer request id and the timeout and deadline, capped by the alias\'s timeout_ms', async () => {
+describe("Baseten's request headers", () => {
+  it("forwards the customer request id and the timeout and deadline, capped by the alias's timeout_ms", async () => {
     const now = Date.now();
     const { upstream } = await viaApiKey('/v1/models/quick/predict', {
       json: {},
@@ -210,13 +230,17 @@ describe('Baseten\'s request headers', () => {
     const soon = Date.now() + 50;
     const kept = await viaApiKey('/v1/models/echo/predict', { json: {}, headers: { 'request-timeout-ms': '120', 'request-deadline-ms': String(soon) } });
     expect(kept.upstream[0]!.headers).toMatchObject({ 'request-timeout-ms': '120', 'request-deadline-ms': String(soon) });
-    const dropped = await viaApiKey('/v1/models/echo/predict', { json: {}, headers: { 'request-timeout-ms': '-5', 'request-deadline-ms': 'soon', 'x-baseten-customer-request-id': 'a b' } });
-    for (const name of ['request-timeout-ms', 'request-deadline-ms', 'x-baseten-customer-request-id']) expect(dropped.upstream[0]!.headers[name]).toBeUndefined();
+    const dropped = await viaApiKey('/v1/models/echo/predict', {
+      json: {},
+      headers: { 'request-timeout-ms': '-5', 'request-deadline-ms': 'soon', 'x-baseten-customer-request-id': 'a b' },
+    });
+    for (const name of ['request-timeout-ms', 'request-deadline-ms', 'x-baseten-customer-request-id'])
+      expect(dropped.upstream[0]!.headers[name]).toBeUndefined();
   });
 });
 
 describe('whole answers and final refusals', () => {
-  it('marks whole JSON answers (the gateway\'s own, errors, relayed ones with a length) so nothing re-frames them', async () => {
+  it("marks whole JSON answers (the gateway's own, errors, relayed ones with a length) so nothing re-frames them", async () => {
     const answers = [
       await call('/v1/models', { token: 'alice' }),
       await call('/v1/models/nope/predict', { token: 'alice', json: {} }),
@@ -237,12 +261,17 @@ describe('whole answers and final refusals', () => {
     await res.text();
   });
 
-  it.each([[400, 'false'], [422, 'false'], [413, 'false'], [404, null], [429, null], [500, null], [503, null]])(
-    'a model\'s %s carries x-should-retry: %s',
-    async (status, expected) => {
-      const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status, retry_after: null } }, upstream: 1 });
-      expect(res.headers.get('x-should-retry')).toBe(expected);
-      await res.body?.cancel();
-    },
-  );
+  it.each([
+    [400, 'false'],
+    [422, 'false'],
+    [413, 'false'],
+    [404, null],
+    [429, null],
+    [500, null],
+    [503, null],
+  ])("a model's %s carries x-should-retry: %s", async (status, expected) => {
+    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status, retry_after: null } }, upstream: 1 });
+    expect(res.headers.get('x-should-retry')).toBe(expected);
+    await res.body?.cancel();
+  });
 });

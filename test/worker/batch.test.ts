@@ -21,14 +21,18 @@ async function rowsOf(res: Response): Promise<Row[]> {
 
 describe('batch', () => {
   it('answers good, schema-invalid and upstream-failing rows in order, each on its own, and never sends the invalid ones', async () => {
-    const { id, res } = await batchVia('typed', [
-      { prompt: 'first' },
-      { prompt: 3 },
-      { prompt: 'boom', fake: { status: 500, message: 'model abc123 crashed' } },
-      { prompt: 'garbled', fake: { garbage: true } },
-      { n: 2 },
-      { prompt: 'last', n: 4 },
-    ], 4);
+    const { id, res } = await batchVia(
+      'typed',
+      [
+        { prompt: 'first' },
+        { prompt: 3 },
+        { prompt: 'boom', fake: { status: 500, message: 'model abc123 crashed' } },
+        { prompt: 'garbled', fake: { garbage: true } },
+        { n: 2 },
+        { prompt: 'last', n: 4 },
+      ],
+      4,
+    );
     const rows = await rowsOf(res);
     expect(rows).toHaveLength(6);
     expect(rows[0]).toEqual({ output: expect.objectContaining({ kind: 'model', deployment: 'environments/production', input: { prompt: 'first' } }) });
@@ -62,14 +66,18 @@ describe('batch', () => {
   });
 
   it('keeps at most batch_concurrency (8) rows in flight and never sends rows whose deadline has passed', async () => {
-    const { id, res } = await batchVia('quick', Array.from({ length: 10 }, (_, i) => ({ i, fake: { hang: true } })), 8);
+    const { id, res } = await batchVia(
+      'quick',
+      Array.from({ length: 10 }, (_, i) => ({ i, fake: { hang: true } })),
+      8,
+    );
     const rows = await rowsOf(res);
     expect(rows).toHaveLength(10);
     for (const row of rows) expect(row.error?.type).toBe('upstream_timeout');
     expect(await upstreamRequests(id)).toHaveLength(8);
   });
 
-  it('makes an oversized or cut answer that row\'s error only', async () => {
+  it("makes an oversized or cut answer that row's error only", async () => {
     const { res } = await batchVia('echo', [{ fake: { bytes: 5_000_000 } }, { ok: 1 }, { fake: { stream: { chunks: 4 }, close_mid_stream: true } }], 3);
     const rows = await rowsOf(res);
     expect(rows[0]!.error).toMatchObject({ type: 'upstream_error', message: "Baseten's answer is larger than 4194304 bytes" });
@@ -77,7 +85,7 @@ describe('batch', () => {
     expect(rows[2]!.error?.type).toBe('upstream_error');
   });
 
-  it('keeps each row\'s output exactly as the model wrote it', async () => {
+  it("keeps each row's output exactly as the model wrote it", async () => {
     const { res } = await batchVia('echo', [{ s: 'caf\u00e9 \u{1F600}' }, null, [1, 2]], 3);
     const rows = await rowsOf(res);
     expect(rows.map((row) => (row.output as { input: unknown }).input)).toEqual([{ s: 'caf\u00e9 \u{1F600}' }, null, [1, 2]]);
@@ -90,7 +98,11 @@ describe('batch', () => {
   });
 
   it('refuses more than batch_max_rows (256) rows with 413 before sending any', async () => {
-    const { id, res } = await batchVia('echo', Array.from({ length: 257 }, () => ({})), 0);
+    const { id, res } = await batchVia(
+      'echo',
+      Array.from({ length: 257 }, () => ({})),
+      0,
+    );
     expect(res.status).toBe(413);
     expect(await errorOf(res)).toMatchObject({ type: 'payload_too_large', message: 'a batch takes at most 256 rows; this one has 257' });
     expect(await upstreamRequests(id)).toHaveLength(0);
@@ -106,7 +118,7 @@ describe('batch', () => {
     expect((await errorOf(res)).type).toBe('invalid_request');
   });
 
-  it('takes JSON only, within the alias\'s body cap, from callers allowed to use the alias', async () => {
+  it("takes JSON only, within the alias's body cap, from callers allowed to use the alias", async () => {
     const binary = await call('/v1/models/echo/batch', { method: 'POST', body: '{}', headers: { 'content-type': 'application/octet-stream' } });
     expect(binary.status).toBe(415);
     expect((await batchVia('small', [{ pad: 'x'.repeat(2000) }], 0)).res.status).toBe(413);

@@ -2,8 +2,8 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Caller } from '../../src/auth.ts';
-import { cacheDirectives, cacheKey, cacheScope, type CacheKeyInput } from '../../src/cache-key.ts';
-import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
+import { type CacheKeyInput, cacheDirectives, cacheKey, cacheScope } from '../../src/cache-key.ts';
+import { ConfigError, type ConfigSource, parseConfig } from '../../src/config.ts';
 import worker from '../../src/index.ts';
 import { TOKENS } from '../config.ts';
 import { checkAnswer } from './contract.ts';
@@ -16,17 +16,17 @@ const option = (shared: boolean) => ({ ttlSeconds: 60, shared, streams: false })
 
 describe('cache key', () => {
   it('never gives two clients the same key unless the alias is shared', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), fc.uint8Array({ maxLength: 64 }),
-      async (a, b, body) => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1 }), fc.string({ minLength: 1 }), fc.uint8Array({ maxLength: 64 }), async (a, b, body) => {
         fc.pre(a !== b);
         const own = (name: string) => cacheKey({ ...base, body, scope: cacheScope(caller(name), option(false)) });
         const shared = (name: string) => cacheKey({ ...base, body, scope: cacheScope(caller(name), option(true)) });
         expect(await own(a)).not.toBe(await own(b));
         expect(await shared(a)).toBe(await shared(b));
         expect(await own(a)).not.toBe(await shared(a));
-      },
-    ), { numRuns: 50 });
+      }),
+      { numRuns: 50 },
+    );
   });
 
   it('keeps anonymous callers apart from a client named "anonymous"', async () => {
@@ -66,7 +66,8 @@ describe('cache directives', () => {
 });
 
 describe('cache config', () => {
-  const models = (cache: unknown) => ({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: { m: { model_id: 'abc', environment: 'production', cache } } }) as ConfigSource;
+  const models = (cache: unknown) =>
+    ({ ASYNC_REQUESTS: {}, BASETEN_API_KEY: 'k', MODELS: { m: { model_id: 'abc', environment: 'production', cache } } }) as ConfigSource;
 
   it('reads ttl_seconds, shared and streams', () => {
     expect(parseConfig(models({ ttl_seconds: 30, shared: true })).models.get('m')!.cache).toEqual({ ttlSeconds: 30, shared: true, streams: false });
@@ -97,7 +98,10 @@ interface Sent {
  * next request sees what was stored. The answer is checked against the
  * OpenAPI document, like call()'s.
  */
-async function send(path: string, options: { token?: string; json?: unknown; body?: string; headers?: Record<string, string>; upstream: number }): Promise<Sent> {
+async function send(
+  path: string,
+  options: { token?: string; json?: unknown; body?: string; headers?: Record<string, string>; upstream: number },
+): Promise<Sent> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set('authorization', `Bearer ${options.token in TOKENS ? TOKENS[options.token as keyof typeof TOKENS] : options.token}`);
   headers.set('content-type', 'application/json');
@@ -133,7 +137,7 @@ describe('predict through the cache', () => {
     expect(hit.headers.get('cache-control')).toBe(miss.headers.get('cache-control'));
   });
 
-  it('keeps each client\'s answers to itself', async () => {
+  it("keeps each client's answers to itself", async () => {
     const json = fresh();
     expect((await send('/v1/models/cached/predict', { token: 'alice', json, upstream: 1 })).headers.get('x-cache')).toBe('MISS');
     expect((await send('/v1/models/cached/predict', { token: 'admin', json, upstream: 1 })).headers.get('x-cache')).toBe('MISS');
@@ -151,7 +155,7 @@ describe('predict through the cache', () => {
     expect(anonymous.status).toBe(401);
   });
 
-  it('never answers one alias from another\'s entry, even for the same target and body', async () => {
+  it("never answers one alias from another's entry, even for the same target and body", async () => {
     const json = fresh();
     await send('/v1/models/cached/predict', { token: 'alice', json, upstream: 1 });
     expect((await send('/v1/models/cached-twin/predict', { token: 'alice', json, upstream: 1 })).headers.get('x-cache')).toBe('MISS');
@@ -177,7 +181,9 @@ describe('predict through the cache', () => {
     const first = await send('/v1/models/cached/predict', { token: 'alice', json, headers: { 'cache-control': 'no-store' }, upstream: 1 });
     expect(first.headers.get('x-cache')).toBe('BYPASS');
     expect((await send('/v1/models/cached/predict', { token: 'alice', json, upstream: 1 })).headers.get('x-cache')).toBe('MISS');
-    expect((await send('/v1/models/cached/predict', { token: 'alice', json, headers: { 'cache-control': 'no-store' }, upstream: 1 })).headers.get('x-cache')).toBe('BYPASS');
+    expect(
+      (await send('/v1/models/cached/predict', { token: 'alice', json, headers: { 'cache-control': 'no-store' }, upstream: 1 })).headers.get('x-cache'),
+    ).toBe('BYPASS');
   });
 
   it.each([500, 503, 400, 404])('never stores a failed call (Baseten %i)', async (status) => {
@@ -188,7 +194,7 @@ describe('predict through the cache', () => {
     expect((await send('/v1/models/cached/predict', { token: 'alice', json, upstream: 1 })).status).toBe(first.status);
   });
 
-  it('counts a hit against the caller\'s rate limit', async () => {
+  it("counts a hit against the caller's rate limit", async () => {
     const json = fresh();
     const answers = [];
     for (let i = 0; i < 5; i++) answers.push(await send('/v1/models/cached/predict', { token: 'cache-limited', json, upstream: i === 0 ? 1 : 0 }));
@@ -226,7 +232,11 @@ describe('predict through the cache', () => {
   it('passes binary input through uncached', async () => {
     const id = `binary-${Date.now()}`;
     const res = await call('/v1/models/cached/predict', {
-      method: 'POST', token: 'alice', body: new Uint8Array([1, 2, 3]), headers: { 'content-type': 'application/octet-stream', 'x-request-id': id }, upstream: 1,
+      method: 'POST',
+      token: 'alice',
+      body: new Uint8Array([1, 2, 3]),
+      headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
+      upstream: 1,
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-cache')).toBeNull();
@@ -245,7 +255,7 @@ describe('OpenAI routes through the cache', () => {
     expect(await hit.text()).toBe(miss.text);
   });
 
-  it('never answers one route from another\'s entry', async () => {
+  it("never answers one route from another's entry", async () => {
     const body = JSON.stringify({ ...chat('cached-llm-json'), prompt: 'same bytes' });
     await send('/v1/chat/completions', { token: 'alice', body, upstream: 1 });
     expect((await send('/v1/completions', { token: 'alice', body, upstream: 1 })).headers.get('x-cache')).toBe('MISS');
@@ -272,7 +282,7 @@ describe('OpenAI routes through the cache', () => {
     expect(hit.body).toEqual(miss.body);
   });
 
-  it('never stores an engine\'s refusal', async () => {
+  it("never stores an engine's refusal", async () => {
     const json = chat('cached-llm-json', { fake: { status: 400 } });
     expect((await send('/v1/chat/completions', { token: 'alice', json, upstream: 1 })).status).toBe(400);
     const again = await send('/v1/chat/completions', { token: 'alice', json, upstream: 1 });

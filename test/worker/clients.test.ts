@@ -2,17 +2,32 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index.ts';
 import { admitAgainstQuota, currentPeriod, secondsUntilNext } from '../../src/meter-rules.ts';
-import { EventSplitter, tapEvents, UsageTap } from '../../src/usage-tap.ts';
 import { usageDataPoint } from '../../src/usage-events.ts';
+import { EventSplitter, tapEvents, UsageTap } from '../../src/usage-tap.ts';
 import { TOKENS } from '../config.ts';
 import { call, errorOf, expectUpstream, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-interface Made { name: string; token: string; [key: string]: unknown }
-interface Counters { requests: number; errors: number; input_tokens: number; output_tokens: number; upstream_ms: number }
-interface Usage { client: string; totals: Counters; by_alias: Record<string, Counters>; by_day: (Counters & { date: string; by_alias: Record<string, Counters> })[] }
+interface Made {
+  name: string;
+  token: string;
+  [key: string]: unknown;
+}
+interface Counters {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  upstream_ms: number;
+}
+interface Usage {
+  client: string;
+  totals: Counters;
+  by_alias: Record<string, Counters>;
+  by_day: (Counters & { date: string; by_alias: Record<string, Counters> })[];
+}
 
 /** A client made through the admin API, with a name no other test uses. */
 async function makeClient(settings: Record<string, unknown> = {}): Promise<Made> {
@@ -37,10 +52,13 @@ async function usageOf(token: string): Promise<Usage> {
 /** Counting runs after the answer: wait until the meter holds what `check` wants. */
 async function usageWhen(token: string, check: (usage: Usage) => boolean): Promise<Usage> {
   let last: Usage | undefined;
-  await vi.waitFor(async () => {
-    last = await usageOf(token);
-    expect(check(last)).toBe(true);
-  }, { timeout: 5000, interval: 50 });
+  await vi.waitFor(
+    async () => {
+      last = await usageOf(token);
+      expect(check(last)).toBe(true);
+    },
+    { timeout: 5000, interval: 50 },
+  );
   return last!;
 }
 
@@ -150,9 +168,12 @@ describe('clients made at run time', () => {
     expect(Date.parse(body.previous_token_valid_until)).toBeGreaterThan(Date.now());
     expect((await call('/v1/models', { token: second })).status).toBe(200);
     expect((await call('/v1/models', { token: body.token })).status).toBe(200);
-    await vi.waitFor(async () => {
-      expect((await call('/v1/models', { token: second })).status).toBe(401);
-    }, { timeout: 6000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        expect((await call('/v1/models', { token: second })).status).toBe(401);
+      },
+      { timeout: 6000, interval: 250 },
+    );
     expect((await call('/v1/models', { token: body.token })).status).toBe(200);
   });
 
@@ -179,9 +200,15 @@ describe('quotas', () => {
   it('lets exactly 5 of 20 concurrent calls through a quota of 5 requests a day, before any body is read', async () => {
     const made = await makeClient({ quota: { requests_per_day: 5 } });
     const ids = Array.from({ length: 20 }, () => uniqueId('q'));
-    const answers = await Promise.all(ids.map((id) => call('/v1/models/echo/predict', {
-      token: made.token, json: { prompt: 'hi' }, headers: { 'x-request-id': id },
-    })));
+    const answers = await Promise.all(
+      ids.map((id) =>
+        call('/v1/models/echo/predict', {
+          token: made.token,
+          json: { prompt: 'hi' },
+          headers: { 'x-request-id': id },
+        }),
+      ),
+    );
     const statuses = answers.map((res) => res.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(15);
@@ -201,7 +228,9 @@ describe('quotas', () => {
     const made = await makeClient({ quota: { tokens_per_day: 10 } });
     const chat = async (words: number) => {
       const res = await call('/v1/chat/completions', {
-        token: made.token, json: { model: 'llm', messages: [{ role: 'user', content: 'one two' }], fake: { tokens: words } }, upstream: 1,
+        token: made.token,
+        json: { model: 'llm', messages: [{ role: 'user', content: 'one two' }], fake: { tokens: words } },
+        upstream: 1,
       });
       // The tokens are read as the answer passes: the call counts once it has been read.
       await res.arrayBuffer();
@@ -262,7 +291,9 @@ describe('quotas', () => {
   });
 
   it('holds static clients to a quota from CLIENTS too', async () => {
-    const clients = { alice: { token_sha256: '380b4b4121ca83f5367b54432e63220108395d27fbac45559096b42ca5ce8fe3', models: ['*'], quota: { requests_per_month: 0 } } };
+    const clients = {
+      alice: { token_sha256: '380b4b4121ca83f5367b54432e63220108395d27fbac45559096b42ca5ce8fe3', models: ['*'], quota: { requests_per_month: 0 } },
+    };
     const refused = await callWith({ CLIENTS: clients }, '/v1/models', { headers: { authorization: `Bearer ${TOKENS.alice}` } });
     expect(refused.status).toBe(429);
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(31 * 86_400);
@@ -272,18 +303,27 @@ describe('quotas', () => {
 describe('usage metering', () => {
   it('counts the tokens of a plain and of a streamed answer, and the caller who did not ask never sees the usage chunk', async () => {
     const made = await makeClient();
-    const plain = await call('/v1/chat/completions', { token: made.token, json: { model: 'llm', messages: [{ role: 'user', content: 'a b c' }], fake: { tokens: 5 } }, upstream: 1 });
+    const plain = await call('/v1/chat/completions', {
+      token: made.token,
+      json: { model: 'llm', messages: [{ role: 'user', content: 'a b c' }], fake: { tokens: 5 } },
+      upstream: 1,
+    });
     expect((await plain.json<{ usage: unknown }>()).usage).toEqual({ prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 });
     await usageWhen(made.token, (u) => u.by_alias.llm?.output_tokens === 5 && u.by_alias.llm.input_tokens === 3);
 
     const id = uniqueId('stream');
     const streamed = await call('/v1/chat/completions', {
-      token: made.token, headers: { 'x-request-id': id }, json: { model: 'llm', stream: true, messages: [{ role: 'user', content: 'a b' }], fake: { tokens: 4 } },
+      token: made.token,
+      headers: { 'x-request-id': id },
+      json: { model: 'llm', stream: true, messages: [{ role: 'user', content: 'a b' }], fake: { tokens: 4 } },
     });
     const text = await streamed.text();
     expect(text).not.toContain('"usage"');
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
-    const contents = text.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '');
+    const contents = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '');
     expect(contents.join('')).toBe('word1 word2 word3 word4');
     const [sent] = await upstreamRequests(id);
     expect(JSON.parse(sent!.body).stream_options).toEqual({ include_usage: true });
@@ -292,11 +332,13 @@ describe('usage metering', () => {
     expect(usage.by_alias.llm!.requests).toBe(2);
   });
 
-  it('passes the usage chunk to a caller who asked for it, and keeps the caller\'s other stream options', async () => {
+  it("passes the usage chunk to a caller who asked for it, and keeps the caller's other stream options", async () => {
     const id = uniqueId('asked');
     const res = await call('/v1/completions', {
-      token: 'alice', headers: { 'x-request-id': id },
-      json: { model: 'llm', prompt: 'x y', stream: true, stream_options: { include_usage: true }, fake: { tokens: 2 } }, upstream: 1,
+      token: 'alice',
+      headers: { 'x-request-id': id },
+      json: { model: 'llm', prompt: 'x y', stream: true, stream_options: { include_usage: true }, fake: { tokens: 2 } },
+      upstream: 1,
     });
     const text = await res.text();
     expect(text).toContain('"usage":{"prompt_tokens":2,"completion_tokens":2,"total_tokens":4}');
@@ -346,7 +388,20 @@ describe('usage metering', () => {
     expect([status, input, output]).toEqual([200, 3, 2]);
     expect(latency).toBeGreaterThanOrEqual(ttfb!);
     expect(upstream).toBeGreaterThanOrEqual(0);
-    expect(usageDataPoint({ client: 'c', alias: 'a', route: 'r', method: 'GET', status: 404, latencyMs: 1, ttfbMs: 1, inputTokens: 0, outputTokens: 0, upstreamMs: 0 }).blobs![4]).toBe('4xx');
+    expect(
+      usageDataPoint({
+        client: 'c',
+        alias: 'a',
+        route: 'r',
+        method: 'GET',
+        status: 404,
+        latencyMs: 1,
+        ttfbMs: 1,
+        inputTokens: 0,
+        outputTokens: 0,
+        upstreamMs: 0,
+      }).blobs![4],
+    ).toBe('4xx');
   });
 });
 
@@ -355,17 +410,22 @@ describe('meter rules and the usage tap', () => {
     const now = Date.UTC(2026, 0, 31, 23, 0, 0);
     const period = { ...currentPeriod(undefined, now), dayRequests: 3, monthTokens: 50 };
     expect(admitAgainstQuota(period, { requestsPerDay: 4, onMeterFailure: 'closed' }, now).allowed).toBe(true);
-    expect(admitAgainstQuota(period, { requestsPerDay: 3, onMeterFailure: 'closed' }, now)).toEqual({ allowed: false, refusal: 'quota_exceeded', retryAfterSeconds: 3600 });
+    expect(admitAgainstQuota(period, { requestsPerDay: 3, onMeterFailure: 'closed' }, now)).toEqual({
+      allowed: false,
+      refusal: 'quota_exceeded',
+      retryAfterSeconds: 3600,
+    });
     expect(admitAgainstQuota(period, { tokensPerMonth: 50, onMeterFailure: 'closed' }, now).retryAfterSeconds).toBe(3600);
     expect(secondsUntilNext('month', Date.UTC(2026, 0, 15))).toBe(17 * 86_400);
     expect(currentPeriod(period, Date.UTC(2026, 1, 1)).monthTokens).toBe(0);
   });
 
   it('cuts only the usage chunk, whatever the chunking, and keeps every other byte', async () => {
-    const stream = 'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\r\n'
-      + ': comment\n\n'
-      + 'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9}}\n\n'
-      + 'data: [DONE]\n\n';
+    const stream =
+      'data: {"choices":[{"delta":{"content":"a"}}]}\r\n\r\n' +
+      ': comment\n\n' +
+      'data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9}}\n\n' +
+      'data: [DONE]\n\n';
     const kept = stream.replace('data: {"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":9}}\n\n', '');
     for (const size of [1, 3, 7, 1000]) {
       const bytes = encoder.encode(stream);

@@ -6,17 +6,26 @@
  * here. Each operation and status seen is reported to the collector that
  * test/contract/coverage.test.ts reads once every worker test has run.
  */
-import { Validator, type Schema } from '@cfworker/json-schema';
+
 import { env } from 'cloudflare:test';
+import { type Schema, Validator } from '@cfworker/json-schema';
 import { inject } from 'vitest';
-import { loadConfig, type ConfigSource } from '../../src/config.ts';
+import { type ConfigSource, loadConfig } from '../../src/config.ts';
 import { openApiDocument } from '../../src/openapi.ts';
 import { API } from '../../src/route-table.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document walked by key; the validator checks the values
 type Json = Record<string, any>;
-interface Operation { operationId: string; responses: Record<string, Json> }
-interface Template { path: string; pattern: RegExp; params: number; item: Record<string, Operation> }
+interface Operation {
+  operationId: string;
+  responses: Record<string, Json>;
+}
+interface Template {
+  path: string;
+  pattern: RegExp;
+  params: number;
+  item: Record<string, Operation>;
+}
 
 /** Built once per test file: the document, its path templates, a validator per schema. */
 let built: { doc: Json; templates: Template[]; validators: WeakMap<object, Validator> } | undefined;
@@ -28,7 +37,12 @@ function contract() {
     path,
     item,
     params: (path.match(/\{/g) ?? []).length,
-    pattern: new RegExp(`^${path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\/\{route\}$/, '/(.+)').replace(/\{\w+\}/g, '([^/]+)')}$`),
+    pattern: new RegExp(
+      `^${path
+        .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+        .replace(/\/\{route\}$/, '/(.+)')
+        .replace(/\{\w+\}/g, '([^/]+)')}$`,
+    ),
   }));
   // An alias's own path (its input schema in the body) wins over the template it copies.
   templates.sort((a, b) => a.params - b.params);
@@ -60,7 +74,8 @@ export async function checkAnswer({ method, path, preflight, response }: Answer)
     return checkError(doc, response, where);
   }
   const reply = replyFor(doc, operation, response.status);
-  if (!reply) throw new Error(`${where}: status not documented for operation ${operation.operationId} (documented: ${Object.keys(operation.responses).join(', ')})`);
+  if (!reply)
+    throw new Error(`${where}: status not documented for operation ${operation.operationId} (documented: ${Object.keys(operation.responses).join(', ')})`);
   await checkBody(doc, reply, response, where);
   await report(operation.operationId.split('.')[0]!, response.status);
 }
@@ -92,7 +107,10 @@ async function checkBody(doc: Json, reply: Json, response: Response, where: stri
   }
   const { valid, errors } = validatorFor(doc, schema).validate(value);
   if (!valid) {
-    const problems = errors.map((error) => `${error.instanceLocation} ${error.error}`).slice(-3).join('; ');
+    const problems = errors
+      .map((error) => `${error.instanceLocation} ${error.error}`)
+      .slice(-3)
+      .join('; ');
     throw new Error(`${where}: body does not match its schema: ${problems}\n${text.slice(0, 500)}`);
   }
 }
@@ -112,14 +130,19 @@ function validatorFor(doc: Json, schema: Json): Validator {
 function retarget(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(retarget);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [
-    key,
-    key === '$ref' && typeof item === 'string' ? item.replace('#/components/schemas/', '#/$defs/') : retarget(item),
-  ]));
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      key === '$ref' && typeof item === 'string' ? item.replace('#/components/schemas/', '#/$defs/') : retarget(item),
+    ]),
+  );
 }
 
 function resolve(doc: Json, ref: string): Json {
-  return ref.slice(2).split('/').reduce((node: Json, key) => node[key], doc);
+  return ref
+    .slice(2)
+    .split('/')
+    .reduce((node: Json, key) => node[key], doc);
 }
 
 async function report(operationId: string, status: number): Promise<void> {

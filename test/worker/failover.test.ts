@@ -88,7 +88,7 @@ describe('never fails over', () => {
     ['403', { status: 403 }, 502, 'upstream_error'],
     ['404', { status: 404 }, 502, 'upstream_error'],
     ['413', { status: 413 }, 413, 'payload_too_large'],
-    ['the model\'s own code failing (Truss 04/600)', { status: 500 }, 502, 'upstream_error'],
+    ["the model's own code failing (Truss 04/600)", { status: 500 }, 502, 'upstream_error'],
     ['error_code application_error', { status: 500, error_code: 'application_error' }, 502, 'upstream_error'],
     ['error_code client_error on a 503', { status: 503, error_code: 'client_error' }, 400, 'invalid_request'],
   ])('%s: answered from the primary, no second call', async (_name, failure, status, type) => {
@@ -107,12 +107,15 @@ describe('never fails over', () => {
     expect(await calls(id)).toEqual([PRIMARY]);
   });
 
-  it('a binary body too large to keep for a second target: the primary\'s own error', async () => {
+  it("a binary body too large to keep for a second target: the primary's own error", async () => {
     const id = uniqueId('fo-big');
     await steer({ target: 'model-foa001', request_id: id, fake: { status: 503 } });
     const body = new Uint8Array(9 * 1024 * 1024).fill(7);
     const res = await call('/v1/models/fo-order/predict', {
-      token: 'alice', method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
+      token: 'alice',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
     });
     expect(res.status).toBe(502);
     expect(await errorOf(res)).toMatchObject({ type: 'upstream_error', upstream_status: 503, upstream_code: 'model_unavailable' });
@@ -126,13 +129,19 @@ describe('replayable bodies', () => {
     await steer({ target: 'model-foa001', request_id: id, fake: { status: 502 } });
     const body = new Uint8Array(4096).map((_, i) => i % 251);
     const res = await call('/v1/models/fo-order/predict', {
-      token: 'alice', method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
+      token: 'alice',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
     expect(new Uint8Array(await res.arrayBuffer())).toEqual(body);
     const sent = await upstreamRequests(id);
-    expect(sent.map((r) => [r.path, r.bodyBytes])).toEqual([[PRIMARY, 4096], [FALLBACK_1, 4096]]);
+    expect(sent.map((r) => [r.path, r.bodyBytes])).toEqual([
+      [PRIMARY, 4096],
+      [FALLBACK_1, 4096],
+    ]);
   });
 
   it('a multipart body goes to the fallback with its boundary', async () => {
@@ -144,7 +153,10 @@ describe('replayable bodies', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe(body);
     const sent = await upstreamRequests(id);
-    expect(sent.map((r) => [r.path, r.headers['content-type'], r.body])).toEqual([[PRIMARY, type, body], [FALLBACK_1, type, body]]);
+    expect(sent.map((r) => [r.path, r.headers['content-type'], r.body])).toEqual([
+      [PRIMARY, type, body],
+      [FALLBACK_1, type, body],
+    ]);
   });
 });
 
@@ -207,7 +219,13 @@ describe('the circuit breaker', () => {
 describe('cold targets', () => {
   it('a burst of "no replica" answers wakes the target once, and the fallback serves every call', async () => {
     const before = await wakesOf('/model-foc001/environments/production');
-    const fakes = [{ status: 503 }, { status: 500, error_code: 'model_not_ready' }, { status: 502, error_code: 'model_unavailable' }, { status: 503 }, { status: 503 }];
+    const fakes = [
+      { status: 503 },
+      { status: 500, error_code: 'model_not_ready' },
+      { status: 502, error_code: 'model_unavailable' },
+      { status: 503 },
+      { status: 503 },
+    ];
     const answers = await Promise.all(fakes.map((failure) => predict('fo-cold', { targets: { 'model-foc001': failure } })));
     for (const { id, res } of answers) {
       expect(res.status).toBe(200);
@@ -221,7 +239,7 @@ describe('cold targets', () => {
     expect(await wakesOf('/model-foc002/environments/production')).toBe(0);
   });
 
-  it('no target left: 503 service_unavailable with Baseten\'s retry-after, the last failure\'s status and code', async () => {
+  it("no target left: 503 service_unavailable with Baseten's retry-after, the last failure's status and code", async () => {
     const { id, res } = await predict('fo-down', { targets: { 'model-fod001': { status: 503, retry_after: 7 }, 'chain-fod002': { status: 502 } } });
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('7');
@@ -244,7 +262,8 @@ describe('every route that does work fails over', () => {
   it('batch: each row on its own, the answer naming the furthest target', async () => {
     const id = uniqueId('fo-batch');
     const res = await call('/v1/models/fo-order/batch', {
-      token: 'alice', headers: { 'x-request-id': id },
+      token: 'alice',
+      headers: { 'x-request-id': id },
       json: { rows: [{ fake: { targets: { 'model-foa001': { status: 503 } } } }, { n: 1 }, { fake: { targets: { 'model-foa001': { status: 400 } } } }] },
     });
     expect(res.status).toBe(200);
@@ -260,7 +279,9 @@ describe('every route that does work fails over', () => {
   it('sync routes', async () => {
     const id = uniqueId('fo-sync');
     const res = await call('/v1/models/fo-sync/sync/items/1', {
-      token: 'alice', headers: { 'x-request-id': id }, json: { fake: { targets: { 'model-fos001': { status: 502 } } } },
+      token: 'alice',
+      headers: { 'x-request-id': id },
+      json: { fake: { targets: { 'model-fos001': { status: 502 } } } },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
@@ -271,22 +292,33 @@ describe('every route that does work fails over', () => {
     for (const stream of [false, true]) {
       const id = uniqueId('fo-llm');
       const res = await call('/v1/chat/completions', {
-        token: 'alice', headers: { 'x-request-id': id },
+        token: 'alice',
+        headers: { 'x-request-id': id },
         json: { model: 'fo-llm', stream, messages: [{ role: 'user', content: 'hi' }], fake: { targets: { 'model-fol001': { status: 503 } } } },
       });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
       const text = await res.text();
       if (stream) expect(text).toContain('data: [DONE]');
-      expect(await calls(id)).toEqual(['/model-fol001/environments/production/sync/v1/chat/completions', '/model-fol002/environments/production/sync/v1/chat/completions']);
+      expect(await calls(id)).toEqual([
+        '/model-fol001/environments/production/sync/v1/chat/completions',
+        '/model-fol002/environments/production/sync/v1/chat/completions',
+      ]);
     }
   });
 
   it('OpenAI: a stream that started is never retried', async () => {
     const id = uniqueId('fo-llm-cut');
     const res = await call('/v1/chat/completions', {
-      token: 'alice', headers: { 'x-request-id': id },
-      json: { model: 'fo-llm', stream: true, tokens: 8, messages: [{ role: 'user', content: 'hi' }], fake: { targets: { 'model-fol001': { close_mid_stream: true } } } },
+      token: 'alice',
+      headers: { 'x-request-id': id },
+      json: {
+        model: 'fo-llm',
+        stream: true,
+        tokens: 8,
+        messages: [{ role: 'user', content: 'hi' }],
+        fake: { targets: { 'model-fol001': { close_mid_stream: true } } },
+      },
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-gateway-target')).toBe('primary');
@@ -297,7 +329,9 @@ describe('every route that does work fails over', () => {
   it('async submit: queued on the fallback, and its status asked of the target that queued it', async () => {
     const id = uniqueId('fo-async');
     const res = await call('/v1/models/fo-async/async', {
-      token: 'alice', headers: { 'x-request-id': id }, json: { model_input: { fake: { targets: { 'model-foy001': { status: 503 } } } } },
+      token: 'alice',
+      headers: { 'x-request-id': id },
+      json: { model_input: { fake: { targets: { 'model-foy001': { status: 503 } } } } },
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('x-gateway-target')).toBe('fallback-1');
@@ -314,8 +348,13 @@ describe('configuration', () => {
   const base = { BASETEN_API_KEY: 'k', ASYNC_REQUESTS: {} };
   const parse = (entry: Record<string, unknown>) => parseConfig({ ...base, MODELS: { m: { model_id: 'abc', environment: 'production', ...entry } } });
 
-  it('gives an alias with fallbacks the contract\'s breaker defaults', () => {
-    const model = parse({ fallbacks: [{ model_id: 'def', deployment_id: 'q1' }, { chain_id: 'xyz', environment: 'staging' }] }).models.get('m')!;
+  it("gives an alias with fallbacks the contract's breaker defaults", () => {
+    const model = parse({
+      fallbacks: [
+        { model_id: 'def', deployment_id: 'q1' },
+        { chain_id: 'xyz', environment: 'staging' },
+      ],
+    }).models.get('m')!;
     expect(model.fallbacks).toEqual([
       { kind: 'model', id: 'def', deployment: { kind: 'deployment', id: 'q1' } },
       { kind: 'chain', id: 'xyz', deployment: { kind: 'environment', name: 'staging' } },
@@ -328,7 +367,10 @@ describe('configuration', () => {
     [{ fallbacks: [{ model_id: 'def' }] }, 'MODELS.m.fallbacks[0]: give exactly one of environment, deployment_id, development'],
     [{ fallbacks: [{ model_id: 'def', environment: 'production', public: true }] }, 'MODELS.m.fallbacks[0].public: a fallback names a target only'],
     [{ breaker: { failures: 3 } }, 'MODELS.m.breaker: only applies to an alias with fallbacks'],
-    [{ fallbacks: [{ model_id: 'def', environment: 'production' }], breaker: { failures: 0 } }, 'MODELS.m.breaker.failures: must be a whole number from 1 to 1000'],
+    [
+      { fallbacks: [{ model_id: 'def', environment: 'production' }], breaker: { failures: 0 } },
+      'MODELS.m.breaker.failures: must be a whole number from 1 to 1000',
+    ],
     [{ fallbacks: [{ model_id: 'def', environment: 'production' }], breaker: { cooldown: 3 } }, 'MODELS.m.breaker.cooldown: unknown setting'],
   ])('refuses %j', (entry, message) => {
     expect(() => parse(entry)).toThrow(message);

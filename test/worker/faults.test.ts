@@ -32,7 +32,7 @@ describe('Baseten answers an error', () => {
     { status: 429, expected: 429, type: 'rate_limited' },
     { status: 504, expected: 504, type: 'upstream_timeout' },
     { status: 400, expected: 400, type: 'invalid_request' },
-  ])('maps Baseten\'s $status to $expected $type, sends the predict once and serves the next request', async ({ status, expected, type }) => {
+  ])("maps Baseten's $status to $expected $type, sends the predict once and serves the next request", async ({ status, expected, type }) => {
     const { id, res } = await predictWith({ status, message: `boom ${status}` });
     expect(res.status).toBe(expected);
     const error = await errorOf(res);
@@ -66,8 +66,12 @@ describe('Baseten answers an error', () => {
     expect(text).toContain('key [redacted] refused; secret [redacted]');
   });
 
-  it('cuts the secrets out of a batch row\'s error too, whatever route renders it', async () => {
-    const res = await call('/v1/models/echo/batch', { token: 'alice', json: { rows: [{ fake: { status: 500, message: `key ${TEST_API_KEY}` } }, { ok: 1 }] }, upstream: 2 });
+  it("cuts the secrets out of a batch row's error too, whatever route renders it", async () => {
+    const res = await call('/v1/models/echo/batch', {
+      token: 'alice',
+      json: { rows: [{ fake: { status: 500, message: `key ${TEST_API_KEY}` } }, { ok: 1 }] },
+      upstream: 2,
+    });
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).not.toContain(TEST_API_KEY);
@@ -95,11 +99,14 @@ describe('the connection fails', () => {
     expect(res.status).toBe(504);
     expect((await errorOf(res)).type).toBe('upstream_timeout');
     // The fake notices the dropped connection on its own time: poll, within a deadline.
-    await vi.waitFor(async () => {
-      const seen = await upstreamRequests(id);
-      expect(seen).toHaveLength(1);
-      expect(seen[0]!.aborted).toBe(true);
-    }, { timeout: 3000, interval: 50 });
+    await vi.waitFor(
+      async () => {
+        const seen = await upstreamRequests(id);
+        expect(seen).toHaveLength(1);
+        expect(seen[0]!.aborted).toBe(true);
+      },
+      { timeout: 3000, interval: 50 },
+    );
     await expectHealthyAfter();
   });
 
@@ -121,7 +128,13 @@ describe('the connection fails', () => {
 
   it('never retries a POST to a custom route', async () => {
     const id = uniqueId('retry');
-    const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=1', { token: 'alice', method: 'POST', body: '{}', headers: { 'x-request-id': id }, upstream: 1 });
+    const res = await call('/v1/models/custom/sync/items/1?fake_reset_first=1', {
+      token: 'alice',
+      method: 'POST',
+      body: '{}',
+      headers: { 'x-request-id': id },
+      upstream: 1,
+    });
     expect(res.status).toBe(502);
     expect(await upstreamRequests(id)).toHaveLength(1);
   });
@@ -202,7 +215,12 @@ describe('async status lookups are retried (GET), submits are not', () => {
 
   it('sends an async submit once even when the connection drops after Baseten received it', async () => {
     const id = uniqueId('submit');
-    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { reset: true } } }, headers: { 'x-request-id': id }, upstream: 1 });
+    const res = await call('/v1/models/asyncmodel/async', {
+      token: 'alice',
+      json: { model_input: { fake: { reset: true } } },
+      headers: { 'x-request-id': id },
+      upstream: 1,
+    });
     expect(res.status).toBe(502);
     expect(await upstreamRequests(id)).toHaveLength(1);
   });

@@ -13,7 +13,7 @@ describe('health and model list', () => {
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
 
-  it('lists only what each caller may use, in OpenAI\'s shape', async () => {
+  it("lists only what each caller may use, in OpenAI's shape", async () => {
     const ids = async (token?: string) => {
       const body = (await (await call('/v1/models', { token })).json()) as { object: string; data: { id: string; object: string }[] };
       expect(body.object).toBe('list');
@@ -45,10 +45,11 @@ describe('request ids', () => {
 });
 
 describe('CORS', () => {
-  const preflight = (origin: string) => call('/v1/models/echo/predict', {
-    method: 'OPTIONS',
-    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-  });
+  const preflight = (origin: string) =>
+    call('/v1/models/echo/predict', {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
 
   it('answers a preflight from an allowed origin', async () => {
     const res = await preflight('https://app.example.com');
@@ -87,18 +88,29 @@ describe('sync routes', () => {
 
   it('streams a request body to the custom server, and refuses one over max_body_bytes', async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'PUT', body: 'payload-bytes', headers: { 'content-type': 'text/plain', 'x-request-id': id }, upstream: 1 });
+    const res = await call('/v1/models/custom/sync/items/7', {
+      token: 'alice',
+      method: 'PUT',
+      body: 'payload-bytes',
+      headers: { 'content-type': 'text/plain', 'x-request-id': id },
+      upstream: 1,
+    });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(id);
     expect(seen!.method).toBe('PUT');
     expect(seen!.body).toBe('payload-bytes');
     const big = uniqueId();
-    const over = await call('/v1/models/custom/sync/items/7', { token: 'alice', method: 'POST', body: 'x'.repeat(11 * 1024 * 1024), headers: { 'x-request-id': big } });
+    const over = await call('/v1/models/custom/sync/items/7', {
+      token: 'alice',
+      method: 'POST',
+      body: 'x'.repeat(11 * 1024 * 1024),
+      headers: { 'x-request-id': big },
+    });
     expect(over.status).toBe(413);
     expect(await upstreamRequests(big)).toHaveLength(0);
   });
 
-  it.each(['HEAD', 'PATCH', 'DELETE', 'OPTIONS'])('forwards %s to a listed route as the custom server\'s own method', async (method) => {
+  it.each(['HEAD', 'PATCH', 'DELETE', 'OPTIONS'])("forwards %s to a listed route as the custom server's own method", async (method) => {
     const id = uniqueId();
     const res = await call('/v1/models/custom/sync/items/9', { token: 'alice', method, headers: { 'x-request-id': id } });
     expect(res.status).toBe(200);

@@ -9,17 +9,17 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authenticate, type Caller } from '../../src/auth.ts';
-import { ConfigError, loadConfig, parseConfig, type Config, type ConfigSource } from '../../src/config.ts';
+import { type Config, ConfigError, type ConfigSource, loadConfig, parseConfig } from '../../src/config.ts';
 import { HttpError } from '../../src/errors.ts';
 import worker from '../../src/index.ts';
 import { openApiFor } from '../../src/openapi.ts';
 import { redact } from '../../src/redact.ts';
 import { API } from '../../src/route-table.ts';
-import { publicMessage, readSmallJson } from '../../src/upstream-errors.ts';
 import { callUpstream } from '../../src/upstream.ts';
-import { TEST_API_KEY, TEST_MODELS, TEST_WEBHOOK_SECRET } from '../config.ts';
+import { publicMessage, readSmallJson } from '../../src/upstream-errors.ts';
 import { HARDENING_TOKENS } from '../config/hardening.ts';
-import { call, errorOf, fakeUrl, GATEWAY, sleep, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { TEST_API_KEY, TEST_MODELS, TEST_WEBHOOK_SECRET } from '../config.ts';
+import { call, errorOf, type FakeRequest, fakeUrl, GATEWAY, sleep, uniqueId, upstreamRequests } from './helpers.ts';
 
 /** Polls the fake's log until `done` holds for the request's upstream calls (or gives up and returns what it saw). */
 async function eventually(id: string, done: (seen: FakeRequest[]) => boolean): Promise<FakeRequest[]> {
@@ -45,7 +45,11 @@ async function within(ms: number, answer: Promise<Response>): Promise<Response |
 describe('redirects from upstream are never followed', () => {
   it.each([301, 302, 303, 307, 308])('a predict answered %i is a 502, and nothing is sent to the redirect target', async (status) => {
     const id = uniqueId('redirect');
-    const res = await call('/v1/models/echo/predict', { token: 'alice', json: { secret_input: 'x', fake: { redirect: true, redirect_status: status } }, headers: { 'x-request-id': id } });
+    const res = await call('/v1/models/echo/predict', {
+      token: 'alice',
+      json: { secret_input: 'x', fake: { redirect: true, redirect_status: status } },
+      headers: { 'x-request-id': id },
+    });
     expect(res.status).toBe(502);
     const error = await errorOf(res);
     expect(error.type).toBe('upstream_error');
@@ -58,7 +62,8 @@ describe('redirects from upstream are never followed', () => {
   it('an OpenAI call answered with a redirect is a 502', async () => {
     const id = uniqueId('redirect-chat');
     const res = await call('/v1/chat/completions', {
-      token: 'alice', headers: { 'x-request-id': id },
+      token: 'alice',
+      headers: { 'x-request-id': id },
       json: { model: 'llm', messages: [{ role: 'user', content: 'hi' }], fake: { redirect: true } },
     });
     expect(res.status).toBe(502);
@@ -68,7 +73,11 @@ describe('redirects from upstream are never followed', () => {
 
   it('an async submit answered with a redirect is a 502', async () => {
     const id = uniqueId('redirect-async');
-    const res = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { redirect: true } } }, headers: { 'x-request-id': id } });
+    const res = await call('/v1/models/asyncmodel/async', {
+      token: 'alice',
+      json: { model_input: { fake: { redirect: true } } },
+      headers: { 'x-request-id': id },
+    });
     expect(res.status).toBe(502);
     expect((await upstreamRequests(id)).every((r) => !r.path.startsWith('/redirected'))).toBe(true);
   });
@@ -83,9 +92,12 @@ describe('redirects from upstream are never followed', () => {
 });
 
 describe('a body the gateway reads itself has a deadline', () => {
-  it('an error body that stalls: 502 with Baseten\'s status soon after timeout_ms, and the upstream is cancelled', async () => {
+  it("an error body that stalls: 502 with Baseten's status soon after timeout_ms, and the upstream is cancelled", async () => {
     const id = uniqueId('stall-error');
-    const res = await within(4000, call('/v1/models/quick/predict', { token: 'alice', json: { fake: { status: 500, stall_body: true } }, headers: { 'x-request-id': id } }));
+    const res = await within(
+      4000,
+      call('/v1/models/quick/predict', { token: 'alice', json: { fake: { status: 500, stall_body: true } }, headers: { 'x-request-id': id } }),
+    );
     expect(res).not.toBe('hung');
     const answer = res as Response;
     expect(answer.status).toBe(502);
@@ -96,7 +108,10 @@ describe('a body the gateway reads itself has a deadline', () => {
 
   it('an async submit answer that stalls: 504, and the upstream is cancelled', async () => {
     const id = uniqueId('stall-submit');
-    const res = await within(4000, call('/v1/models/quick-async/async', { token: 'alice', json: { model_input: { fake: { stall_body: true } } }, headers: { 'x-request-id': id } }));
+    const res = await within(
+      4000,
+      call('/v1/models/quick-async/async', { token: 'alice', json: { model_input: { fake: { stall_body: true } } }, headers: { 'x-request-id': id } }),
+    );
     expect(res).not.toBe('hung');
     const answer = res as Response;
     expect(answer.status).toBe(504);
@@ -104,22 +119,30 @@ describe('a body the gateway reads itself has a deadline', () => {
     expect((await eventually(id, (s) => s[0]?.aborted === true))[0]?.aborted).toBe(true);
   });
 
-  it('a control answer (queue status) that stalls fails at the call\'s deadline, and the upstream is cancelled', async () => {
+  it("a control answer (queue status) that stalls fails at the call's deadline, and the upstream is cancelled", async () => {
     const id = uniqueId('stall-control');
     await steer({ request_id: id, fake: { stall_body: true } });
-    const sign = (signal: AbortSignal) => new Request(`${fakeUrl()}/model-abc123/environments/production/async_queue_status`, {
-      headers: { authorization: `Api-Key ${TEST_API_KEY}`, 'x-request-id': id }, signal,
-    });
+    const sign = (signal: AbortSignal) =>
+      new Request(`${fakeUrl()}/model-abc123/environments/production/async_queue_status`, {
+        headers: { authorization: `Api-Key ${TEST_API_KEY}`, 'x-request-id': id },
+        signal,
+      });
     const upstream = await callUpstream(sign, { timeoutMs: 300 });
     expect(upstream.status).toBe(200);
-    const outcome = await Promise.race([readSmallJson(upstream).then(() => 'read', (err: unknown) => err), sleep(4000).then(() => 'hung')]);
+    const outcome = await Promise.race([
+      readSmallJson(upstream).then(
+        () => 'read',
+        (err: unknown) => err,
+      ),
+      sleep(4000).then(() => 'hung'),
+    ]);
     expect(outcome).toBeInstanceOf(HttpError);
     expect((outcome as HttpError).type).toBe('upstream_timeout');
     expect((await eventually(id, (s) => s[0]?.aborted === true))[0]?.aborted).toBe(true);
   });
 });
 
-describe('every batch row counts against the caller\'s rate limit', () => {
+describe("every batch row counts against the caller's rate limit", () => {
   const rows = (n: number) => ({ rows: Array.from({ length: n }, (_, i) => ({ i })) });
 
   it('a batch of more rows than a rate-limit tier allows is refused whole, nothing sent', async () => {
@@ -161,7 +184,13 @@ describe('the client name "anonymous" and the per-caller OpenAPI document', () =
   it('keys the document by what the caller may see, not by a name', async () => {
     const config = parseConfig(base);
     const namedLikeAnonymous: Caller = {
-      name: 'anonymous', anonymous: false, admin: false, rateLimitKey: 'client:anonymous', rateLimit: { kind: 'none' }, meterKey: 'client:anonymous', canUse: () => true,
+      name: 'anonymous',
+      anonymous: false,
+      admin: false,
+      rateLimitKey: 'client:anonymous',
+      rateLimit: { kind: 'none' },
+      meterKey: 'client:anonymous',
+      canUse: () => true,
     };
     expect(openApiFor(API, config, namedLikeAnonymous)).toContain('/v1/models/typed/predict');
     const anonymous = await authenticate(new Request(GATEWAY), config, env as Env);
@@ -177,7 +206,12 @@ describe('OpenAI routes: `model` is rewritten once, and the cap holds for what i
     ['three times', '{"model":"llm","messages":[],"model":"llm","model":"llm"}'],
   ])('refuses `model` given %s (400, nothing sent)', async (_label, body) => {
     const id = uniqueId('dup-model');
-    const res = await call('/v1/chat/completions', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    const res = await call('/v1/chat/completions', {
+      method: 'POST',
+      token: 'alice',
+      body,
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+    });
     expect(res.status).toBe(400);
     expect((await errorOf(res)).type).toBe('invalid_request');
     expect(await upstreamRequests(id)).toHaveLength(0);
@@ -188,7 +222,12 @@ describe('OpenAI routes: `model` is rewritten once, and the cap holds for what i
     const head = '{"model":"llm-tight","messages":[],"pad":"';
     const body = `${head}${'p'.repeat(4096 - head.length - 2)}"}`;
     expect(new TextEncoder().encode(body).byteLength).toBe(4096);
-    const res = await call('/v1/chat/completions', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    const res = await call('/v1/chat/completions', {
+      method: 'POST',
+      token: 'alice',
+      body,
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+    });
     expect(res.status).toBe(413);
     expect((await errorOf(res)).type).toBe('payload_too_large');
     expect(await upstreamRequests(id)).toHaveLength(0);
@@ -196,7 +235,11 @@ describe('OpenAI routes: `model` is rewritten once, and the cap holds for what i
 
   it('still sends a body whose rewritten form fits', async () => {
     const id = uniqueId('fits');
-    const res = await call('/v1/chat/completions', { token: 'alice', json: { model: 'llm-tight', messages: [{ role: 'user', content: 'hi' }] }, headers: { 'x-request-id': id } });
+    const res = await call('/v1/chat/completions', {
+      token: 'alice',
+      json: { model: 'llm-tight', messages: [{ role: 'user', content: 'hi' }] },
+      headers: { 'x-request-id': id },
+    });
     expect(res.status).toBe(200);
     await res.arrayBuffer();
     const [sent] = await upstreamRequests(id);
@@ -221,33 +264,44 @@ describe('PUBLIC_BASE_URL is required for async aliases against Baseten itself',
     expect(() => parseConfig({ ...base, MODELS: { m: { model_id: 'abc123', environment: 'production' } } })).not.toThrow();
   });
 
-  it('leaves a local upstream (the fake, 127.0.0.1) free to use the caller\'s Host', () => {
+  it("leaves a local upstream (the fake, 127.0.0.1) free to use the caller's Host", () => {
     expect(() => parseConfig({ ...base, BASETEN_URL_TEMPLATE: 'http://127.0.0.1:8788/{subdomain}' })).not.toThrow();
   });
 });
 
 describe('caller-chosen keys are looked up as own properties only', () => {
-  it.each([
-    '{"constructor":3}', '{"__proto__":7}', '{"toString":1}', '{"hasOwnProperty":1}', '{"constructor":1.5}', '{"valueOf":{}}',
-  ])('refuses inference_retry_config %s (400, nothing sent)', async (retry) => {
-    const id = uniqueId('retry-proto');
-    const body = `{"model_input":{"prompt":"hi"},"inference_retry_config":${retry}}`;
-    const res = await call('/v1/models/asyncmodel/async', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
-    expect(res.status).toBe(400);
-    const error = await errorOf(res);
-    expect(error.message).toMatch(/unknown field inference_retry_config\./);
-    expect(error.message).not.toContain('undefined');
-    expect(await upstreamRequests(id)).toHaveLength(0);
-  });
+  it.each(['{"constructor":3}', '{"__proto__":7}', '{"toString":1}', '{"hasOwnProperty":1}', '{"constructor":1.5}', '{"valueOf":{}}'])(
+    'refuses inference_retry_config %s (400, nothing sent)',
+    async (retry) => {
+      const id = uniqueId('retry-proto');
+      const body = `{"model_input":{"prompt":"hi"},"inference_retry_config":${retry}}`;
+      const res = await call('/v1/models/asyncmodel/async', {
+        method: 'POST',
+        token: 'alice',
+        body,
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+      });
+      expect(res.status).toBe(400);
+      const error = await errorOf(res);
+      expect(error.message).toMatch(/unknown field inference_retry_config\./);
+      expect(error.message).not.toContain('undefined');
+      expect(await upstreamRequests(id)).toHaveLength(0);
+    },
+  );
 });
 
-describe('input_schema checks see only the caller\'s own keys', () => {
+describe("input_schema checks see only the caller's own keys", () => {
   it.each([
     ['an inherited name as an extra key', '{"prompt":"hi","constructor":1}', /constructor/],
     ['__proto__ as an extra key', '{"prompt":"hi","__proto__":{"n":9}}', /__proto__/],
   ])('refuses %s (400, naming it)', async (_label, body, named) => {
     const id = uniqueId('schema-proto');
-    const res = await call('/v1/models/typed/predict', { method: 'POST', token: 'alice', body, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    const res = await call('/v1/models/typed/predict', {
+      method: 'POST',
+      token: 'alice',
+      body,
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+    });
     expect(res.status).toBe(400);
     expect((await errorOf(res)).message).toMatch(named);
     expect(await upstreamRequests(id)).toHaveLength(0);
@@ -261,7 +315,7 @@ describe('Baseten IDs and partial secrets are scrubbed from upstream messages', 
   });
   const echo = () => config.models.get('echo')!;
 
-  it('replaces the target\'s own ID in any letter case', () => {
+  it("replaces the target's own ID in any letter case", () => {
     expect(publicMessage('model ABC123 failed; Abc123 again', echo())).toBe('model echo failed; echo again');
   });
 
@@ -288,7 +342,7 @@ describe('Baseten IDs and partial secrets are scrubbed from upstream messages', 
     expect(redact(`seven ${TEST_API_KEY.slice(0, 7)}`)).toContain(TEST_API_KEY.slice(0, 7));
   });
 
-  it('a Baseten error quoting another deployment\'s ID in capitals and a key prefix reaches the caller without them', async () => {
+  it("a Baseten error quoting another deployment's ID in capitals and a key prefix reaches the caller without them", async () => {
     const message = `deployment Q4W8E of model ABC123 refused key ${TEST_API_KEY.slice(0, 9)}...`;
     const res = await call('/v1/models/echo/predict', { token: 'alice', json: { fake: { status: 500, message } }, upstream: 1 });
     expect(res.status).toBe(502);
@@ -302,7 +356,10 @@ describe('CORS is enforced on every request that carries an Origin', () => {
   it('refuses a simple request from a disallowed origin (403, nothing sent)', async () => {
     const id = uniqueId('cors-simple');
     const res = await call('/v1/models/echo/predict', {
-      method: 'POST', body: '{}', token: 'alice', headers: { 'content-type': 'text/plain', origin: 'https://evil.example.com', 'x-request-id': id },
+      method: 'POST',
+      body: '{}',
+      token: 'alice',
+      headers: { 'content-type': 'text/plain', origin: 'https://evil.example.com', 'x-request-id': id },
     });
     expect(res.status).toBe(403);
     expect((await errorOf(res)).type).toBe('forbidden');
@@ -318,7 +375,7 @@ describe('CORS is enforced on every request that carries an Origin', () => {
 
   it.each([
     ['an allowed origin', { origin: 'https://app.example.com' }, 'https://app.example.com'],
-    ['the gateway\'s own origin (its playground)', { origin: GATEWAY }, null],
+    ["the gateway's own origin (its playground)", { origin: GATEWAY }, null],
     ['no origin (server to server)', {}, null],
   ])('serves %s', async (_label, headers, allowOrigin) => {
     const id = uniqueId('cors-ok');
@@ -331,11 +388,13 @@ describe('CORS is enforced on every request that carries an Origin', () => {
 });
 
 describe('a caller who leaves before the response headers', () => {
-  it('cancels the upstream call when the request\'s signal fires (what Cloudflare does on a disconnect)', async () => {
+  it("cancels the upstream call when the request's signal fires (what Cloudflare does on a disconnect)", async () => {
     const id = uniqueId('leave-early');
     const caller = new AbortController();
     const request = new Request<unknown, IncomingRequestCfProperties>(`${GATEWAY}/v1/models/echo/predict`, {
-      method: 'POST', body: JSON.stringify({ fake: { hang: true } }), signal: caller.signal,
+      method: 'POST',
+      body: JSON.stringify({ fake: { hang: true } }),
+      signal: caller.signal,
       headers: { 'content-type': 'application/json', 'x-request-id': id },
     });
     const ctx = createExecutionContext();

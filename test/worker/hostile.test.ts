@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { ErrorType } from '../../src/errors.ts';
 import { TEST_API_KEY, TEST_WEBHOOK_SECRET, TOKEN_SHA256, TOKENS } from '../config.ts';
 import { deliver, deliveryBody, signature, storedResult, submit } from './async-helpers.ts';
-import { call, uniqueId, upstreamRequests, type CallOptions } from './helpers.ts';
+import { type CallOptions, call, uniqueId, upstreamRequests } from './helpers.ts';
 import { vectorSignature } from './webhook-vectors.ts';
 
 interface Case {
@@ -117,15 +117,56 @@ const small = '/v1/models/small/predict'; // max_body_bytes 1024
 const caps: Case[] = [
   { name: 'cap: exactly max_body_bytes', path: small, init: json(exactly(1024)), status: 200, upstream: 1 },
   { name: 'cap: one byte over, with Content-Length', path: small, init: json(exactly(1025)), status: 413, type: 'payload_too_large', upstream: 0 },
-  { name: 'cap: 11 MiB against the 10 MiB default', path: '/v1/models/echo/predict', init: json('x'.repeat(11 * MiB)), status: 413, type: 'payload_too_large', upstream: 0 },
-  { name: 'cap: chunked, one byte at a time, one over', path: small, init: json(chunked(...exactly(1025).split(''))), status: 413, type: 'payload_too_large', upstream: 0 },
+  {
+    name: 'cap: 11 MiB against the 10 MiB default',
+    path: '/v1/models/echo/predict',
+    init: json('x'.repeat(11 * MiB)),
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
+  {
+    name: 'cap: chunked, one byte at a time, one over',
+    path: small,
+    init: json(chunked(...exactly(1025).split(''))),
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
   { name: 'cap: chunked, one 2 MB chunk', path: small, init: json(chunked('x'.repeat(2 * MiB))), status: 413, type: 'payload_too_large', upstream: 0 },
-  { name: 'cap: chunked, eleven 100-byte chunks', path: small, init: json(chunked(...Array.from({ length: 11 }, () => ' '.repeat(100)))), status: 413, type: 'payload_too_large', upstream: 0 },
+  {
+    name: 'cap: chunked, eleven 100-byte chunks',
+    path: small,
+    init: json(chunked(...Array.from({ length: 11 }, () => ' '.repeat(100)))),
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
   { name: 'cap: chunked, exactly the cap', path: small, init: json(chunked(exactly(1024).slice(0, 500), exactly(1024).slice(500))), status: 200, upstream: 1 },
   { name: 'cap: chunked, empty chunks around a small body', path: small, init: json(chunked('', '{}', '', '')), status: 200, upstream: 1 },
-  { name: 'cap: binary over the cap, with Content-Length', path: small, init: { ...json(new Uint8Array(2000)), headers: { 'content-type': 'application/octet-stream' } }, status: 413, type: 'payload_too_large', upstream: 0 },
-  { name: 'cap: binary at the cap', path: small, init: { ...json(new Uint8Array(1024)), headers: { 'content-type': 'application/octet-stream' } }, status: 200, upstream: 1 },
-  { name: 'cap: sync body over the cap', path: '/v1/models/custom/sync/items/1', init: { ...json('x'.repeat(11 * MiB)), method: 'PUT' }, status: 413, type: 'payload_too_large', upstream: 0 },
+  {
+    name: 'cap: binary over the cap, with Content-Length',
+    path: small,
+    init: { ...json(new Uint8Array(2000)), headers: { 'content-type': 'application/octet-stream' } },
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
+  {
+    name: 'cap: binary at the cap',
+    path: small,
+    init: { ...json(new Uint8Array(1024)), headers: { 'content-type': 'application/octet-stream' } },
+    status: 200,
+    upstream: 1,
+  },
+  {
+    name: 'cap: sync body over the cap',
+    path: '/v1/models/custom/sync/items/1',
+    init: { ...json('x'.repeat(11 * MiB)), method: 'PUT' },
+    status: 413,
+    type: 'payload_too_large',
+    upstream: 0,
+  },
 ];
 
 /** workerd would end a failed chunked upload as if complete: Baseten must not see a truncated body. */
@@ -161,7 +202,7 @@ const contentTypes: Case[] = [
   path: '/v1/models/echo/predict',
   init: json('{}', { 'content-type': type as string }),
   status: status as number,
-  type: status === 415 ? 'unsupported_media_type' as const : undefined,
+  type: status === 415 ? ('unsupported_media_type' as const) : undefined,
   upstream: status === 200 ? 1 : 0,
 }));
 
@@ -175,11 +216,37 @@ const noContentType: Case = {
 };
 
 const syncTricks: Case[] = [
-  '/items/..%2f..%2fadmin', '/items/%2e%2e', '/items/%2E%2E', '/items/.%2e', '/items/%2e.', '/items/...',
-  '/items/..;', '/items/..;/admin', '/items/.;x', '/items/a%2Fb', '/items/a%2fb', '/items/a%5cb', '/items/a%5Cb',
-  '/items//x', '/items/%252e%252e', '/items/%252f', '/items/%00', '/items/a%0d%0aX-Injected:1', '/items/%0a',
-  '/items/%c0%ae%c0%ae', '/items/%', '/items/%zz', '/items/%7f', '/secret', '/items', '/items/', '/health/',
-  '/HEALTH', '/health;x=1', '/%2e%2e/%2e%2e/admin', '',
+  '/items/..%2f..%2fadmin',
+  '/items/%2e%2e',
+  '/items/%2E%2E',
+  '/items/.%2e',
+  '/items/%2e.',
+  '/items/...',
+  '/items/..;',
+  '/items/..;/admin',
+  '/items/.;x',
+  '/items/a%2Fb',
+  '/items/a%2fb',
+  '/items/a%5cb',
+  '/items/a%5Cb',
+  '/items//x',
+  '/items/%252e%252e',
+  '/items/%252f',
+  '/items/%00',
+  '/items/a%0d%0aX-Injected:1',
+  '/items/%0a',
+  '/items/%c0%ae%c0%ae',
+  '/items/%',
+  '/items/%zz',
+  '/items/%7f',
+  '/secret',
+  '/items',
+  '/items/',
+  '/health/',
+  '/HEALTH',
+  '/health;x=1',
+  '/%2e%2e/%2e%2e/admin',
+  '',
 ].map((route) => ({
   name: `sync route ${JSON.stringify(route)}`,
   path: `/v1/models/custom/sync${route}`,
@@ -192,21 +259,77 @@ const syncTricks: Case[] = [
 const syncOther: Case[] = [
   { name: 'sync on an alias without sync_routes', path: '/v1/models/echo/sync/health', init: { token: 'alice' }, status: 404, type: 'not_found', upstream: 0 },
   { name: 'sync with an encoded alias', path: '/v1/models/cus%74om/sync/health', init: { token: 'alice' }, status: 404, type: 'not_found', upstream: 0 },
-  { name: 'sync with backslashes the URL parser resolves', path: '/v1/models/custom/sync/items\\..\\..\\..\\admin', init: { token: 'alice' }, status: 404, type: 'not_found', upstream: 0 },
-  { name: 'sync with PROPFIND', path: '/v1/models/custom/sync/health', init: { token: 'alice', method: 'PROPFIND' }, status: 405, type: 'method_not_allowed', upstream: 0 },
-  { name: 'sync with TRACE', path: '/v1/models/custom/sync/health', init: { token: 'alice', method: 'TRACE' }, status: 405, type: 'method_not_allowed', upstream: 0 },
-  { name: 'sync with MKCOL', path: '/v1/models/custom/sync/items/x', init: { token: 'alice', method: 'MKCOL' }, status: 405, type: 'method_not_allowed', upstream: 0 },
-  { name: 'sync with PURGE', path: '/v1/models/custom/sync/health', init: { token: 'alice', method: 'PURGE' }, status: 405, type: 'method_not_allowed', upstream: 0 },
-  { name: 'sync with an encoded space (allowed: data, not structure)', path: '/v1/models/custom/sync/items/a b', init: { token: 'alice' }, status: 200, upstream: 1 },
+  {
+    name: 'sync with backslashes the URL parser resolves',
+    path: '/v1/models/custom/sync/items\\..\\..\\..\\admin',
+    init: { token: 'alice' },
+    status: 404,
+    type: 'not_found',
+    upstream: 0,
+  },
+  {
+    name: 'sync with PROPFIND',
+    path: '/v1/models/custom/sync/health',
+    init: { token: 'alice', method: 'PROPFIND' },
+    status: 405,
+    type: 'method_not_allowed',
+    upstream: 0,
+  },
+  {
+    name: 'sync with TRACE',
+    path: '/v1/models/custom/sync/health',
+    init: { token: 'alice', method: 'TRACE' },
+    status: 405,
+    type: 'method_not_allowed',
+    upstream: 0,
+  },
+  {
+    name: 'sync with MKCOL',
+    path: '/v1/models/custom/sync/items/x',
+    init: { token: 'alice', method: 'MKCOL' },
+    status: 405,
+    type: 'method_not_allowed',
+    upstream: 0,
+  },
+  {
+    name: 'sync with PURGE',
+    path: '/v1/models/custom/sync/health',
+    init: { token: 'alice', method: 'PURGE' },
+    status: 405,
+    type: 'method_not_allowed',
+    upstream: 0,
+  },
+  {
+    name: 'sync with an encoded space (allowed: data, not structure)',
+    path: '/v1/models/custom/sync/items/a b',
+    init: { token: 'alice' },
+    status: 200,
+    upstream: 1,
+  },
   { name: 'sync anonymous on a private alias', path: '/v1/models/custom/sync/health', init: {}, status: 401, type: 'unauthorized', upstream: 0 },
   { name: 'sync by a client without the alias', path: '/v1/models/custom/sync/health', init: { token: 'bob' }, status: 403, type: 'forbidden', upstream: 0 },
-  { name: 'sync with traversal in the query only (allowed: the query is not a path)', path: '/v1/models/custom/sync/items/a?x=../../admin', init: { token: 'alice' }, status: 200, upstream: 1 },
+  {
+    name: 'sync with traversal in the query only (allowed: the query is not a path)',
+    path: '/v1/models/custom/sync/items/a?x=../../admin',
+    init: { token: 'alice' },
+    status: 200,
+    upstream: 1,
+  },
 ];
 
 /** A garbage x-request-id is replaced; the new id is the one sent upstream and echoed. */
 const requestIds: Case[] = [
-  'has space', 'x'.repeat(129), '<script>alert(1)</script>', '../../etc/passwd', '%0d%0aSet-Cookie:%20a=b', 'a\tb',
-  'abc;rm -rf', 'é', 'x'.repeat(64 * 1024), '{"$ne":null}', '',
+  'has space',
+  'x'.repeat(129),
+  '<script>alert(1)</script>',
+  '../../etc/passwd',
+  '%0d%0aSet-Cookie:%20a=b',
+  'a\tb',
+  'abc;rm -rf',
+  'é',
+  'x'.repeat(64 * 1024),
+  '{"$ne":null}',
+  '',
 ].map((value) => ({
   name: `x-request-id ${JSON.stringify(value).slice(0, 40)}`,
   path: '/v1/models/echo/predict',
@@ -222,7 +345,14 @@ const requestIds: Case[] = [
 const duplicateRequestIds: Case = {
   name: 'x-request-id sent twice (joined with a comma)',
   path: '/v1/models/echo/predict',
-  init: { ...json('{}'), headers: [['content-type', 'application/json'], ['x-request-id', 'a'], ['x-request-id', 'b']] },
+  init: {
+    ...json('{}'),
+    headers: [
+      ['content-type', 'application/json'],
+      ['x-request-id', 'a'],
+      ['x-request-id', 'b'],
+    ],
+  },
   status: 200,
   upstream: 1,
   ownRequestId: true,
@@ -231,54 +361,78 @@ const duplicateRequestIds: Case = {
 
 const staging = '/v1/models/staging/predict'; // bob may use it; anonymous may not
 const bob = TOKENS.bob;
-const tokens: Case[] = ([
-  ['a 15-character token', `Bearer ${'t'.repeat(15)}`, 401],
-  ['a 513-character token', `Bearer ${'t'.repeat(513)}`, 401],
-  ['a 100 KB header', `Bearer ${'t'.repeat(100_000)}`, 401],
-  ['"Bearer" alone', 'Bearer', 401],
-  ['a token and more', `Bearer ${bob} extra`, 401],
-  ['the token upper-cased', `Bearer ${bob.toUpperCase()}`, 401],
-  ['the token\'s SHA-256 instead of the token', `Bearer ${TOKEN_SHA256.bob}`, 401],
-  ['one character more', `Bearer ${bob}x`, 401],
-  ['one character less', `Bearer ${bob.slice(0, -1)}`, 401],
-  ['the last character changed', `Bearer ${bob.slice(0, -1)}1`, 401],
-  ['Basic credentials', `Basic ${btoa(`bob:${bob}`)}`, 401],
-  ['the Baseten key as Api-Key', `Api-Key ${TEST_API_KEY}`, 401],
-  ['the Baseten key as a bearer token', `Bearer ${TEST_API_KEY}`, 401],
-  ['the webhook secret as a bearer token', `Bearer ${TEST_WEBHOOK_SECRET}xxxxxxxxxx`, 401],
-  ['another scheme', `Token ${bob}`, 401],
-  ['two bearer tokens', `Bearer ${bob}, Bearer ${bob}`, 401],
-  ['non-ASCII', `Bearer ${'\u00e4'.repeat(20)}`, 401],
-  ['an empty header', '', 401],
-  ['a lower-case scheme (allowed: schemes are case-insensitive)', `bearer ${bob}`, 200],
-  ['extra spaces (allowed)', `Bearer   ${bob}  `, 200],
-] as const).map(([name, header, status]) => ({
+const tokens: Case[] = (
+  [
+    ['a 15-character token', `Bearer ${'t'.repeat(15)}`, 401],
+    ['a 513-character token', `Bearer ${'t'.repeat(513)}`, 401],
+    ['a 100 KB header', `Bearer ${'t'.repeat(100_000)}`, 401],
+    ['"Bearer" alone', 'Bearer', 401],
+    ['a token and more', `Bearer ${bob} extra`, 401],
+    ['the token upper-cased', `Bearer ${bob.toUpperCase()}`, 401],
+    ["the token's SHA-256 instead of the token", `Bearer ${TOKEN_SHA256.bob}`, 401],
+    ['one character more', `Bearer ${bob}x`, 401],
+    ['one character less', `Bearer ${bob.slice(0, -1)}`, 401],
+    ['the last character changed', `Bearer ${bob.slice(0, -1)}1`, 401],
+    ['Basic credentials', `Basic ${btoa(`bob:${bob}`)}`, 401],
+    ['the Baseten key as Api-Key', `Api-Key ${TEST_API_KEY}`, 401],
+    ['the Baseten key as a bearer token', `Bearer ${TEST_API_KEY}`, 401],
+    ['the webhook secret as a bearer token', `Bearer ${TEST_WEBHOOK_SECRET}xxxxxxxxxx`, 401],
+    ['another scheme', `Token ${bob}`, 401],
+    ['two bearer tokens', `Bearer ${bob}, Bearer ${bob}`, 401],
+    ['non-ASCII', `Bearer ${'\u00e4'.repeat(20)}`, 401],
+    ['an empty header', '', 401],
+    ['a lower-case scheme (allowed: schemes are case-insensitive)', `bearer ${bob}`, 200],
+    ['extra spaces (allowed)', `Bearer   ${bob}  `, 200],
+  ] as const
+).map(([name, header, status]) => ({
   name: `token: ${name}`,
   path: staging,
   init: { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', authorization: header } },
   status,
-  type: status === 401 ? 'unauthorized' as const : undefined,
+  type: status === 401 ? ('unauthorized' as const) : undefined,
   upstream: status === 200 ? 1 : 0,
 }));
 
 const access: Case[] = [
-  { name: 'access: anonymous on a private alias', path: staging, init: { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }, status: 401, type: 'unauthorized', upstream: 0 },
-  { name: 'access: a client on an alias it was not granted', path: '/v1/models/pinned/predict', init: { ...json('{}'), token: 'bob' }, status: 403, type: 'forbidden', upstream: 0 },
-  { name: 'access: a granted client with a private alias in the body', path: '/v1/models/echo/predict', init: { ...json('{"model":"pinned","alias":"pinned"}'), token: 'bob' }, status: 200, upstream: 1 },
+  {
+    name: 'access: anonymous on a private alias',
+    path: staging,
+    init: { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } },
+    status: 401,
+    type: 'unauthorized',
+    upstream: 0,
+  },
+  {
+    name: 'access: a client on an alias it was not granted',
+    path: '/v1/models/pinned/predict',
+    init: { ...json('{}'), token: 'bob' },
+    status: 403,
+    type: 'forbidden',
+    upstream: 0,
+  },
+  {
+    name: 'access: a granted client with a private alias in the body',
+    path: '/v1/models/echo/predict',
+    init: { ...json('{"model":"pinned","alias":"pinned"}'), token: 'bob' },
+    status: 200,
+    upstream: 1,
+  },
 ];
 
-const methods: Case[] = ([
-  ['GET', '/v1/models/echo/predict', 'POST'],
-  ['PUT', '/v1/models/echo/predict', 'POST'],
-  ['DELETE', '/v1/models/echo/predict', 'POST'],
-  ['PATCH', '/v1/models/echo/predict', 'POST'],
-  ['PROPFIND', '/v1/models/echo/predict', 'POST'],
-  ['OPTIONS', '/v1/models/echo/predict', 'POST'],
-  ['POST', '/healthz', 'GET'],
-  ['DELETE', '/v1/models', 'GET'],
-  ['TRACE', '/v1/models/echo/predict', 'POST'],
-  ['PURGE', '/v1/models', 'GET'],
-] as const).map(([method, path, allow]) => ({
+const methods: Case[] = (
+  [
+    ['GET', '/v1/models/echo/predict', 'POST'],
+    ['PUT', '/v1/models/echo/predict', 'POST'],
+    ['DELETE', '/v1/models/echo/predict', 'POST'],
+    ['PATCH', '/v1/models/echo/predict', 'POST'],
+    ['PROPFIND', '/v1/models/echo/predict', 'POST'],
+    ['OPTIONS', '/v1/models/echo/predict', 'POST'],
+    ['POST', '/healthz', 'GET'],
+    ['DELETE', '/v1/models', 'GET'],
+    ['TRACE', '/v1/models/echo/predict', 'POST'],
+    ['PURGE', '/v1/models', 'GET'],
+  ] as const
+).map(([method, path, allow]) => ({
   name: `method ${method} ${path}`,
   path,
   init: { method, token: 'alice' },
@@ -297,8 +451,16 @@ const noCors = (res: Response) => {
   expect(res.headers.get('access-control-allow-methods')).toBeNull();
 };
 const cors: Case[] = [
-  'https://evil.example.com', 'https://app.example.com.evil.com', 'null', 'http://app.example.com', 'https://APP.example.com',
-  'https://app.example.com/', 'https://app.example.com:443', 'https://app.example.co', '*', '',
+  'https://evil.example.com',
+  'https://app.example.com.evil.com',
+  'null',
+  'http://app.example.com',
+  'https://APP.example.com',
+  'https://app.example.com/',
+  'https://app.example.com:443',
+  'https://app.example.co',
+  '*',
+  '',
 ].map((origin) => ({
   name: `CORS preflight from ${JSON.stringify(origin)}`,
   path: '/v1/models/echo/predict',
@@ -318,14 +480,44 @@ cors.push(
     upstream: 0 as const,
     check: noCors,
   })),
-  { name: 'CORS: a JSON request from a disallowed origin is refused, nothing sent', path: '/v1/models/echo/predict', init: json('{}', { origin: 'https://evil.example.com' }), status: 403, type: 'forbidden', upstream: 0, check: noCors },
-  { name: 'CORS: a request from an allowed origin is served', path: '/v1/models/echo/predict', init: json('{}', { origin: 'https://app.example.com' }), status: 200, upstream: 1 },
+  {
+    name: 'CORS: a JSON request from a disallowed origin is refused, nothing sent',
+    path: '/v1/models/echo/predict',
+    init: json('{}', { origin: 'https://evil.example.com' }),
+    status: 403,
+    type: 'forbidden',
+    upstream: 0,
+    check: noCors,
+  },
+  {
+    name: 'CORS: a request from an allowed origin is served',
+    path: '/v1/models/echo/predict',
+    init: json('{}', { origin: 'https://app.example.com' }),
+    status: 200,
+    upstream: 1,
+  },
   { name: 'CORS: a request without an Origin (server to server) is served', path: '/v1/models/echo/predict', init: json('{}'), status: 200, upstream: 1 },
 );
 
 const aliases: Case[] = [
-  '%00', '..%2f..%2fhealthz', 'a'.repeat(300), '%3Cscript%3E', 'echo%0d%0aSet-Cookie:x', '__proto__', 'constructor',
-  'toString', 'hasOwnProperty', 'ECHO', 'echo%20', 'ech%6f', 'echo.', '*', '%2A', 'echo;', 'echo%3Bx', '-echo',
+  '%00',
+  '..%2f..%2fhealthz',
+  'a'.repeat(300),
+  '%3Cscript%3E',
+  'echo%0d%0aSet-Cookie:x',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'ECHO',
+  'echo%20',
+  'ech%6f',
+  'echo.',
+  '*',
+  '%2A',
+  'echo;',
+  'echo%3Bx',
+  '-echo',
 ].map((alias) => ({
   name: `alias ${JSON.stringify(alias).slice(0, 40)}`,
   path: `/v1/models/${alias}/predict`,
@@ -370,7 +562,14 @@ const headers: Case[] = [
   },
   { name: 'a query with broken escapes', path: '/v1/models/echo/predict?%zz=%', init: json('{}'), status: 200, upstream: 1 },
   { name: 'a 60 KB query', path: `/v1/models/echo/predict?q=${'q'.repeat(60_000)}`, init: json('{}'), status: 414, type: 'uri_too_long', upstream: 0 },
-  { name: 'a 60 KB query on a custom route', path: `/v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)}`, init: { token: 'alice' }, status: 414, type: 'uri_too_long', upstream: 0 },
+  {
+    name: 'a 60 KB query on a custom route',
+    path: `/v1/models/custom/sync/items/1?q=${'q'.repeat(60_000)}`,
+    init: { token: 'alice' },
+    status: 414,
+    type: 'uri_too_long',
+    upstream: 0,
+  },
 ];
 
 /** Upstream answers that try to move the call or hold it (the fake steered through the body). */
@@ -403,8 +602,22 @@ const keyTricks: Case[] = [
     type: 'invalid_request' as const,
     upstream: 0 as const,
   })),
-  { name: 'OpenAI body with `model` twice', path: '/v1/chat/completions', init: json('{"model":"llm","messages":[],"model":"llm"}'), status: 400, type: 'invalid_request', upstream: 0 },
-  { name: 'OpenAI body with `model` twice, one escaped', path: '/v1/chat/completions', init: json('{"model":"llm","messages":[],"m\\u006fdel":"llm"}'), status: 400, type: 'invalid_request', upstream: 0 },
+  {
+    name: 'OpenAI body with `model` twice',
+    path: '/v1/chat/completions',
+    init: json('{"model":"llm","messages":[],"model":"llm"}'),
+    status: 400,
+    type: 'invalid_request',
+    upstream: 0,
+  },
+  {
+    name: 'OpenAI body with `model` twice, one escaped',
+    path: '/v1/chat/completions',
+    init: json('{"model":"llm","messages":[],"m\\u006fdel":"llm"}'),
+    status: 400,
+    type: 'invalid_request',
+    upstream: 0,
+  },
   {
     name: 'OpenAI body at the cap that the served name pushes over it',
     path: '/v1/chat/completions',
@@ -416,9 +629,26 @@ const keyTricks: Case[] = [
 ];
 
 const CASES: Case[] = [
-  ...malformedJson, ...badUtf8, ...oddButValidJson, deepArrays, ...caps, binaryChunkedOverCap, ...contentTypes, noContentType,
-  ...syncTricks, ...syncOther, ...requestIds, duplicateRequestIds, ...tokens, ...access, ...methods, ...cors, ...aliases, ...headers,
-  ...upstreamTricks, ...keyTricks,
+  ...malformedJson,
+  ...badUtf8,
+  ...oddButValidJson,
+  deepArrays,
+  ...caps,
+  binaryChunkedOverCap,
+  ...contentTypes,
+  noContentType,
+  ...syncTricks,
+  ...syncOther,
+  ...requestIds,
+  duplicateRequestIds,
+  ...tokens,
+  ...access,
+  ...methods,
+  ...cors,
+  ...aliases,
+  ...headers,
+  ...upstreamTricks,
+  ...keyTricks,
 ];
 
 describe(`hostile requests (${CASES.length} cases)`, () => {
@@ -476,7 +706,11 @@ const HEX32 = /^[0-9a-f]{32}$/;
 const otherHex = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 const webhook = (body: string, signatureHeader?: string): [string, CallOptions] => [
   '/v1/webhooks/baseten',
-  { method: 'POST', body, headers: { 'content-type': 'application/json', ...(signatureHeader === undefined ? {} : { 'x-baseten-signature': signatureHeader }) } },
+  {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...(signatureHeader === undefined ? {} : { 'x-baseten-signature': signatureHeader }) },
+  },
 ];
 const minutes = (n: number) => new Date(Date.now() + n * 60_000).toISOString();
 
@@ -491,21 +725,85 @@ const ASYNC_CASES: AsyncCase[] = [
   { name: 'async id with a NUL', build: (id) => [`/v1/async/${id.slice(1)}%00`, { token: 'alice' }], status: 400, type: 'invalid_request' },
   { name: 'another client reads the request', build: (id) => [`/v1/async/${id}`, { token: 'bob' }], status: 404, type: 'not_found' },
   { name: 'another client cancels the request', build: (id) => [`/v1/async/${id}`, { token: 'bob', method: 'DELETE' }], status: 404, type: 'not_found' },
-  { name: 'an anonymous caller reads a client\'s request', build: (id) => [`/v1/async/${id}`, {}], status: 404, type: 'not_found' },
-  { name: 'an anonymous caller with a made-up owner token', build: (id) => [`/v1/async/${id}`, { headers: { 'x-async-owner-token': 'o'.repeat(43) } }], status: 404, type: 'not_found' },
+  { name: "an anonymous caller reads a client's request", build: (id) => [`/v1/async/${id}`, {}], status: 404, type: 'not_found' },
+  {
+    name: 'an anonymous caller with a made-up owner token',
+    build: (id) => [`/v1/async/${id}`, { headers: { 'x-async-owner-token': 'o'.repeat(43) } }],
+    status: 404,
+    type: 'not_found',
+  },
   { name: 'an unknown id', build: () => [`/v1/async/${otherHex()}`, { token: 'alice' }], status: 404, type: 'not_found' },
   { name: 'webhook: unsigned', build: (id) => webhook(deliveryBody(id)), status: 401, type: 'unauthorized' },
   { name: 'webhook: a random signature', build: (id) => webhook(deliveryBody(id), `v1=${otherHex()}${otherHex()}`), status: 401, type: 'unauthorized' },
-  { name: 'webhook: signed with another secret', build: async (id) => { const b = deliveryBody(id); return webhook(b, await signature(b, 'whsec_other')); }, status: 401, type: 'unauthorized' },
+  {
+    name: 'webhook: signed with another secret',
+    build: async (id) => {
+      const b = deliveryBody(id);
+      return webhook(b, await signature(b, 'whsec_other'));
+    },
+    status: 401,
+    type: 'unauthorized',
+  },
   { name: 'webhook: an empty v1=', build: (id) => webhook(deliveryBody(id), 'v1='), status: 401, type: 'unauthorized' },
-  { name: 'webhook: a valid HMAC under another scheme (v0=)', build: async (id) => { const b = deliveryBody(id); return webhook(b, (await signature(b)).replace('v1=', 'v0=')); }, status: 401, type: 'unauthorized' },
-  { name: 'webhook: the signature of other bytes', build: async (id) => webhook(deliveryBody(id, { data: 'tampered' }), await signature(deliveryBody(id))), status: 401, type: 'unauthorized' },
-  { name: 'webhook: the signature with one hex digit changed', build: async (id) => { const b = deliveryBody(id); const s = await signature(b); return webhook(b, s.slice(0, -1) + (s.endsWith('0') ? '1' : '0')); }, status: 401, type: 'unauthorized' },
-  { name: 'webhook: a stale delivery (a replay, 10 minutes old)', build: async (id) => { const b = deliveryBody(id, { time: minutes(-10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
-  { name: 'webhook: a delivery from the future', build: async (id) => { const b = deliveryBody(id, { time: minutes(10) }); return webhook(b, await signature(b)); }, status: 401, type: 'unauthorized' },
-  { name: 'webhook: signed, naming another model', build: async (id) => { const b = deliveryBody(id, { modelId: 'zzz999' }); return webhook(b, await signature(b)); }, status: 400, type: 'invalid_request' },
+  {
+    name: 'webhook: a valid HMAC under another scheme (v0=)',
+    build: async (id) => {
+      const b = deliveryBody(id);
+      return webhook(b, (await signature(b)).replace('v1=', 'v0='));
+    },
+    status: 401,
+    type: 'unauthorized',
+  },
+  {
+    name: 'webhook: the signature of other bytes',
+    build: async (id) => webhook(deliveryBody(id, { data: 'tampered' }), await signature(deliveryBody(id))),
+    status: 401,
+    type: 'unauthorized',
+  },
+  {
+    name: 'webhook: the signature with one hex digit changed',
+    build: async (id) => {
+      const b = deliveryBody(id);
+      const s = await signature(b);
+      return webhook(b, s.slice(0, -1) + (s.endsWith('0') ? '1' : '0'));
+    },
+    status: 401,
+    type: 'unauthorized',
+  },
+  {
+    name: 'webhook: a stale delivery (a replay, 10 minutes old)',
+    build: async (id) => {
+      const b = deliveryBody(id, { time: minutes(-10) });
+      return webhook(b, await signature(b));
+    },
+    status: 401,
+    type: 'unauthorized',
+  },
+  {
+    name: 'webhook: a delivery from the future',
+    build: async (id) => {
+      const b = deliveryBody(id, { time: minutes(10) });
+      return webhook(b, await signature(b));
+    },
+    status: 401,
+    type: 'unauthorized',
+  },
+  {
+    name: 'webhook: signed, naming another model',
+    build: async (id) => {
+      const b = deliveryBody(id, { modelId: 'zzz999' });
+      return webhook(b, await signature(b));
+    },
+    status: 400,
+    type: 'invalid_request',
+  },
   { name: 'webhook: signed, not JSON', build: () => webhook('{oops', vectorSignature('{oops', TEST_WEBHOOK_SECRET)), status: 400, type: 'invalid_request' },
-  { name: 'webhook: over 20 MiB', build: (id) => webhook(`${deliveryBody(id).slice(0, -1)},"pad":"${'p'.repeat(21 * MiB)}"}`, 'v1=00'), status: 413, type: 'payload_too_large' },
+  {
+    name: 'webhook: over 20 MiB',
+    build: (id) => webhook(`${deliveryBody(id).slice(0, -1)},"pad":"${'p'.repeat(21 * MiB)}"}`, 'v1=00'),
+    status: 413,
+    type: 'payload_too_large',
+  },
   { name: 'webhook: GET', build: () => ['/v1/webhooks/baseten', { method: 'GET' }], status: 405, type: 'method_not_allowed' },
 ];
 

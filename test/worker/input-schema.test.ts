@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type ConfigSource, type ModelConfig } from '../../src/config.ts';
+import { ConfigError, type ConfigSource, type ModelConfig, parseConfig } from '../../src/config.ts';
 import { HttpError } from '../../src/errors.ts';
 import { validateInput } from '../../src/input-schema.ts';
 import { TEST_MODELS } from '../config.ts';
@@ -54,12 +54,17 @@ describe('validateInput', () => {
 
 describe('input_schema in the config', () => {
   it('accepts the supported subset, annotations included', () => {
-    expect(withSchema({
-      $schema: 'https://json-schema.org/draft/2020-12/schema', title: 'In', description: 'd', type: ['object', 'null'],
-      properties: { a: { type: 'number', exclusiveMinimum: 0, default: 1 }, b: { const: 'x' }, c: { type: 'array', items: true, minItems: 1, maxItems: 3 } },
-      additionalProperties: { type: 'string', maxLength: 10 },
-      examples: [{ a: 1 }],
-    })).not.toThrow();
+    expect(
+      withSchema({
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        title: 'In',
+        description: 'd',
+        type: ['object', 'null'],
+        properties: { a: { type: 'number', exclusiveMinimum: 0, default: 1 }, b: { const: 'x' }, c: { type: 'array', items: true, minItems: 1, maxItems: 3 } },
+        additionalProperties: { type: 'string', maxLength: 10 },
+        examples: [{ a: 1 }],
+      }),
+    ).not.toThrow();
   });
 
   it.each([
@@ -79,7 +84,9 @@ describe('input_schema in the config', () => {
 describe('input schema at the edge', () => {
   it('forwards valid predict input and answers 400 naming the path for invalid input, without calling Baseten', async () => {
     const good = uniqueId();
-    expect((await call('/v1/models/typed/predict', { token: 'alice', json: { prompt: 'hi' }, headers: { 'x-request-id': good }, upstream: 1 })).status).toBe(200);
+    expect((await call('/v1/models/typed/predict', { token: 'alice', json: { prompt: 'hi' }, headers: { 'x-request-id': good }, upstream: 1 })).status).toBe(
+      200,
+    );
     expect(await upstreamRequests(good)).toHaveLength(1);
 
     const bad = uniqueId();
@@ -91,7 +98,12 @@ describe('input schema at the edge', () => {
 
   it('refuses binary input for an alias with a schema, since it could not be checked', async () => {
     const id = uniqueId();
-    const res = await call('/v1/models/typed/predict', { token: 'alice', method: 'POST', body: new Uint8Array([1, 2]), headers: { 'content-type': 'application/octet-stream', 'x-request-id': id } });
+    const res = await call('/v1/models/typed/predict', {
+      token: 'alice',
+      method: 'POST',
+      body: new Uint8Array([1, 2]),
+      headers: { 'content-type': 'application/octet-stream', 'x-request-id': id },
+    });
     expect(res.status).toBe(415);
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
@@ -103,7 +115,12 @@ describe('input schema at the edge', () => {
     expect(await errorOf(res)).toMatchObject({ type: 'invalid_request', message: '/prompt: must be string' });
     expect(await upstreamRequests(bad)).toHaveLength(0);
     const good = uniqueId();
-    const ok = await call('/v1/models/typed/async', { token: 'alice', json: { model_input: { prompt: 'hi' } }, headers: { 'x-request-id': good }, upstream: 1 });
+    const ok = await call('/v1/models/typed/async', {
+      token: 'alice',
+      json: { model_input: { prompt: 'hi' } },
+      headers: { 'x-request-id': good },
+      upstream: 1,
+    });
     expect(ok.status).toBe(201);
     expect(await upstreamRequests(good)).toHaveLength(1);
   });

@@ -9,9 +9,15 @@ import { describe, expect, it, vi } from 'vitest';
 import type { AdmitOutcome, AdmitRequest } from '../../src/meter-rules.ts';
 import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
 
-interface Made { name: string; token: string }
+interface Made {
+  name: string;
+  token: string;
+}
 type Counters = Record<string, number>;
-interface Usage { totals: Counters; by_alias: Record<string, Counters> }
+interface Usage {
+  totals: Counters;
+  by_alias: Record<string, Counters>;
+}
 
 /** A client made through the admin API, with a name no other test uses. */
 async function makeClient(settings: Record<string, unknown>): Promise<Made> {
@@ -23,12 +29,15 @@ async function makeClient(settings: Record<string, unknown>): Promise<Made> {
 /** Counting runs after the answer (or the socket's close): wait until the meter holds what `check` wants. */
 async function usageWhen(token: string, check: (usage: Usage) => boolean): Promise<Usage> {
   let last: Usage | undefined;
-  await vi.waitFor(async () => {
-    const res = await call('/v1/usage?days=1', { token });
-    expect(res.status).toBe(200);
-    last = await res.json<Usage>();
-    expect(check(last)).toBe(true);
-  }, { timeout: 5000, interval: 50 });
+  await vi.waitFor(
+    async () => {
+      const res = await call('/v1/usage?days=1', { token });
+      expect(res.status).toBe(200);
+      last = await res.json<Usage>();
+      expect(check(last)).toBe(true);
+    },
+    { timeout: 5000, interval: 50 },
+  );
   return last!;
 }
 

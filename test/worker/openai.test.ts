@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { replaceMember } from '../../src/json-member.ts';
 import { requestedAlias } from '../../src/routes/openai.ts';
-import { EventBoundary, sseRelay, StreamIdle } from '../../src/sse.ts';
+import { EventBoundary, StreamIdle, sseRelay } from '../../src/sse.ts';
 import { TEST_API_KEY } from '../config.ts';
-import { call, errorOf, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { call, errorOf, type FakeRequest, uniqueId, upstreamRequests } from './helpers.ts';
 
 const SERVED = 'Qwen/Qwen2.5-3B-Instruct';
 const CHAT = { model: 'llm', messages: [{ role: 'user', content: 'hello there' }] };
@@ -15,9 +15,10 @@ async function post(path: string, body: unknown, options: { token?: string; upst
   const id = uniqueId('oai');
   const headers = { 'x-request-id': id };
   const { upstream } = options;
-  const res = typeof body === 'string'
-    ? await call(path, { method: 'POST', token: options.token ?? 'alice', body, headers: { 'content-type': 'application/json', ...headers }, upstream })
-    : await call(path, { token: options.token ?? 'alice', json: body, headers, upstream });
+  const res =
+    typeof body === 'string'
+      ? await call(path, { method: 'POST', token: options.token ?? 'alice', body, headers: { 'content-type': 'application/json', ...headers }, upstream })
+      : await call(path, { token: options.token ?? 'alice', json: body, headers, upstream });
   return { id, res };
 }
 
@@ -26,10 +27,13 @@ async function post(path: string, body: unknown, options: { token?: string; upst
  * deadline: the fake notices a dropped connection on its own time.
  */
 async function eventually(id: string, check: (seen: FakeRequest) => boolean): Promise<void> {
-  await vi.waitFor(async () => {
-    const seen = (await upstreamRequests(id))[0];
-    expect(seen && check(seen)).toBe(true);
-  }, { timeout: 5000, interval: 100 });
+  await vi.waitFor(
+    async () => {
+      const seen = (await upstreamRequests(id))[0];
+      expect(seen && check(seen)).toBe(true);
+    },
+    { timeout: 5000, interval: 100 },
+  );
 }
 
 async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
@@ -43,13 +47,17 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise
 
 /** The `data:` payloads of an SSE text, `[DONE]` excluded. */
 function events(text: string): { choices: { delta: { content?: string } }[]; model: string }[] {
-  return text.split('\n\n').filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]').map((e) => JSON.parse(e.slice(6)));
+  return text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]')
+    .map((e) => JSON.parse(e.slice(6)));
 }
 
 describe('replaceMember', () => {
   it('swaps only the top-level value and keeps every other byte, big integers and odd numbers included', () => {
-    const text = '{ "model" : "llm", "seed": 123456789012345678901234, "x": 1e400, "z": -0, "t": 1.50,\n'
-      + ' "messages": [{"role":"user","content":"a \\"model\\": {x}","model":"inner"}], "tools": {"model": "t"} }';
+    const text =
+      '{ "model" : "llm", "seed": 123456789012345678901234, "x": 1e400, "z": -0, "t": 1.50,\n' +
+      ' "messages": [{"role":"user","content":"a \\"model\\": {x}","model":"inner"}], "tools": {"model": "t"} }';
     const out = replaceMember(text, 'model', JSON.stringify(SERVED));
     expect(out).toBe(text.replace('"model" : "llm"', `"model" : "${SERVED}"`));
   });
@@ -222,15 +230,16 @@ describe('OpenAI routing', () => {
   });
 
   it('forwards every other byte of the body exactly as sent', async () => {
-    const raw = '{"model":  "llm" ,\n "messages":[{"role":"user","content":"h\\u00e9"}],"seed":123456789012345678901,"temperature":0.70,'
-      + '"logprobs":true,"response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f","parameters":{"model":"x"}}}]}';
+    const raw =
+      '{"model":  "llm" ,\n "messages":[{"role":"user","content":"h\\u00e9"}],"seed":123456789012345678901,"temperature":0.70,' +
+      '"logprobs":true,"response_format":{"type":"json_object"},"tools":[{"type":"function","function":{"name":"f","parameters":{"model":"x"}}}]}';
     const { id, res } = await post('/v1/chat/completions', raw, { upstream: 1 });
     expect(res.status).toBe(200);
     const [seen] = await upstreamRequests(id);
     expect(seen!.body).toBe(raw.replace('"llm"', JSON.stringify(SERVED)));
   });
 
-  it('answers with the engine\'s body untouched, its model field naming the served model', async () => {
+  it("answers with the engine's body untouched, its model field naming the served model", async () => {
     const { res } = await post('/v1/chat/completions', CHAT, { upstream: 1 });
     expect(res.headers.get('content-type')).toBe('application/json');
     const body = (await res.json()) as { model: string; choices: { message: { content: string } }[] };
@@ -238,7 +247,7 @@ describe('OpenAI routing', () => {
     expect(body.choices[0]!.message.content).toBe('echo: hello there');
   });
 
-  it('serves one alias in OpenAI\'s model shape, and 404 for an unknown one', async () => {
+  it("serves one alias in OpenAI's model shape, and 404 for an unknown one", async () => {
     const res = await call('/v1/models/llm', { token: 'alice' });
     expect(await res.json()).toEqual({ id: 'llm', object: 'model', created: 0, owned_by: 'baseten-gateway', modes: ['predict', 'batch', 'chat'] });
     expect((await call('/v1/models/nope', { token: 'alice' })).status).toBe(404);
@@ -259,7 +268,11 @@ describe('OpenAI streaming', () => {
     for (const event of text.split('\n\n').filter(Boolean).slice(0, -1)) {
       expect(JSON.stringify(JSON.parse(event.slice(6)))).toBe(event.slice(6));
     }
-    expect(events(text).map((e) => e.choices[0]?.delta.content ?? '').join('')).toBe('word1 word2 word3 word4');
+    expect(
+      events(text)
+        .map((e) => e.choices[0]?.delta.content ?? '')
+        .join(''),
+    ).toBe('word1 word2 word3 word4');
     expect(events(text).every((e) => e.model === SERVED)).toBe(true);
   });
 
@@ -271,7 +284,7 @@ describe('OpenAI streaming', () => {
     await reader.cancel();
   });
 
-  it('cancels the engine\'s request when the caller goes away', async () => {
+  it("cancels the engine's request when the caller goes away", async () => {
     const { id, res } = await post('/v1/chat/completions', { ...CHAT, stream: true, fake: { tokens: 50, token_delay_ms: 100 } }, { upstream: 1 });
     const reader = res.body!.getReader();
     await reader.read();
@@ -279,8 +292,12 @@ describe('OpenAI streaming', () => {
     await eventually(id, (seen) => seen.aborted);
   });
 
-  it('cuts a stream silent for longer than timeout_ms, and cancels the engine\'s request', async () => {
-    const { id, res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 3, token_delay_ms: 3000 } }, { upstream: 1 });
+  it("cuts a stream silent for longer than timeout_ms, and cancels the engine's request", async () => {
+    const { id, res } = await post(
+      '/v1/chat/completions',
+      { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 3, token_delay_ms: 3000 } },
+      { upstream: 1 },
+    );
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     await reader.read();
@@ -289,7 +306,11 @@ describe('OpenAI streaming', () => {
   });
 
   it('never cuts a stream that outlasts timeout_ms while tokens keep coming', async () => {
-    const { res } = await post('/v1/chat/completions', { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 5, token_delay_ms: 300 } }, { upstream: 1 });
+    const { res } = await post(
+      '/v1/chat/completions',
+      { ...CHAT, model: 'llm-tight', stream: true, fake: { tokens: 5, token_delay_ms: 300 } },
+      { upstream: 1 },
+    );
     const text = await res.text();
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(events(text)).toHaveLength(7);
@@ -310,7 +331,7 @@ describe('OpenAI request checks', () => {
     ['chat without messages', { model: 'llm', prompt: 'hi' }, 400, 'invalid_request'],
     ['an unknown alias', { model: 'gpt-4', messages: [] }, 404, 'not_found'],
     ['an alias without an OpenAI engine', { model: 'echo', messages: [] }, 404, 'not_found'],
-    ['a body over the alias\'s max_body_bytes', { model: 'llm-tight', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }, 413, 'payload_too_large'],
+    ["a body over the alias's max_body_bytes", { model: 'llm-tight', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }, 413, 'payload_too_large'],
   ])('refuses %s, sending nothing upstream', async (_label, body, status, type) => {
     const { id, res } = await post('/v1/chat/completions', body);
     expect(res.status).toBe(status);
@@ -321,7 +342,12 @@ describe('OpenAI request checks', () => {
   });
 
   it('refuses a non-JSON content type with 415', async () => {
-    const res = await call('/v1/embeddings', { method: 'POST', token: 'alice', body: 'model=llm', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await call('/v1/embeddings', {
+      method: 'POST',
+      token: 'alice',
+      body: 'model=llm',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(415);
   });
 
@@ -349,7 +375,7 @@ describe('OpenAI engine errors', () => {
     { engine: 404, status: 502, type: 'upstream_error' },
     { engine: 500, status: 502, type: 'upstream_error' },
     { engine: 504, status: 504, type: 'upstream_timeout' },
-  ])('maps the engine\'s $engine to $status $type, its message carried', async ({ engine, status, type }) => {
+  ])("maps the engine's $engine to $status $type, its message carried", async ({ engine, status, type }) => {
     const { id, res } = await post('/v1/chat/completions', { ...CHAT, fake: { status: engine, message: 'temperature must be <= 2' } }, { upstream: 1 });
     expect(res.status).toBe(status);
     const error = await errorOf(res);

@@ -29,14 +29,21 @@ describe('predict routing', () => {
     expect(JSON.parse(seen!.body)).toEqual({ prompt: 'hi' });
   });
 
-  it('forwards the exact body bytes and never the caller\'s Authorization, cookies or hop-by-hop headers', async () => {
+  it("forwards the exact body bytes and never the caller's Authorization, cookies or hop-by-hop headers", async () => {
     const id = uniqueId();
     const raw = '{"prompt":  "spaces kept",\n "n": 1.50}';
     const res = await call('/v1/models/echo/predict', {
       method: 'POST',
       token: 'alice',
       body: raw,
-      headers: { 'content-type': 'application/json', 'x-request-id': id, cookie: 'session=1', 'x-forwarded-for': '1.2.3.4', 'proxy-authorization': 'x', te: 'trailers' },
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': id,
+        cookie: 'session=1',
+        'x-forwarded-for': '1.2.3.4',
+        'proxy-authorization': 'x',
+        te: 'trailers',
+      },
       upstream: 1,
     });
     expect(res.status).toBe(200);
@@ -113,7 +120,12 @@ describe('predict input errors', () => {
       },
     });
     const id = uniqueId();
-    const chunked = await call('/v1/models/small/predict', { token: 'alice', method: 'POST', body: stream, headers: { 'content-type': 'application/json', 'x-request-id': id } });
+    const chunked = await call('/v1/models/small/predict', {
+      token: 'alice',
+      method: 'POST',
+      body: stream,
+      headers: { 'content-type': 'application/json', 'x-request-id': id },
+    });
     expect(chunked.status).toBe(413);
     expect(await upstreamRequests(id)).toHaveLength(0);
   });
@@ -145,7 +157,7 @@ describe('predict input errors', () => {
 });
 
 describe('upstream failures', () => {
-  it('carries Baseten\'s status and message in a 502', async () => {
+  it("carries Baseten's status and message in a 502", async () => {
     const { res } = await predictVia('echo', { fake: { status: 500, message: 'model exploded' } });
     expect(res.status).toBe(502);
     const error = await errorOf(res);
@@ -162,7 +174,7 @@ describe('upstream failures', () => {
     expect(text).not.toContain('gone01');
   });
 
-  it('turns Baseten\'s 429 into rate_limited with retry-after', async () => {
+  it("turns Baseten's 429 into rate_limited with retry-after", async () => {
     const { res } = await predictVia('echo', { fake: { status: 429, message: 'slow down' } });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toMatch(/^\d+$/);

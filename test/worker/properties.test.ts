@@ -14,8 +14,40 @@ const RUNS = { numRuns: 200 };
 // Sync routes
 
 /** Pieces that make path tricks likely: dots, escapes of dots and slashes, separators. */
-const TRICKY = ['/', '.', '..', '%2e', '%2E', '%2f', '%2F', '%5c', '%5C', '%25', '%', '%00', '%0a', '%7f', '\\', ';', 'a', 'items',
-  'health', '~', '%c0%ae', '%41', '%ZZ', '*', '//', '%252e', '%u002e', ':', '@', '!', '%20', 'é'];
+const TRICKY = [
+  '/',
+  '.',
+  '..',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%5C',
+  '%25',
+  '%',
+  '%00',
+  '%0a',
+  '%7f',
+  '\\',
+  ';',
+  'a',
+  'items',
+  'health',
+  '~',
+  '%c0%ae',
+  '%41',
+  '%ZZ',
+  '*',
+  '//',
+  '%252e',
+  '%u002e',
+  ':',
+  '@',
+  '!',
+  '%20',
+  'é',
+];
 const trickyPath = fc.array(fc.constantFrom(...TRICKY), { maxLength: 12 }).map((parts) => `/${parts.join('')}`);
 
 /** A segment a caller might mean: any text, or one of the troublesome ones. */
@@ -46,50 +78,71 @@ function reencode(text: string, choices: boolean[]): string {
 
 describe('sync-route matcher properties', () => {
   it('accepts only paths whose every segment decodes to plain data, and returns them unchanged', () => {
-    fc.assert(fc.property(trickyPath, (path) => {
-      const matched = matchSyncRoute(path, ['/*']);
-      if (matched === undefined) return;
-      expect(matched).toBe(path);
-      for (const raw of matched.slice(1).split('/')) {
-        expect(acceptable(decodeURIComponent(raw))).toBe(true);
-        expect(raw.toLowerCase()).not.toMatch(/%2f|%5c|%25/);
-      }
-    }), RUNS);
+    fc.assert(
+      fc.property(trickyPath, (path) => {
+        const matched = matchSyncRoute(path, ['/*']);
+        if (matched === undefined) return;
+        expect(matched).toBe(path);
+        for (const raw of matched.slice(1).split('/')) {
+          expect(acceptable(decodeURIComponent(raw))).toBe(true);
+          expect(raw.toLowerCase()).not.toMatch(/%2f|%5c|%25/);
+        }
+      }),
+      RUNS,
+    );
   });
 
   it('hands Baseten exactly the path it checked: the URL parser changes nothing in an accepted path', () => {
-    fc.assert(fc.property(trickyPath, (path) => {
-      const matched = matchSyncRoute(path, ['/*']);
-      if (matched === undefined) return;
-      expect(new URL(`http://upstream.test/sync${matched}`).pathname).toBe(`/sync${matched}`);
-      expect(matchSyncRoute(matched, ['/*'])).toBe(matched);
-    }), RUNS);
+    fc.assert(
+      fc.property(trickyPath, (path) => {
+        const matched = matchSyncRoute(path, ['/*']);
+        if (matched === undefined) return;
+        expect(new URL(`http://upstream.test/sync${matched}`).pathname).toBe(`/sync${matched}`);
+        expect(matchSyncRoute(matched, ['/*'])).toBe(matched);
+      }),
+      RUNS,
+    );
   });
 
   it('accepts an encoded path exactly when each of its decoded segments is acceptable', () => {
-    fc.assert(fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), (segments) => {
-      const path = `/${segments.map(encodeURIComponent).join('/')}`;
-      expect(matchSyncRoute(path, ['/*']) !== undefined).toBe(segments.every(acceptable));
-    }), RUNS);
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), (segments) => {
+        const path = `/${segments.map(encodeURIComponent).join('/')}`;
+        expect(matchSyncRoute(path, ['/*']) !== undefined).toBe(segments.every(acceptable));
+      }),
+      RUNS,
+    );
   });
 
   it('decides the same whichever way the same segments are percent-encoded', () => {
-    fc.assert(fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), (segments, choices) => {
-      const canonical = `/${segments.map(encodeURIComponent).join('/')}`;
-      const other = `/${segments.map((s) => reencode(s, choices)).join('/')}`;
-      const a = matchSyncRoute(canonical, ['/*']);
-      const b = matchSyncRoute(other, ['/*']);
-      expect(b !== undefined).toBe(a !== undefined);
-      if (a && b) expect(b.split('/').map(decodeURIComponent)).toEqual(a.split('/').map(decodeURIComponent));
-    }), RUNS);
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), (segments, choices) => {
+        const canonical = `/${segments.map(encodeURIComponent).join('/')}`;
+        const other = `/${segments.map((s) => reencode(s, choices)).join('/')}`;
+        const a = matchSyncRoute(canonical, ['/*']);
+        const b = matchSyncRoute(other, ['/*']);
+        expect(b !== undefined).toBe(a !== undefined);
+        if (a && b) expect(b.split('/').map(decodeURIComponent)).toEqual(a.split('/').map(decodeURIComponent));
+      }),
+      RUNS,
+    );
   });
 
   it('never lets a match leave the listed prefixes', () => {
-    fc.assert(fc.property(fc.oneof(trickyPath, fc.array(segment, { maxLength: 4 }).map((s) => `/items/${s.map(encodeURIComponent).join('/')}`)), (path) => {
-      const matched = matchSyncRoute(path, ['/health', '/items/*']);
-      if (matched === undefined) return;
-      expect(matched === '/health' || /^\/items\/[^/]+(\/[^/]+)*$/.test(matched)).toBe(true);
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          trickyPath,
+          fc.array(segment, { maxLength: 4 }).map((s) => `/items/${s.map(encodeURIComponent).join('/')}`),
+        ),
+        (path) => {
+          const matched = matchSyncRoute(path, ['/health', '/items/*']);
+          if (matched === undefined) return;
+          expect(matched === '/health' || /^\/items\/[^/]+(\/[^/]+)*$/.test(matched)).toBe(true);
+        },
+      ),
+      RUNS,
+    );
   });
 });
 
@@ -138,48 +191,68 @@ const cuts = fc.array(fc.nat({ max: 4096 }), { maxLength: 6 });
 
 describe('body reader properties', () => {
   it('gives back any JSON value within the cap, however it is chunked, and 413 past the cap', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue(), fc.nat({ max: 2048 }), cuts, async (value, cap, at) => {
-      const text = JSON.stringify(value);
-      const bytes = new TextEncoder().encode(text);
-      const outcome = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, at), cap)).value);
-      if (bytes.length > cap) expect(outcome).toEqual({ ok: false, status: 413 });
-      else expect(outcome).toEqual({ ok: true, value: JSON.parse(text) });
-    }), RUNS);
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), fc.nat({ max: 2048 }), cuts, async (value, cap, at) => {
+        const text = JSON.stringify(value);
+        const bytes = new TextEncoder().encode(text);
+        const outcome = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, at), cap)).value);
+        if (bytes.length > cap) expect(outcome).toEqual({ ok: false, status: 413 });
+        else expect(outcome).toEqual({ ok: true, value: JSON.parse(text) });
+      }),
+      RUNS,
+    );
   });
 
   it('answers any bytes with a value, a 400 or a 413, never anything else, and chunking changes nothing', async () => {
-    const bytesArb = fc.oneof(fc.uint8Array({ maxLength: 256 }), fc.string({ unit: 'binary', maxLength: 64 }).map((s) => new TextEncoder().encode(s)));
-    await fc.assert(fc.asyncProperty(bytesArb, fc.nat({ max: 300 }), cuts, async (bytes, cap, at) => {
-      const whole = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, []), cap)).value);
-      const pieces = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, at), cap)).value);
-      expect(pieces).toEqual(whole);
-      if (bytes.length > cap) expect(whole).toEqual({ ok: false, status: 413 });
-      else if (validJson(bytes)) expect(whole.ok).toBe(true);
-      else expect(whole).toEqual({ ok: false, status: 400 });
-    }), RUNS);
+    const bytesArb = fc.oneof(
+      fc.uint8Array({ maxLength: 256 }),
+      fc.string({ unit: 'binary', maxLength: 64 }).map((s) => new TextEncoder().encode(s)),
+    );
+    await fc.assert(
+      fc.asyncProperty(bytesArb, fc.nat({ max: 300 }), cuts, async (bytes, cap, at) => {
+        const whole = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, []), cap)).value);
+        const pieces = await outcomeOf(async () => (await readJson(chunkedRequest(bytes, at), cap)).value);
+        expect(pieces).toEqual(whole);
+        if (bytes.length > cap) expect(whole).toEqual({ ok: false, status: 413 });
+        else if (validJson(bytes)) expect(whole.ok).toBe(true);
+        else expect(whole).toEqual({ ok: false, status: 400 });
+      }),
+      RUNS,
+    );
   });
 
   it('accepts a body only under a JSON media type', async () => {
-    const typeArb = fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('application/json', 'Application/JSON; charset=utf-8', 'application/json ', 'application/jsonx', 'text/json'));
-    await fc.assert(fc.asyncProperty(typeArb, async (type) => {
-      const headers = new Headers();
-      try {
-        headers.set('content-type', type);
-      } catch {
-        return; // not a header value workerd would let through at all
-      }
-      const request = new Request('https://gateway.test/', { method: 'POST', body: '{}', headers });
-      const outcome = await outcomeOf(() => readJson(request, 100));
-      const isJson = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
-      expect(outcome.ok ? 200 : outcome.status).toBe(isJson ? 200 : 415);
-    }), RUNS);
+    const typeArb = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('application/json', 'Application/JSON; charset=utf-8', 'application/json ', 'application/jsonx', 'text/json'),
+    );
+    await fc.assert(
+      fc.asyncProperty(typeArb, async (type) => {
+        const headers = new Headers();
+        try {
+          headers.set('content-type', type);
+        } catch {
+          return; // not a header value workerd would let through at all
+        }
+        const request = new Request('https://gateway.test/', { method: 'POST', body: '{}', headers });
+        const outcome = await outcomeOf(() => readJson(request, 100));
+        const isJson = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
+        expect(outcome.ok ? 200 : outcome.status).toBe(isJson ? 200 : 415);
+      }),
+      RUNS,
+    );
   });
 
   it('forwards a chunked binary body whole within the cap and refuses it past the cap', async () => {
-    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.nat({ max: 2048 }), cuts, async (bytes, cap, at) => {
-      const outcome = await outcomeOf(async () => new Uint8Array(await new Response(await binaryBody(chunkedRequest(bytes, at, 'application/octet-stream'), cap)).arrayBuffer()));
-      if (bytes.length > cap) expect(outcome).toEqual({ ok: false, status: 413 });
-      else expect(outcome).toEqual({ ok: true, value: bytes });
-    }), RUNS);
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.nat({ max: 2048 }), cuts, async (bytes, cap, at) => {
+        const outcome = await outcomeOf(
+          async () => new Uint8Array(await new Response(await binaryBody(chunkedRequest(bytes, at, 'application/octet-stream'), cap)).arrayBuffer()),
+        );
+        if (bytes.length > cap) expect(outcome).toEqual({ ok: false, status: 413 });
+        else expect(outcome).toEqual({ ok: true, value: bytes });
+      }),
+      RUNS,
+    );
   });
 });

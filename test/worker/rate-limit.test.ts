@@ -95,7 +95,12 @@ describe('rate limiting anonymous callers', () => {
       statuses.push((await callWith(overrides, '/v1/models/echo/predict', predictInit({ 'cf-connecting-ip': ip }), allowed ? 1 : 0)).status);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
-    const neighbour = await callWith(overrides, '/v1/models/echo/predict', predictInit({ 'cf-connecting-ip': `203.0.113.${Math.floor(Math.random() * 250)}` }), 1);
+    const neighbour = await callWith(
+      overrides,
+      '/v1/models/echo/predict',
+      predictInit({ 'cf-connecting-ip': `203.0.113.${Math.floor(Math.random() * 250)}` }),
+      1,
+    );
     expect(neighbour.status).toBe(200);
   });
 });

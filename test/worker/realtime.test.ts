@@ -4,11 +4,11 @@
  * timeout) is in test/node/realtime-e2e.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
+import { ConfigError, type ConfigSource, parseConfig } from '../../src/config.ts';
 import { sendableClose, utf8Length } from '../../src/websocket-relay.ts';
 import { TEST_API_KEY, TOKENS } from '../config.ts';
 import { submit } from './async-helpers.ts';
-import { call, errorOf, fakeUrl, uniqueId, upstreamRequests, type FakeRequest } from './helpers.ts';
+import { call, errorOf, type FakeRequest, fakeUrl, uniqueId, upstreamRequests } from './helpers.ts';
 
 const SLUG = 'deepseek-ai/DeepSeek-V3.1';
 
@@ -31,7 +31,7 @@ async function echoOnce(socket: WebSocket, text: string): Promise<string> {
 }
 
 describe('WebSocket route', () => {
-  it('upgrades, relays to the target\'s /websocket signed with the key, and echoes', async () => {
+  it("upgrades, relays to the target's /websocket signed with the key, and echoes", async () => {
     const { id, res } = await open('voice');
     expect(res.status).toBe(101);
     const socket = res.webSocket!;
@@ -67,7 +67,7 @@ describe('WebSocket route', () => {
     expect(JSON.stringify(sent!.headers)).not.toContain(TOKENS.alice);
   });
 
-  it('passes other subprotocols upstream and selects upstream\'s choice', async () => {
+  it("passes other subprotocols upstream and selects upstream's choice", async () => {
     const { id, res } = await open('voice', { 'sec-websocket-protocol': `bearer.${TOKENS.alice}, gateway, echo` }, null);
     expect(res.headers.get('sec-websocket-protocol')).toBe('echo');
     res.webSocket!.accept();
@@ -94,9 +94,10 @@ describe('WebSocket route', () => {
     expect((await errorOf(plain)).message).toContain('Upgrade: websocket');
   });
 
-  it('answers Baseten\'s refusal of the handshake as JSON, without a socket', async () => {
+  it("answers Baseten's refusal of the handshake as JSON, without a socket", async () => {
     const rule = await fetch(`${fakeUrl()}/__fake/steer`, {
-      method: 'POST', body: JSON.stringify({ target: 'model-voc002/development', times: 1, fake: { status: 503, message: 'model voc002 is not ready' } }),
+      method: 'POST',
+      body: JSON.stringify({ target: 'model-voc002/development', times: 1, fake: { status: 503, message: 'model voc002 is not ready' } }),
     });
     expect(rule.ok).toBe(true);
     const { id, res } = await open('voice-draft');
@@ -116,7 +117,7 @@ describe('Model API targets', () => {
     const id = uniqueId('mapi');
     const res = await call('/v1/chat/completions', { token: 'alice', json: { model: 'deepseek', messages: hello }, headers: { 'x-request-id': id } });
     expect(res.status).toBe(200);
-    expect((await res.json() as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('echo: hello model api');
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe('echo: hello model api');
     const [sent] = await upstreamRequests(id);
     expect(sent).toMatchObject({ method: 'POST', path: '/model-api/v1/chat/completions' });
     expect(JSON.parse(sent!.body).model).toBe(SLUG);
@@ -151,7 +152,9 @@ describe('Model API targets', () => {
   ])('%s fails over between a deployment and a Model API, each called by its own model name', async (alias, failing, paths, names) => {
     const id = uniqueId('mapi-failover');
     const res = await call('/v1/chat/completions', {
-      token: 'alice', json: { model: alias, messages: hello, fake: { targets: { [failing]: { status: 503 } } } }, headers: { 'x-request-id': id },
+      token: 'alice',
+      json: { model: alias, messages: hello, fake: { targets: { [failing]: { status: 503 } } } },
+      headers: { 'x-request-id': id },
     });
     expect(res.status).toBe(200);
     const sent = await upstreamRequests(id);
@@ -160,13 +163,13 @@ describe('Model API targets', () => {
   });
 
   it('lists each alias with the modes it takes', async () => {
-    const list = await (await call('/v1/models', { token: 'alice' })).json() as { data: { id: string; modes: string[] }[] };
+    const list = (await (await call('/v1/models', { token: 'alice' })).json()) as { data: { id: string; modes: string[] }[] };
     const modes = Object.fromEntries(list.data.map((model) => [model.id, model.modes]));
     expect(modes.deepseek).toEqual(['chat']);
     expect(modes.voice).toEqual(['predict', 'batch', 'websocket']);
     expect(modes.llm).toEqual(['predict', 'batch', 'chat']);
     expect(modes.asyncmodel).toEqual(['predict', 'batch', 'async']);
-    expect((await (await call('/v1/models/voice', { token: 'alice' })).json() as { modes: string[] }).modes).toContain('websocket');
+    expect(((await (await call('/v1/models/voice', { token: 'alice' })).json()) as { modes: string[] }).modes).toContain('websocket');
   });
 });
 
@@ -187,7 +190,7 @@ describe('regional targets', () => {
     expect((await pathOf('/v1/models/regional/wake', { method: 'POST', token: 'admin' })).paths).toEqual(['POST /model-reg001-staging/wake']);
   });
 
-  it('submits async on the regional host and reads its status on the model\'s own host', async () => {
+  it("submits async on the regional host and reads its status on the model's own host", async () => {
     const { gatewayId, accepted } = await submit('regional');
     expect((await upstreamRequests(gatewayId)).map((r) => r.path)).toEqual(['/model-reg001-staging/async_predict']);
     const id = uniqueId('regional-status');
@@ -211,7 +214,10 @@ describe('config of the new targets', () => {
   const models = (entry: Record<string, unknown>): ConfigSource => ({ MODELS: { m: entry } });
 
   it('reads Model API, regional and WebSocket entries', () => {
-    const config = parseConfig({ ...base, MODELS: { a: { model_api: SLUG }, r: { model_id: 'abc', environment: 'eu-west', regional: true, websocket: true } } });
+    const config = parseConfig({
+      ...base,
+      MODELS: { a: { model_api: SLUG }, r: { model_id: 'abc', environment: 'eu-west', regional: true, websocket: true } },
+    });
     expect(config.models.get('a')).toMatchObject({ target: { kind: 'model_api', slug: SLUG }, openai: { servedModelName: SLUG }, websocket: false });
     expect(config.models.get('r')).toMatchObject({ target: { kind: 'model', id: 'abc', regional: true }, websocket: true });
     expect(config.modelApiUrl).toBe('https://inference.baseten.co/v1');
@@ -222,7 +228,8 @@ describe('config of the new targets', () => {
     expect(problem(models({ model_api: SLUG, model_id: 'abc', environment: 'p' }))).toContain('exactly one of model_id, chain_id, model_api');
     expect(problem(models({ model_api: SLUG, environment: 'production' }))).toContain('MODELS.m.environment: a Model API has no deployments');
     expect(problem(models({ model_api: 'not a slug' }))).toContain('MODELS.m.model_api');
-    for (const key of ['wake', 'async', 'websocket']) expect(problem(models({ model_api: SLUG, [key]: true }))).toContain(`MODELS.m.${key}: a Model API takes only the OpenAI routes`);
+    for (const key of ['wake', 'async', 'websocket'])
+      expect(problem(models({ model_api: SLUG, [key]: true }))).toContain(`MODELS.m.${key}: a Model API takes only the OpenAI routes`);
     expect(problem(models({ model_id: 'abc', deployment_id: 'd1', regional: true }))).toContain('MODELS.m.regional');
     expect(problem(models({ model_id: 'abc', environment: 'eu_west', regional: true }))).toContain('MODELS.m.environment');
     expect(problem(models({ model_id: 'a'.repeat(60), environment: 'production', regional: true }))).toContain('host label');
@@ -233,7 +240,13 @@ describe('config of the new targets', () => {
   it('sends the key to Model APIs only over https on baseten.co, or http on loopback', () => {
     const ok = { MODELS: { a: { model_api: SLUG } } };
     expect(parseConfig({ ...base, ...ok, BASETEN_MODEL_API_URL: 'http://127.0.0.1:9/model-api/v1/' }).modelApiUrl).toBe('http://127.0.0.1:9/model-api/v1');
-    for (const url of ['https://evil.com/v1', 'http://inference.baseten.co/v1', 'https://inference.baseten.co.evil.com/v1', 'https://user@inference.baseten.co/v1', 'https://inference.baseten.co/v1?x=1']) {
+    for (const url of [
+      'https://evil.com/v1',
+      'http://inference.baseten.co/v1',
+      'https://inference.baseten.co.evil.com/v1',
+      'https://user@inference.baseten.co/v1',
+      'https://inference.baseten.co/v1?x=1',
+    ]) {
       expect(problem({ ...ok, BASETEN_MODEL_API_URL: url })).toContain('BASETEN_MODEL_API_URL');
     }
   });

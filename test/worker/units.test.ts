@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
-import { scrubIds, upstreamFailure } from '../../src/upstream-errors.ts';
+import { ConfigError, type ConfigSource, parseConfig } from '../../src/config.ts';
+import { pathOf } from '../../src/log.ts';
 import { matchSyncRoute } from '../../src/sync-routes.ts';
 import { asyncRequestUrl, basetenTarget, signedRequest, targetUrl } from '../../src/upstream.ts';
-import { pathOf } from '../../src/log.ts';
+import { scrubIds, upstreamFailure } from '../../src/upstream-errors.ts';
 
 const base: ConfigSource = {
   ASYNC_REQUESTS: {},
@@ -23,7 +23,9 @@ function configError(overrides: ConfigSource): string {
 
 describe('config', () => {
   it('names the field and the fix for each bad entry', () => {
-    expect(configError({ MODELS: { s: { model_id: 'a1', environment: 'p', development: true } } })).toBe('MODELS.s: give exactly one of environment, deployment_id, development');
+    expect(configError({ MODELS: { s: { model_id: 'a1', environment: 'p', development: true } } })).toBe(
+      'MODELS.s: give exactly one of environment, deployment_id, development',
+    );
     expect(configError({ MODELS: { s: { model_id: 'a1', chain_id: 'b', environment: 'p' } } })).toContain('MODELS.s: give exactly one of model_id, chain_id');
     expect(configError({ MODELS: { s: { model_id: 'evil.com/x', environment: 'p' } } })).toContain('MODELS.s.model_id');
     expect(configError({ MODELS: { s: { model_id: 'a1', environment: '../x' } } })).toContain('MODELS.s.environment');
@@ -47,7 +49,12 @@ describe('config', () => {
 
   it('reads JSON values and strings holding JSON alike', () => {
     const fromJson = parseConfig({ ...base, ALLOWED_ORIGINS: ['https://a.com'], CLIENTS: { c: { token_sha256: 'a'.repeat(64), models: ['*'] } } });
-    const fromStrings = parseConfig({ ...base, MODELS: JSON.stringify(base.MODELS), ALLOWED_ORIGINS: '["https://a.com"]', CLIENTS: JSON.stringify({ c: { token_sha256: 'a'.repeat(64), models: ['*'] } }) });
+    const fromStrings = parseConfig({
+      ...base,
+      MODELS: JSON.stringify(base.MODELS),
+      ALLOWED_ORIGINS: '["https://a.com"]',
+      CLIENTS: JSON.stringify({ c: { token_sha256: 'a'.repeat(64), models: ['*'] } }),
+    });
     expect([...fromStrings.allowedOrigins]).toEqual([...fromJson.allowedOrigins]);
     expect(fromStrings.models.get('m')).toEqual(fromJson.models.get('m'));
     expect(fromStrings.clients[0]!.models).toBe('*');
@@ -80,13 +87,21 @@ describe('upstream URLs and signing', () => {
     expect(targetUrl(config, target('dev'), 'wake')).toBe('https://model-abc123.api.baseten.co/development/wake');
     expect(targetUrl(config, target('chain'), 'predict')).toBe('https://chain-xyz789.api.baseten.co/environments/production/run_remote');
     expect(targetUrl(config, target('chain'), 'async_predict')).toBe('https://chain-xyz789.api.baseten.co/environments/production/async_run_remote');
-    expect(targetUrl(config, target('env'), 'sync', '/v1/chat/completions')).toBe('https://model-abc123.api.baseten.co/environments/staging/sync/v1/chat/completions');
+    expect(targetUrl(config, target('env'), 'sync', '/v1/chat/completions')).toBe(
+      'https://model-abc123.api.baseten.co/environments/staging/sync/v1/chat/completions',
+    );
     expect(asyncRequestUrl(config, basetenTarget(target('chain')), 'ab12')).toBe('https://chain-xyz789.api.baseten.co/async_request/ab12');
   });
 
   it('signs with Api-Key and copies only allowed caller headers', () => {
     const caller = new Headers({ authorization: 'Bearer client', cookie: 'a=b', accept: 'text/event-stream', connection: 'close' });
-    const req = signedRequest(config, 'https://model-abc123.api.baseten.co/x', { method: 'POST', requestId: 'r1', callerHeaders: caller, body: '{}', contentType: 'application/json' });
+    const req = signedRequest(config, 'https://model-abc123.api.baseten.co/x', {
+      method: 'POST',
+      requestId: 'r1',
+      callerHeaders: caller,
+      body: '{}',
+      contentType: 'application/json',
+    });
     expect(req.headers.get('authorization')).toBe('Api-Key abcd1234.secretsecret');
     expect(req.headers.get('x-request-id')).toBe('r1');
     expect(req.headers.get('accept')).toBe('text/event-stream');
@@ -114,12 +129,25 @@ describe('sync route matching', () => {
     expect(matchSyncRoute(path, routes)).toBe(expected);
   });
 
-  it.each(['/healthz', '/items', '/items/', '//health', '/items/../health', '/items/%2e%2e', '/items/%2F', '/items/%5C', '/items/%25', '/items/%zz', '/items/a\\b', 'health', '', '/items/.', '/items/a b'])(
-    'refuses %j',
-    (path) => {
-      expect(matchSyncRoute(path, routes)).toBeUndefined();
-    },
-  );
+  it.each([
+    '/healthz',
+    '/items',
+    '/items/',
+    '//health',
+    '/items/../health',
+    '/items/%2e%2e',
+    '/items/%2F',
+    '/items/%5C',
+    '/items/%25',
+    '/items/%zz',
+    '/items/a\\b',
+    'health',
+    '',
+    '/items/.',
+    '/items/a b',
+  ])('refuses %j', (path) => {
+    expect(matchSyncRoute(path, routes)).toBeUndefined();
+  });
 
   it('lets "/*" reach any plain path', () => {
     expect(matchSyncRoute('/x/y', ['/*'])).toBe('/x/y');
@@ -127,13 +155,13 @@ describe('sync route matching', () => {
   });
 });
 
-describe('the log line\'s path', () => {
+describe("the log line's path", () => {
   it.each([
     'https://gateway.test/v1/models/echo/predict',
     'https://gateway.test/v1/models/echo/predict?x=1&y=/z',
     'http://127.0.0.1:8787/',
     'https://gateway.test/a%2Fb/c?',
-  ])('is the URL parser\'s pathname for %s, without parsing', (url) => {
+  ])("is the URL parser's pathname for %s, without parsing", (url) => {
     expect(pathOf(url)).toBe(new URL(url).pathname);
   });
 });

@@ -24,14 +24,14 @@ describe('the error fidelity table', () => {
     ['401', { status: 401 }, 502, 'upstream_error', 'unauthorized'],
     ['403', { status: 403 }, 502, 'upstream_error', 'unauthorized'],
     ['404', { status: 404 }, 502, 'upstream_error', 'model_does_not_exist'],
-    ['500 from the model\'s code', { status: 500 }, 502, 'upstream_error', undefined],
+    ["500 from the model's code", { status: 500 }, 502, 'upstream_error', undefined],
     ['502', { status: 502 }, 502, 'upstream_error', 'model_unavailable'],
     ['503', { status: 503 }, 502, 'upstream_error', 'model_unavailable'],
     ['504', { status: 504 }, 504, 'upstream_timeout', 'timeout'],
-  ])('Baseten\'s %s', async (_name, fake, status, type, code) => {
+  ])("Baseten's %s", async (_name, fake, status, type, code) => {
     const { id, res } = await predictWith(fake);
     expect(res.status).toBe(status);
-    const error = await errorOf(res) as Record<string, unknown>;
+    const error = (await errorOf(res)) as Record<string, unknown>;
     expect(error.type).toBe(type);
     expect(error.upstream_status).toBe(fake.status);
     expect(error.upstream_code).toBe(code);
@@ -77,13 +77,21 @@ describe('multipart predict bodies', () => {
 
   it('are capped at max_body_bytes', async () => {
     const res = await call('/v1/models/small/predict', {
-      token: 'alice', method: 'POST', body: 'x'.repeat(2048), headers: { 'content-type': 'multipart/form-data; boundary=z' },
+      token: 'alice',
+      method: 'POST',
+      body: 'x'.repeat(2048),
+      headers: { 'content-type': 'multipart/form-data; boundary=z' },
     });
     expect(res.status).toBe(413);
   });
 
   it('are refused by an alias with an input schema, which they would bypass', async () => {
-    const res = await call('/v1/models/typed/predict', { token: 'alice', method: 'POST', body: '--z--', headers: { 'content-type': 'multipart/form-data; boundary=z' } });
+    const res = await call('/v1/models/typed/predict', {
+      token: 'alice',
+      method: 'POST',
+      body: '--z--',
+      headers: { 'content-type': 'multipart/form-data; boundary=z' },
+    });
     expect(res.status).toBe(415);
   });
 });

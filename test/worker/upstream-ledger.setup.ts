@@ -5,7 +5,7 @@
  * checked once the file's tests are done.
  */
 import { afterAll, afterEach, beforeEach } from 'vitest';
-import { checkLedger, takeLedger, type Ledger } from './helpers.ts';
+import { checkLedger, type Ledger, takeLedger } from './helpers.ts';
 
 const outsideTests: Ledger = new Map();
 

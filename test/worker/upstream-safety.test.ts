@@ -4,7 +4,7 @@
  * outbound request the Worker makes, from every route, is checked.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ConfigError, parseConfig, type ConfigSource } from '../../src/config.ts';
+import { ConfigError, type ConfigSource, parseConfig } from '../../src/config.ts';
 import { targetUrl } from '../../src/upstream.ts';
 import { RATE_LIMIT_TEST_CLIENTS, TEST_API_KEY, TEST_CLIENTS, TEST_MODELS, TOKENS } from '../config.ts';
 import { call, fakeUrl } from './helpers.ts';
@@ -29,24 +29,43 @@ function rejects(overrides: ConfigSource, field: string): void {
 
 describe('Baseten IDs in MODELS are plain identifiers', () => {
   const badIds = [
-    '', 'a'.repeat(65), 'abc.def', 'abc/def', 'abc@evil.com', 'evil.com:443', '..', '%2e%2e', 'abc%2fdef', 'abc def',
-    'abc?x=1', 'abc#x', 'abc\\def', 'abc\ndef', 'abc\u0000', 'ａｂｃ', 'abc-def', 'abc_def', '{subdomain}', 'x.api.baseten.co',
+    '',
+    'a'.repeat(65),
+    'abc.def',
+    'abc/def',
+    'abc@evil.com',
+    'evil.com:443',
+    '..',
+    '%2e%2e',
+    'abc%2fdef',
+    'abc def',
+    'abc?x=1',
+    'abc#x',
+    'abc\\def',
+    'abc\ndef',
+    'abc\u0000',
+    'ａｂｃ',
+    'abc-def',
+    'abc_def',
+    '{subdomain}',
+    'x.api.baseten.co',
   ];
   it.each(badIds)('refuses model_id %j', (id) => rejects({ MODELS: { m: { model_id: id, environment: 'production' } } }, 'MODELS.m.model_id'));
   it.each(badIds)('refuses chain_id %j', (id) => rejects({ MODELS: { m: { chain_id: id, environment: 'production' } } }, 'MODELS.m.chain_id'));
   it.each(badIds)('refuses deployment_id %j', (id) => rejects({ MODELS: { m: { model_id: 'abc', deployment_id: id } } }, 'MODELS.m.deployment_id'));
-  it.each(['', '../prod', 'a/b', 'a?b', 'a#b', '-prod', '.prod', 'prod\n', 'a b', 'a%2fb', 'a'.repeat(65)])(
-    'refuses environment %j',
-    (name) => rejects({ MODELS: { m: { model_id: 'abc', environment: name } } }, 'MODELS.m.environment'),
+  it.each(['', '../prod', 'a/b', 'a?b', 'a#b', '-prod', '.prod', 'prod\n', 'a b', 'a%2fb', 'a'.repeat(65)])('refuses environment %j', (name) =>
+    rejects({ MODELS: { m: { model_id: 'abc', environment: name } } }, 'MODELS.m.environment'),
   );
   it.each([123, true, null, ['abc'], { id: 'abc' }])('refuses a model_id that is not a string: %j', (id) =>
-    rejects({ MODELS: { m: { model_id: id, environment: 'production' } } }, 'MODELS.m'));
+    rejects({ MODELS: { m: { model_id: id, environment: 'production' } } }, 'MODELS.m'),
+  );
   it.each(['/a/../b', '/..', '/%2e%2e', '/a%2fb', '/a?b', '/a#b', 'a', '//a', '/a//b', '/a/*/b', '/.env', '/a\\b', '/*/x', ''])(
     'refuses sync route %j',
     (route) => rejects({ MODELS: { m: { model_id: 'abc', environment: 'p', sync_routes: [route] } } }, 'MODELS.m.sync_routes[0]'),
   );
   it.each(['a b', '../x', 'a/b', '', '.hidden', 'x'.repeat(65), '__proto__\n'])('refuses alias %j', (alias) =>
-    rejects({ MODELS: { [alias]: { model_id: 'abc', environment: 'p' } } }, 'MODELS.'));
+    rejects({ MODELS: { [alias]: { model_id: 'abc', environment: 'p' } } }, 'MODELS.'),
+  );
 });
 
 describe('BASETEN_URL_TEMPLATE cannot point the key elsewhere', () => {
@@ -94,16 +113,23 @@ describe('rate limit settings', () => {
   const client = (rateLimit: unknown) => ({ c: { token_sha256: 'a'.repeat(64), models: ['*'], rate_limit: rateLimit } });
 
   it('uses RATE_LIMITER when bound and nothing is named, else no limit', () => {
-    expect(parseConfig({ ...base, CLIENTS: client(undefined), RATE_LIMITER: limiter } as ConfigSource).clients[0]!.rateLimit).toEqual({ kind: 'binding', binding: 'RATE_LIMITER' });
+    expect(parseConfig({ ...base, CLIENTS: client(undefined), RATE_LIMITER: limiter } as ConfigSource).clients[0]!.rateLimit).toEqual({
+      kind: 'binding',
+      binding: 'RATE_LIMITER',
+    });
     expect(parseConfig({ ...base, CLIENTS: client(undefined) }).clients[0]!.rateLimit).toEqual({ kind: 'none' });
     expect(parseConfig({ ...base, RATE_LIMITER: limiter } as ConfigSource).settings.anonymousRateLimit).toEqual({ kind: 'binding', binding: 'RATE_LIMITER' });
   });
 
   it('reads a tier binding, "none" and a global limit', () => {
-    expect(parseConfig({ ...base, CLIENTS: client('RATE_LIMITER_GOLD'), RATE_LIMITER_GOLD: limiter } as ConfigSource).clients[0]!.rateLimit).toEqual({ kind: 'binding', binding: 'RATE_LIMITER_GOLD' });
+    expect(parseConfig({ ...base, CLIENTS: client('RATE_LIMITER_GOLD'), RATE_LIMITER_GOLD: limiter } as ConfigSource).clients[0]!.rateLimit).toEqual({
+      kind: 'binding',
+      binding: 'RATE_LIMITER_GOLD',
+    });
     expect(parseConfig({ ...base, CLIENTS: client('none'), RATE_LIMITER: limiter } as ConfigSource).clients[0]!.rateLimit).toEqual({ kind: 'none' });
-    expect(parseConfig({ ...base, CLIENTS: client({ limit: 10, period_seconds: 60 }), GLOBAL_RATE_LIMITER: {} } as ConfigSource).clients[0]!.rateLimit)
-      .toEqual({ kind: 'global', limit: 10, periodSeconds: 60 });
+    expect(parseConfig({ ...base, CLIENTS: client({ limit: 10, period_seconds: 60 }), GLOBAL_RATE_LIMITER: {} } as ConfigSource).clients[0]!.rateLimit).toEqual(
+      { kind: 'global', limit: 10, periodSeconds: 60 },
+    );
   });
 
   it.each([
@@ -143,7 +169,8 @@ describe('every outbound request goes to the configured origin', () => {
     ['/v1/models', { token: 'alice' }],
     // typed's input schema refuses this body before anything is sent; a Model API has no predict.
     ...Object.entries(TEST_MODELS).map(([alias, entry]): [string, Parameters<typeof call>[1]] => [
-      `/v1/models/${alias}/predict`, { token: 'alice', json: { fake: { delay_ms: 1 } }, upstream: alias === 'typed' || 'model_api' in entry ? 0 : 1 },
+      `/v1/models/${alias}/predict`,
+      { token: 'alice', json: { fake: { delay_ms: 1 } }, upstream: alias === 'typed' || 'model_api' in entry ? 0 : 1 },
     ]),
     ['/v1/models/custom/sync/health', { token: 'alice', upstream: 1 }],
     ['/v1/models/custom/sync/items/1?next=https://evil.com', { token: 'alice', method: 'POST', body: '{}', upstream: 1 }],
@@ -178,7 +205,7 @@ describe('every outbound request goes to the configured origin', () => {
     }
   });
 
-  it('sends an async request\'s status and cancel only to the configured origin', async () => {
+  it("sends an async request's status and cancel only to the configured origin", async () => {
     const before = outbound.length;
     const submitted = await call('/v1/models/asyncmodel/async', { token: 'alice', json: { model_input: { fake: { queue_ms: 600_000 } } }, upstream: 1 });
     const { request_id: id } = (await submitted.json()) as { request_id: string };

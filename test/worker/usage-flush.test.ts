@@ -1,13 +1,22 @@
 import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { parseConfig, type ConfigSource } from '../../src/config.ts';
+import { type ConfigSource, parseConfig } from '../../src/config.ts';
 import worker from '../../src/index.ts';
 import { emptyCounters } from '../../src/meter-rules.ts';
 import { addToBatch, dayWithBatch, openBatch, periodWithBatch } from '../../src/usage-batch.ts';
 import { call, GATEWAY, tracked, uniqueId } from './helpers.ts';
 
-interface Counters { requests: number; errors: number; input_tokens: number; output_tokens: number; upstream_ms: number }
-interface Usage { totals: Counters; by_alias: Record<string, Counters> }
+interface Counters {
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  upstream_ms: number;
+}
+interface Usage {
+  totals: Counters;
+  by_alias: Record<string, Counters>;
+}
 
 async function makeClient(settings: Record<string, unknown> = {}): Promise<{ name: string; token: string }> {
   const res = await call('/v1/admin/clients', { token: 'admin', json: { name: uniqueId('flush').slice(0, 60), models: ['echo'], ...settings } });
@@ -44,9 +53,14 @@ function watchedMeter(fail: readonly string[] = []) {
 async function predictWith(overrides: Record<string, unknown>, token: string, body = '{"prompt":"hi"}'): Promise<Response> {
   const ctx = createExecutionContext();
   const upstream = body.startsWith('{') ? 1 : 0;
-  const request = tracked(new Request(`${GATEWAY}/v1/models/echo/predict`, {
-    method: 'POST', body, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-  }), upstream);
+  const request = tracked(
+    new Request(`${GATEWAY}/v1/models/echo/predict`, {
+      method: 'POST',
+      body,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    }),
+    upstream,
+  );
   const res = await worker.fetch(request as Request<unknown, IncomingRequestCfProperties>, { ...env, ...overrides } as Env, ctx);
   await res.arrayBuffer();
   await waitOnExecutionContext(ctx);
@@ -111,7 +125,6 @@ describe('batch rules', () => {
     expect(parseConfig({ ...env, SETTINGS: {} } as ConfigSource).settings.usageFlushMs).toBe(1000);
     expect(() => parseConfig({ ...env, SETTINGS: { usage_flush_ms: 10_001 } } as ConfigSource)).toThrow(/SETTINGS.usage_flush_ms/);
   });
-
 
   it('sums calls by alias as single records would', () => {
     const batch = openBatch(Date.UTC(2025, 0, 31, 12));

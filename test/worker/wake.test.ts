@@ -12,7 +12,7 @@ async function wakeVia(alias: string, token: string | undefined, upstream: numbe
 }
 
 describe('wake route', () => {
-  it('lets an admin wake an alias: Baseten\'s wake endpoint is called, the answer names the alias only', async () => {
+  it("lets an admin wake an alias: Baseten's wake endpoint is called, the answer names the alias only", async () => {
     const { id, res } = await wakeVia('echo', 'admin', 1);
     expect(res.status).toBe(202);
     const text = await res.text();
@@ -78,9 +78,14 @@ describe('scheduled wake', () => {
       'POST /model-abc123/environments/production/wake',
       'POST /model-gone02/environments/production/wake',
     ]);
-    const wakeAliases = Object.entries(TEST_MODELS).filter(([, m]) => 'wake' in m && m.wake).map(([alias]) => alias).sort();
+    const wakeAliases = Object.entries(TEST_MODELS)
+      .filter(([, m]) => 'wake' in m && m.wake)
+      .map(([alias]) => alias)
+      .sort();
     // The cron's other job, async reconciliation, logs lines of its own.
-    const outcomes = lines.map((line) => JSON.parse(line) as { event: string; alias: string; ok: boolean; error?: string }).filter((o) => !o.event.startsWith('async_reconcile'));
+    const outcomes = lines
+      .map((line) => JSON.parse(line) as { event: string; alias: string; ok: boolean; error?: string })
+      .filter((o) => !o.event.startsWith('async_reconcile'));
     expect(outcomes.map((o) => o.alias).sort()).toEqual(wakeAliases);
     expect(outcomes.every((o) => o.event === 'wake')).toBe(true);
     expect(outcomes.find((o) => o.alias === 'echo')).toMatchObject({ ok: true, status: 202 });

@@ -9,12 +9,14 @@
 export const VECTOR_REQUEST_ID = '9876543210abcdef1234567890fedcba';
 
 /** Baseten's delivery body at noon on 2026-05-01, compact JSON in its documented field order. */
-export const NOON_DELIVERY = '{"request_id":"9876543210abcdef1234567890fedcba","model_id":"abc123","deployment_id":"dep-env-production",'
-  + '"type":"async_request_completed","time":"2026-05-01T12:00:00Z","data":{"output":"done"},"errors":[]}';
+export const NOON_DELIVERY =
+  '{"request_id":"9876543210abcdef1234567890fedcba","model_id":"abc123","deployment_id":"dep-env-production",' +
+  '"type":"async_request_completed","time":"2026-05-01T12:00:00Z","data":{"output":"done"},"errors":[]}';
 
 /** The same request two minutes earlier, with microseconds in its time and another output. */
-export const EARLIER_DELIVERY = '{"request_id":"9876543210abcdef1234567890fedcba","model_id":"abc123","deployment_id":"dep-env-production",'
-  + '"type":"async_request_completed","time":"2026-05-01T11:58:00.123456Z","data":{"output":"x"},"errors":[]}';
+export const EARLIER_DELIVERY =
+  '{"request_id":"9876543210abcdef1234567890fedcba","model_id":"abc123","deployment_id":"dep-env-production",' +
+  '"type":"async_request_completed","time":"2026-05-01T11:58:00.123456Z","data":{"output":"x"},"errors":[]}';
 
 /** Signed, but not a delivery: its request id is not Baseten's. */
 export const MALFORMED_DELIVERY = '{"request_id":"not/an id","time":"2026-05-01T12:00:00Z","model_id":"a"}';

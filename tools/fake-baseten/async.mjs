@@ -105,12 +105,15 @@ function startLifecycle(app, record) {
   const maxQueueMs = record.maxQueueSeconds * 1000;
   const expires = Boolean(fake.expire) || queueMs > maxQueueMs;
 
-  app.schedule(() => {
-    if (record.status !== 'QUEUED') return; // canceled or expired meanwhile
-    if (expires) return expire(app, record);
-    setStatus(app, record, 'IN_PROGRESS');
-    app.schedule(() => void finishInference(app, record), runMs);
-  }, expires ? Math.min(queueMs, maxQueueMs) : queueMs);
+  app.schedule(
+    () => {
+      if (record.status !== 'QUEUED') return; // canceled or expired meanwhile
+      if (expires) return expire(app, record);
+      setStatus(app, record, 'IN_PROGRESS');
+      app.schedule(() => void finishInference(app, record), runMs);
+    },
+    expires ? Math.min(queueMs, maxQueueMs) : queueMs,
+  );
 }
 
 /**

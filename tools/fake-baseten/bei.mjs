@@ -58,7 +58,11 @@ function rerank(ctx, body) {
     score: score(`${body.query}\n${text}`),
     ...(body.return_text ? { text } : {}),
   }));
-  return sendJson(ctx, 200, results.sort((a, b) => b.score - a.score));
+  return sendJson(
+    ctx,
+    200,
+    results.sort((a, b) => b.score - a.score),
+  );
 }
 
 /**
@@ -72,11 +76,14 @@ function classify(ctx, body) {
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((i) => typeof i === 'string' || isStringArray(i))) {
     return sendValidationError(ctx, 422, '`inputs` must be a string or a non-empty array of strings or of string arrays');
   }
-  return sendJson(ctx, 200, inputs.map((input) => {
-    const first = score(Array.isArray(input) ? input.join('\n') : input);
-    return LABELS.map((label, i) => ({ label, score: i === 0 ? first : Math.round((1 - first) * 1e6) / 1e6 }))
-      .sort((a, b) => b.score - a.score);
-  }));
+  return sendJson(
+    ctx,
+    200,
+    inputs.map((input) => {
+      const first = score(Array.isArray(input) ? input.join('\n') : input);
+      return LABELS.map((label, i) => ({ label, score: i === 0 ? first : Math.round((1 - first) * 1e6) / 1e6 })).sort((a, b) => b.score - a.score);
+    }),
+  );
 }
 
 /**

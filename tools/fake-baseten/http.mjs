@@ -3,8 +3,8 @@
  * backpressure-aware writes and client-aware waits every streaming answer relies on.
  */
 
-import http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 
 /** @typedef {import('./types.mjs').Ctx} Ctx */
 

@@ -50,8 +50,15 @@ export async function startFakeBaseten(options = {}) {
 
   /** @type {FakeState} */
   const state = {
-    requests: [], webhookDeliveries: [], asyncRequests: new Map(), timers: new Set(), lifetime: new AbortController(),
-    rules: [], clockOffsetMs: 0, limits: { ...DEFAULT_ASYNC_LIMITS, ...config.asyncLimits }, rateWindows: new Map(),
+    requests: [],
+    webhookDeliveries: [],
+    asyncRequests: new Map(),
+    timers: new Set(),
+    lifetime: new AbortController(),
+    rules: [],
+    clockOffsetMs: 0,
+    limits: { ...DEFAULT_ASYNC_LIMITS, ...config.asyncLimits },
+    rateWindows: new Map(),
   };
 
   const handler = createApp(config, state);
@@ -104,7 +111,13 @@ export async function startFakeBaseten(options = {}) {
 const DEFAULT_ASYNC_LIMITS = { status: 20, cancel: 20, queue_status: 20, window_ms: 1000 };
 
 /** Slugs from Baseten's Model APIs docs. */
-const DEFAULT_MODEL_API_SLUGS = ['deepseek-ai/DeepSeek-V3.1', 'deepseek-ai/DeepSeek-V3-0324', 'openai/gpt-oss-120b', 'zai-org/GLM-4.7', 'moonshotai/Kimi-K2-Instruct-0905'];
+const DEFAULT_MODEL_API_SLUGS = [
+  'deepseek-ai/DeepSeek-V3.1',
+  'deepseek-ai/DeepSeek-V3-0324',
+  'openai/gpt-oss-120b',
+  'zai-org/GLM-4.7',
+  'moonshotai/Kimi-K2-Instruct-0905',
+];
 
 /**
  * Builds the request handler around the shared config and state.
@@ -198,8 +211,16 @@ function createApp(config, state) {
     const seq = state.requests.length - 1;
     /** @type {Ctx} */
     const ctx = {
-      req, res, url, entry, headers: { 'x-fake-request-seq': String(seq) }, selfClosed: false,
-      body: { chunks: [], length: 0, tooLarge: false }, keys: [], rule: {}, stallBody: false,
+      req,
+      res,
+      url,
+      entry,
+      headers: { 'x-fake-request-seq': String(seq) },
+      selfClosed: false,
+      body: { chunks: [], length: 0, tooLarge: false },
+      keys: [],
+      rule: {},
+      stallBody: false,
     };
     // Tests prove the gateway cancelled its upstream fetch by this flag.
     res.on('close', () => {
@@ -329,8 +350,7 @@ function createApp(config, state) {
     const [name, ...rest] = deployment.endpoint;
     const method = ctx.req.method;
     const predictName = target.kind === 'model' ? 'predict' : 'run_remote';
-    const only = (/** @type {string} */ allowed, /** @type {() => unknown} */ fn) =>
-      method === allowed ? fn() : sendError(ctx, 405, 'Method not allowed');
+    const only = (/** @type {string} */ allowed, /** @type {() => unknown} */ fn) => (method === allowed ? fn() : sendError(ctx, 405, 'Method not allowed'));
     const steered = (/** @type {() => unknown} */ fn) => answerSteered(ctx, ctx.rule, target, fn);
 
     if (name === 'sync') return handleSync(app, ctx, target, rest);

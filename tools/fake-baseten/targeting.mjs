@@ -41,10 +41,12 @@ export function targetKeys(target, label) {
  */
 export function takeRule(app, ctx, keys) {
   const requestId = ctx.req.headers['x-request-id'];
-  const rule = app.state.rules.find((r) =>
-    (r.target === undefined || keys.includes(r.target))
-    && (r.request_id === undefined || r.request_id === requestId)
-    && (r.path === undefined || ctx.url.pathname.endsWith(r.path)));
+  const rule = app.state.rules.find(
+    (r) =>
+      (r.target === undefined || keys.includes(r.target)) &&
+      (r.request_id === undefined || r.request_id === requestId) &&
+      (r.path === undefined || ctx.url.pathname.endsWith(r.path)),
+  );
   if (!rule) return {};
   rule.used += 1;
   if (rule.times !== undefined && rule.used >= rule.times) app.state.rules.splice(app.state.rules.indexOf(rule), 1);

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { WebSocketServer } from 'ws';
 import { newRequestId } from './http.mjs';
 import { isAuthorized, isPositive, parseTarget } from './request.mjs';
-import { targetKeys, takeRule } from './targeting.mjs';
+import { takeRule, targetKeys } from './targeting.mjs';
 
 /** @typedef {import('node:stream').Duplex} Duplex */
 /** @typedef {import('./types.mjs').App} App */
@@ -48,7 +48,7 @@ export function createUpgradeHandler(app, record) {
     if (isPositive(rule.delay_ms)) await new Promise((resolve) => setTimeout(resolve, rule.delay_ms));
     if (rule.refuse || rule.reset) return socket.destroy();
     if (Number.isInteger(rule.status) && rule.status >= 400) {
-      return refuse(socket, rule.status, { error: typeof rule.message === 'string' ? rule.message : http.STATUS_CODES[rule.status] ?? 'Error' });
+      return refuse(socket, rule.status, { error: typeof rule.message === 'string' ? rule.message : (http.STATUS_CODES[rule.status] ?? 'Error') });
     }
     rules.set(req, rule);
     wss.handleUpgrade(req, socket, head, (ws) => echo(ws, entry));
@@ -101,7 +101,11 @@ function echo(ws, entry) {
     const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(/** @type {Buffer[]} */ ([data].flat()));
     const text = isBinary ? null : bytes.toString('utf8');
     if (log.received.length < LOGGED_MESSAGES) {
-      log.received.push({ type: isBinary ? 'binary' : 'text', data: text === null ? bytes.toString('base64') : text.slice(0, LOGGED_TEXT_CHARS), bytes: bytes.length });
+      log.received.push({
+        type: isBinary ? 'binary' : 'text',
+        data: text === null ? bytes.toString('base64') : text.slice(0, LOGGED_TEXT_CHARS),
+        bytes: bytes.length,
+      });
     }
     const close = text === null ? null : /^close:(\d{4}):?(.*)$/s.exec(text);
     if (close) {
@@ -109,7 +113,7 @@ function echo(ws, entry) {
       log.close = { code, reason: close[2] ?? '', by: 'server' };
       return ws.close(code, close[2] ?? '');
     }
-    ws.send(isBinary ? bytes : text ?? '', { binary: isBinary });
+    ws.send(isBinary ? bytes : (text ?? ''), { binary: isBinary });
   });
   ws.on('close', (code, reason) => {
     log.close ??= { code, reason: reason.toString('utf8'), by: 'client' };
@@ -125,13 +129,15 @@ function echo(ws, entry) {
  */
 function refuse(socket, status, body) {
   const payload = JSON.stringify(body);
-  socket.end([
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
-    'content-type: application/json',
-    `content-length: ${Buffer.byteLength(payload)}`,
-    `x-baseten-request-id: ${newRequestId('hex')}`,
-    'connection: close',
-    '',
-    payload,
-  ].join('\r\n'));
+  socket.end(
+    [
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}`,
+      'content-type: application/json',
+      `content-length: ${Buffer.byteLength(payload)}`,
+      `x-baseten-request-id: ${newRequestId('hex')}`,
+      'connection: close',
+      '',
+      payload,
+    ].join('\r\n'),
+  );
 }
