@@ -275,7 +275,6 @@ describe('quotas', () => {
     expect(quotaOver).toBe(true);
   }, 20_000);
 
-
   it('refuses with 503 when the meter is unreachable and the quota says closed, lets through when it says open', async () => {
     const broken = {
       idFromName: () => ({}),
