@@ -43,15 +43,9 @@ const CREATE_KEYS = new Set(['name', 'models', 'admin', 'rate_limit', 'quota', '
 const PATCH_KEYS = new Set(['models', 'rate_limit', 'quota', 'expires_at', 'disabled']);
 
 /** A client as the admin API shows it: never a token, never a hash. */
-export interface ClientView {
+export interface ClientView extends ClientFields {
   name: string;
   static: boolean;
-  models: string[];
-  admin: boolean;
-  rate_limit?: unknown;
-  quota?: unknown;
-  expires_at?: string;
-  disabled: boolean;
   created_at?: string;
   updated_at?: string;
 }
