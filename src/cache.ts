@@ -32,6 +32,8 @@ export interface Cacheable {
   body: Uint8Array;
   /** The caller asked for a stream (OpenAI's `"stream": true`): not looked up unless the alias caches streams. */
   stream?: boolean;
+  /** Reads a stored answer as it is replayed, for what usage counts from it (an OpenAI answer's tokens). */
+  onReplay?: (body: ReadableStream<Uint8Array>, streamed: boolean) => ReadableStream<Uint8Array>;
 }
 
 /**
@@ -53,7 +55,7 @@ export async function withCache(
   const entry = bypass && !directives.store ? undefined : await entryUrl(request, model, cacheable);
   if (entry && !bypass) {
     const hit = await caches.default.match(entry);
-    if (hit) return servedFromCache(request, hit);
+    if (hit) return servedFromCache(request, hit, cacheable.onReplay);
   }
   const fresh = await answer();
   const outcome = bypass ? 'BYPASS' : 'MISS';
@@ -87,7 +89,7 @@ function originOf(url: string): string {
  * line, and where its tokens are to be read from the stored answer for
  * usage, as the OpenAI routes read them from Baseten's.
  */
-function servedFromCache(request: GatewayRequest, stored: Response): Response {
+function servedFromCache(request: GatewayRequest, stored: Response, onReplay: Cacheable['onReplay']): Response {
   request.state.cache = 'HIT';
   const headers = new Headers(stored.headers);
   const storedAtMs = Number(headers.get(STORED_AT));
@@ -97,7 +99,8 @@ function servedFromCache(request: GatewayRequest, stored: Response): Response {
   if (callerCacheControl !== null) headers.set('cache-control', callerCacheControl);
   headers.set('x-cache', 'HIT');
   headers.set('age', String(Math.max(0, Math.floor((Date.now() - storedAtMs) / 1000))));
-  return new Response(streamed ? unsized(stored.body!) : stored.body, { status: 200, headers });
+  const body = onReplay && stored.body ? onReplay(stored.body, streamed) : stored.body;
+  return new Response(streamed && body ? unsized(body) : body, { status: 200, headers });
 }
 
 /** The same bytes without a known length, so they go out chunked, as a stream does. */

@@ -46,7 +46,13 @@ async function forwardOpenAI(request: GatewayRequest, ctx: ExecutionContext, end
     return askUsage ? withUsageChunk(named, value) : named;
   };
   const stream = isObject(value) && value.stream === true;
-  return withCache(request, ctx, model, { route: endpoint, body: bytes, stream }, () => callEngine(request, model, endpoint, bodyFor, askUsage));
+  // A hit counts the tokens its stored answer holds: non-streamed answers carry usage, streams only when their caller asked for it.
+  const onReplay = (body: ReadableStream<Uint8Array>, streamed: boolean) => {
+    const tap = new UsageTap();
+    request.state.usage = tap;
+    return streamed ? tapEvents(body, tap, false) : tapJson(body, tap);
+  };
+  return withCache(request, ctx, model, { route: endpoint, body: bytes, stream, onReplay }, () => callEngine(request, model, endpoint, bodyFor, askUsage));
 }
 
 async function callEngine(

@@ -255,6 +255,26 @@ describe('OpenAI routes through the cache', () => {
     expect(await hit.text()).toBe(miss.text);
   });
 
+  it("counts a hit's tokens in the caller's usage, read from the stored answer", async () => {
+    const tokensOf = async () => {
+      const usage = (await (await call('/v1/usage', { token: 'alice' })).json()) as {
+        by_alias: Record<string, { input_tokens: number; output_tokens: number }>;
+      };
+      const counters = usage.by_alias['cached-llm-json'];
+      return (counters?.input_tokens ?? 0) + (counters?.output_tokens ?? 0);
+    };
+    const json = chat('cached-llm-json');
+    const before = await tokensOf();
+    const miss = await send('/v1/chat/completions', { token: 'alice', json, upstream: 1 });
+    const { usage } = JSON.parse(miss.text) as { usage: { prompt_tokens: number; completion_tokens: number } };
+    const perAnswer = usage.prompt_tokens + usage.completion_tokens;
+    expect(perAnswer).toBeGreaterThan(0);
+    expect(await tokensOf()).toBe(before + perAnswer);
+    const hit = await send('/v1/chat/completions', { token: 'alice', json, upstream: 0 });
+    expect(hit.headers.get('x-cache')).toBe('HIT');
+    expect(await tokensOf()).toBe(before + 2 * perAnswer);
+  });
+
   it("never answers one route from another's entry", async () => {
     const body = JSON.stringify({ ...chat('cached-llm-json'), prompt: 'same bytes' });
     await send('/v1/chat/completions', { token: 'alice', body, upstream: 1 });
