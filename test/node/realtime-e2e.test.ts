@@ -27,9 +27,10 @@ beforeAll(async () => {
         voice: { model_id: 'voc001', environment: 'production', websocket: true },
         echo: { model_id: 'abc123', environment: 'production' },
         deepseek: { model_api: SLUG },
+        regional: { model_id: 'reg001', environment: 'staging', regional: true, async: true, sync_routes: ['/health'] },
       },
       CLIENTS: {
-        app: { token_sha256: sha256(TOKEN), models: ['*'] },
+        app: { token_sha256: sha256(TOKEN), models: ['*'], admin: true },
         other: { token_sha256: sha256(OTHER_TOKEN), models: ['echo'] },
         metered: { token_sha256: sha256(METERED_TOKEN), models: ['voice'], quota: { requests_per_day: 1 } },
       },
@@ -263,5 +264,29 @@ describe('openai client against a Model APIs alias', () => {
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
     expect(text).toBe('echo: hello model api');
+  });
+});
+
+describe('a regional alias under wrangler dev', () => {
+  const send = async (method: string, path: string, body?: unknown) => {
+    const id = `regional-${randomUUID()}`;
+    const res = await fetch(`${gateway.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, 'x-request-id': id, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    await res.arrayBuffer();
+    return { status: res.status, upstream: upstreamOf(id) };
+  };
+
+  it('reaches the regional host with bare paths for predict, async, wake and sync', async () => {
+    const predict = await send('POST', '/v1/models/regional/predict', { x: 1 });
+    expect([predict.status, predict.upstream?.path]).toEqual([200, '/model-reg001-staging/predict']);
+    const queued = await send('POST', '/v1/models/regional/async', { model_input: { x: 1 } });
+    expect([queued.status, queued.upstream?.path]).toEqual([201, '/model-reg001-staging/async_predict']);
+    const wake = await send('POST', '/v1/models/regional/wake');
+    expect([wake.status, wake.upstream?.path]).toEqual([202, '/model-reg001-staging/wake']);
+    const sync = await send('GET', '/v1/models/regional/sync/health');
+    expect([sync.status, sync.upstream?.path]).toEqual([200, '/model-reg001-staging/sync/health']);
   });
 });
