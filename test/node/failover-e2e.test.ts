@@ -54,11 +54,14 @@ describe('fail-over under wrangler dev', () => {
     expect(upstreamId).toMatch(/^[0-9a-f]{32}$/);
     expect(await res.json()).toMatchObject({ model: 'fe0002' });
     expect(calls(id)).toEqual([PRIMARY, FALLBACK]);
-    await expect.poll(() => gateway.logs()).toContain(`"request_id":"${id}"`);
-    const line = gateway
-      .logs()
-      .split('\n')
-      .find((l) => l.includes(`"request_id":"${id}"`) && l.includes('"status":200'))!;
+    // The request's own line (status 200) may follow the primary's target_failed line by a moment.
+    const requestLine = () =>
+      gateway
+        .logs()
+        .split('\n')
+        .find((l) => l.includes(`"request_id":"${id}"`) && l.includes('"status":200'));
+    await expect.poll(requestLine).toBeDefined();
+    const line = requestLine();
     expect(line).toContain(`"upstream_request_id":"${upstreamId}"`);
     expect(line).toContain('"target":"fallback-1"');
   });
