@@ -180,8 +180,9 @@ describe('async round trip under wrangler dev', () => {
     await expect.poll(async () => (await fireCron()).final, { timeout: 10_000, interval: 500 }).toBe(true);
     const view = await finalView(accepted.request_id);
     expect(view).toMatchObject({ status: 'EXPIRED', errors: [{ code: 'RESULT_NEVER_DELIVERED' }] });
-    expect(gateway.logs()).toMatch(
-      new RegExp(`"event":"async_reconcile".*"async_request_id":"${accepted.request_id}","outcome":"finalized","status":"EXPIRED"`),
-    );
+    // The cron's log line reaches wrangler's output a moment after the record is final.
+    await expect
+      .poll(() => gateway.logs())
+      .toMatch(new RegExp(`"event":"async_reconcile".*"async_request_id":"${accepted.request_id}","outcome":"finalized","status":"EXPIRED"`));
   });
 });
