@@ -3,63 +3,19 @@ import { describe, expect, it, vi } from 'vitest';
 import worker from '../../src/index.ts';
 import { admitAgainstQuota, currentPeriod, secondsUntilNext } from '../../src/meter-rules.ts';
 import { usageDataPoint } from '../../src/usage-events.ts';
+import type { UsageReport } from '../../src/usage-report.ts';
 import { EventSplitter, tapEvents, UsageTap } from '../../src/usage-tap.ts';
 import { TOKENS } from '../config.ts';
 import { call, errorOf, expectUpstream, GATEWAY, tracked, uniqueId, upstreamRequests } from './helpers.ts';
+import { type MadeClient, makeClient, usageOf, usageWhen } from './usage-helpers.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-interface Made {
-  name: string;
-  token: string;
-  [key: string]: unknown;
-}
-interface Counters {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  upstream_ms: number;
-}
-interface Usage {
-  client: string;
-  totals: Counters;
-  by_alias: Record<string, Counters>;
-  by_day: (Counters & { date: string; by_alias: Record<string, Counters> })[];
-}
-
-/** A client made through the admin API, with a name no other test uses. */
-async function makeClient(settings: Record<string, unknown> = {}): Promise<Made> {
-  const name = uniqueId('c').slice(0, 60);
-  const res = await call('/v1/admin/clients', { token: 'admin', json: { name, models: ['echo', 'llm'], ...settings } });
-  expect(res.status).toBe(201);
-  return res.json<Made>();
-}
 
 async function predict(token: string, alias = 'echo', upstream = 1): Promise<Response> {
   const res = await call(`/v1/models/${alias}/predict`, { token, json: { prompt: 'hi' }, upstream });
   await res.clone().arrayBuffer();
   return res;
-}
-
-async function usageOf(token: string): Promise<Usage> {
-  const res = await call('/v1/usage?days=2', { token });
-  expect(res.status).toBe(200);
-  return res.json<Usage>();
-}
-
-/** Counting runs after the answer: wait until the meter holds what `check` wants. */
-async function usageWhen(token: string, check: (usage: Usage) => boolean): Promise<Usage> {
-  let last: Usage | undefined;
-  await vi.waitFor(
-    async () => {
-      last = await usageOf(token);
-      expect(check(last)).toBe(true);
-    },
-    { timeout: 5000, interval: 50 },
-  );
-  return last!;
 }
 
 /** Calls the Worker with env overrides (a meter that fails, an Analytics Engine dataset that records). */
@@ -159,12 +115,12 @@ describe('clients made at run time', () => {
     const made = await makeClient();
     const first = await call(`/v1/admin/clients/${made.name}/rotate`, { token: 'admin', method: 'POST' });
     expect(first.status).toBe(200);
-    const { token: second } = await first.json<Made>();
+    const { token: second } = await first.json<MadeClient>();
     expect((await call('/v1/models', { token: made.token })).status).toBe(401);
     expect((await call('/v1/models', { token: second })).status).toBe(200);
 
     const graced = await call(`/v1/admin/clients/${made.name}/rotate`, { token: 'admin', json: { grace_seconds: 2 } });
-    const body = await graced.json<Made & { previous_token_valid_until: string }>();
+    const body = await graced.json<MadeClient & { previous_token_valid_until: string }>();
     expect(Date.parse(body.previous_token_valid_until)).toBeGreaterThan(Date.now());
     expect((await call('/v1/models', { token: second })).status).toBe(200);
     expect((await call('/v1/models', { token: body.token })).status).toBe(200);
@@ -356,15 +312,15 @@ describe('usage metering', () => {
     expect(own.client).toBe(two.name);
     expect(own.totals.requests).toBe(0);
     const admin = await call(`/v1/admin/usage?client=${one.name}&days=1`, { token: 'admin' });
-    const { clients } = await admin.json<{ clients: Usage[] }>();
+    const { clients } = await admin.json<{ clients: UsageReport[] }>();
     expect(clients.map((c) => c.client)).toEqual([one.name]);
     expect(clients[0]!.by_alias.echo?.requests).toBe(2);
     expect(clients[0]!.by_day).toHaveLength(1);
     const everyone = await call('/v1/admin/usage?days=1', { token: 'admin' });
-    const names = (await everyone.json<{ clients: Usage[] }>()).clients.map((c) => c.client);
+    const names = (await everyone.json<{ clients: UsageReport[] }>()).clients.map((c) => c.client);
     expect(names).toEqual(expect.arrayContaining(['alice', 'bob', one.name, two.name, 'anonymous']));
     const read = await call(`/v1/admin/clients/${one.name}?days=3`, { token: 'admin' });
-    const detail = await read.json<{ usage: Usage }>();
+    const detail = await read.json<{ usage: UsageReport }>();
     expect(detail.usage.totals.requests).toBe(2);
     expect(detail.usage.by_day.map((d) => d.date)).toHaveLength(3);
   });

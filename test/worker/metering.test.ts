@@ -5,41 +5,12 @@
  * before the upgrade, and its traffic is counted when it closes.
  */
 import { env } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
-import type { AdmitOutcome, AdmitRequest } from '../../src/meter-rules.ts';
+import { describe, expect, it } from 'vitest';
+import type { AdmitOutcome, AdmitRequest, Counters } from '../../src/meter-rules.ts';
 import { call, errorOf, uniqueId, upstreamRequests } from './helpers.ts';
+import { makeClient as makeClientOf, usageWhen } from './usage-helpers.ts';
 
-interface Made {
-  name: string;
-  token: string;
-}
-type Counters = Record<string, number>;
-interface Usage {
-  totals: Counters;
-  by_alias: Record<string, Counters>;
-}
-
-/** A client made through the admin API, with a name no other test uses. */
-async function makeClient(settings: Record<string, unknown>): Promise<Made> {
-  const res = await call('/v1/admin/clients', { token: 'admin', json: { name: uniqueId('m').slice(0, 60), models: ['echo', 'voice'], ...settings } });
-  expect(res.status).toBe(201);
-  return res.json<Made>();
-}
-
-/** Counting runs after the answer (or the socket's close): wait until the meter holds what `check` wants. */
-async function usageWhen(token: string, check: (usage: Usage) => boolean): Promise<Usage> {
-  let last: Usage | undefined;
-  await vi.waitFor(
-    async () => {
-      const res = await call('/v1/usage?days=1', { token });
-      expect(res.status).toBe(200);
-      last = await res.json<Usage>();
-      expect(check(last)).toBe(true);
-    },
-    { timeout: 5000, interval: 50 },
-  );
-  return last!;
-}
+const makeClient = (settings: Record<string, unknown>) => makeClientOf(settings, ['echo', 'voice']);
 
 const rows = (n: number) => ({ rows: Array.from({ length: n }, (_, i) => ({ i })) });
 

@@ -4,31 +4,10 @@ import { type ConfigSource, parseConfig } from '../../src/config.ts';
 import worker from '../../src/index.ts';
 import { emptyCounters } from '../../src/meter-rules.ts';
 import { addToBatch, dayWithBatch, openBatch, periodWithBatch } from '../../src/usage-batch.ts';
-import { call, GATEWAY, tracked, uniqueId } from './helpers.ts';
+import { GATEWAY, tracked } from './helpers.ts';
+import { makeClient as makeClientOf, usageOf } from './usage-helpers.ts';
 
-interface Counters {
-  requests: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  upstream_ms: number;
-}
-interface Usage {
-  totals: Counters;
-  by_alias: Record<string, Counters>;
-}
-
-async function makeClient(settings: Record<string, unknown> = {}): Promise<{ name: string; token: string }> {
-  const res = await call('/v1/admin/clients', { token: 'admin', json: { name: uniqueId('flush').slice(0, 60), models: ['echo'], ...settings } });
-  expect(res.status).toBe(201);
-  return res.json();
-}
-
-async function usageOf(token: string): Promise<Usage> {
-  const res = await call('/v1/usage?days=1', { token });
-  expect(res.status).toBe(200);
-  return res.json<Usage>();
-}
+const makeClient = (settings: Record<string, unknown> = {}) => makeClientOf(settings, ['echo']);
 
 /** The real CLIENT_METER, with every request to it noted by path; `fail` makes the paths it names fail. */
 function watchedMeter(fail: readonly string[] = []) {
