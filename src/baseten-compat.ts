@@ -22,7 +22,12 @@ export function inDeployment(handler: Handler): Handler {
 export function withBasetenFields<T>(handler: Handler, view: (answer: T) => unknown): Handler {
   return async (request, env, ctx) => {
     const answer = await handler(request, env, ctx);
-    return json(view((await answer.json()) as T), answer.status);
+    const shown = json(view((await answer.json()) as T), answer.status);
+    // The handler's own headers (retry-after, idempotent-replayed, location) belong to this answer too; only the body changed.
+    answer.headers.forEach((value, name) => {
+      if (name !== 'content-length') shown.headers.set(name, value);
+    });
+    return shown;
   };
 }
 

@@ -258,6 +258,22 @@ const SYNC_REPLIES = { '2XX': { description: "The custom server's answer, its st
 const SYNC_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', ...WORK_ERRORS];
 const syncBody = (method: Method) => (method === 'get' || method === 'head' ? undefined : () => ANY_ANSWER);
 const ASYNC_SUBMIT_ERRORS: ErrorType[] = [...BODY_ERRORS, ...WORK_ERRORS, 'conflict'];
+/** Both async submit paths (the gateway's and Baseten's) share one handler, so one description of its key and answers. */
+const IDEMPOTENCY_KEY_HEADER = {
+  'Idempotency-Key': {
+    description:
+      'Clients only: a retry with the same key within 24 h gets the first answer again (header idempotent-replayed) and Baseten is called once; the same key with another body, or while the first is in flight, is 409 conflict',
+    schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
+  },
+};
+const REPLAYED_HEADER = {
+  'idempotent-replayed': { description: '`true` when this is the first answer to the same Idempotency-Key, sent again', schema: { const: 'true' } },
+};
+/** Both status paths share one handler: a Baseten 429 on status serves the last known view with this header. */
+const STATUS_RETRY_AFTER = {
+  'retry-after': { description: 'Baseten refused the status call (429): the last known view is served; wait this many seconds', schema: { type: 'string' } },
+};
+const OWNER_TOKEN = { type: 'string', description: 'Anonymous callers only: send it as x-async-owner-token to read or cancel the request' };
 const QUEUE_COUNTS = { num_queued_requests: { type: 'integer' }, num_in_progress_requests: { type: 'integer' } };
 const WEBSOCKET_REPLIES = {
   101: {
@@ -417,13 +433,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "Queues an async predict (chains: /async_run_remote); the result arrives by Baseten's webhook and is kept by the gateway",
     body: asyncBody,
     perAlias: (model) => model.async && model.inputSchema !== undefined,
-    headers: {
-      'Idempotency-Key': {
-        description:
-          'Clients only: a retry with the same key within 24 h gets the first answer again (header idempotent-replayed) and Baseten is called once; the same key with another body, or while the first is in flight, is 409 conflict',
-        schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
-      },
-    },
+    headers: IDEMPOTENCY_KEY_HEADER,
     replies: {
       201: {
         ...ok(
@@ -434,14 +444,14 @@ export const ROUTES: readonly RouteSpec[] = [
               model: { type: 'string' },
               status: { const: 'QUEUED' },
               status_url: { type: 'string' },
-              owner_token: { type: 'string', description: 'Anonymous callers only: send it as x-async-owner-token to read or cancel the request' },
+              owner_token: OWNER_TOKEN,
             },
             ['request_id', 'model', 'status', 'status_url'],
           ),
         ),
         headers: {
           location: { description: 'The status_url', schema: { type: 'string' } },
-          'idempotent-replayed': { description: '`true` when this is the first answer to the same Idempotency-Key, sent again', schema: { const: 'true' } },
+          ...REPLAYED_HEADER,
           ...GATEWAY_TARGET_HEADER,
         },
       },
@@ -468,12 +478,7 @@ export const ROUTES: readonly RouteSpec[] = [
     replies: {
       200: {
         ...ok('The request', ref('AsyncStatus')),
-        headers: {
-          'retry-after': {
-            description: 'Baseten refused the status call (429): the last known view is served; wait this many seconds',
-            schema: { type: 'string' },
-          },
-        },
+        headers: STATUS_RETRY_AFTER,
       },
     },
     errors: ASYNC_REQUEST_ERRORS,
@@ -628,6 +633,7 @@ function basetenRoutes(): RouteSpec[] {
       access: 'caller',
       summary: `As the async submit, answered in Baseten's shape. ${BASETEN_PATHS}`,
       body: asyncBody,
+      headers: IDEMPOTENCY_KEY_HEADER,
       replies: {
         201: {
           ...ok(
@@ -635,12 +641,16 @@ function basetenRoutes(): RouteSpec[] {
             closed(
               {
                 request_id: { type: 'string' },
-                owner_token: { type: 'string', description: 'Anonymous callers only: send it as x-async-owner-token to read or cancel the request' },
+                owner_token: OWNER_TOKEN,
               },
               ['request_id'],
             ),
           ),
-          headers: GATEWAY_TARGET_HEADER,
+          headers: {
+            location: { description: "The gateway's status_url for the request", schema: { type: 'string' } },
+            ...REPLAYED_HEADER,
+            ...GATEWAY_TARGET_HEADER,
+          },
         },
       },
       errors: ASYNC_SUBMIT_ERRORS,
@@ -702,7 +712,7 @@ function basetenRoutes(): RouteSpec[] {
       method: 'get',
       operationId: 'basetenAsyncStatus',
       summary: "As the async status, in Baseten's shape; only for a request sent to this alias. Baseten's own path (see docs/baseten-clients.md).",
-      replies: { 200: ok('The request', ref('BasetenAsyncStatus')) },
+      replies: { 200: { ...ok('The request', ref('BasetenAsyncStatus')), headers: STATUS_RETRY_AFTER } },
       handler: withBasetenFields(asyncStatus, basetenStatus),
     },
     {

@@ -142,6 +142,19 @@ describe("async on Baseten's paths, in Baseten's field names", () => {
     expect(chain.upstream.map((r) => r.path)).toEqual(['/chain-xyz789/environments/production/async_run_remote']);
   });
 
+  it("keeps the gateway handler's headers: an Idempotency-Key replay says so, and Baseten is called once", async () => {
+    const key = uniqueId('idem');
+    const json = { model_input: { prompt: 'hi', fake: { queue_ms: 600_000 } } };
+    const first = await viaApiKey('/v1/models/asyncmodel/production/async_predict', { json, headers: { 'idempotency-key': key } });
+    expect(first.res.status).toBe(201);
+    expect(first.upstream).toHaveLength(1);
+    const again = await viaApiKey('/v1/models/asyncmodel/production/async_predict', { json, headers: { 'idempotency-key': key } });
+    expect(again.res.status).toBe(201);
+    expect(again.res.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.res.json()).toEqual(await first.res.json());
+    expect(again.upstream).toHaveLength(0);
+  });
+
   it("answers status with Baseten's fields, the alias in model_id and deployment_id", async () => {
     const { requestId } = await submitted();
     const { res } = await viaApiKey(`/v1/models/asyncmodel/async_request/${requestId}`);
