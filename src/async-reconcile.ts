@@ -81,9 +81,10 @@ async function decide(config: Config, store: AsyncStore, entry: DueEntry, run: R
     await store.dropDue(entry.key);
     return { async_request_id: id, outcome: 'no_record' };
   }
-  if (resultFor(record, result) || isFinal(record.status)) {
+  const delivered = resultFor(record, result);
+  if (delivered || isFinal(record.status)) {
     await store.dropDue(entry.key);
-    return { async_request_id: id, outcome: 'already_final', status: resultFor(record, result)?.status ?? record.status };
+    return { async_request_id: id, outcome: 'already_final', status: delivered?.status ?? record.status };
   }
   const step = reconcileStep(record, await askBaseten(config, record, run.requestId), run.nowMs);
   if (step.kind === 'later') {
@@ -99,7 +100,7 @@ async function decide(config: Config, store: AsyncStore, entry: DueEntry, run: R
 async function moveOn(store: AsyncStore, entry: DueEntry, run: ReconcileRun, config: Config, record?: AsyncRecord): Promise<void> {
   const next = Math.ceil(run.nowMs / 1000) + config.settings.asyncReconcileAfterSeconds;
   const known = record ?? (await store.record(entry.requestId));
-  if (known) await store.markDue(known, next, run.nowMs);
+  if (known) await store.reschedule(known, next, run.nowMs);
   await store.dropDue(entry.key);
 }
 

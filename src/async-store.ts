@@ -95,6 +95,12 @@ export class AsyncStore {
     await Promise.all([this.saveRecord(record, nowMs), this.markDue(record, record.reconcile_at!, nowMs)]);
   }
 
+  /** The record comes due again at `dueSeconds`: its new entry, and the record naming it, so a webhook drops the right one. */
+  async reschedule(record: AsyncRecord, dueSeconds: number, nowMs: number): Promise<void> {
+    const moved = { ...record, reconcile_at: dueSeconds };
+    await Promise.all([this.saveRecord(moved, nowMs), this.markDue(moved, dueSeconds, nowMs)]);
+  }
+
   markDue(record: AsyncRecord, dueSeconds: number, nowMs: number): Promise<void> {
     return this.#put(dueKey(dueSeconds, record.request_id), '', { expiration: kvExpiration(record.expires_at, nowMs) });
   }

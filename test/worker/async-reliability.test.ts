@@ -165,6 +165,17 @@ describe('reconciliation in the cron', () => {
     expect((await storedRecord(running.accepted.request_id))!.status).toBe('QUEUED');
   });
 
+  it('moves the record with its due entry, so a result arriving after a later check drops the live entry', async () => {
+    const { accepted } = await submit('asyncmodel');
+    const nowMs = Date.now() + LATER_MS;
+    const { reports } = await reconcile(nowMs);
+    expect(reports.find((r) => r.async_request_id === accepted.request_id)?.outcome).toBe('later');
+    const next = Math.ceil(nowMs / 1000) + config().settings.asyncReconcileAfterSeconds;
+    expect((await storedRecord(accepted.request_id))!.reconcile_at).toBe(next);
+    expect((await deliverSigned(deliveryBody(accepted.request_id))).status).toBe(200);
+    await eventually(async () => ((await dueKeys()).some((key) => key.endsWith(`/${accepted.request_id}`)) ? undefined : true));
+  });
+
   it("does bounded work per run, and one request's failure does not stop the others", async () => {
     const failing = await submit('asyncmodel');
     const forgotten = [await submit('asyncmodel'), await submit('asyncmodel')];
