@@ -11,9 +11,25 @@
  */
 const idsSeen = new Set<string>();
 
+/** The remembered IDs, longest first (so no ID matches inside a longer one), and one pattern over them: built when the config loads, not per message. */
+let seen: Matcher = matcherFor([]);
+
+interface Matcher {
+  known: readonly string[];
+  pattern?: RegExp;
+}
+
 /** Called by the config loader with every Baseten ID it parsed. */
 export function rememberBasetenIds(ids: readonly string[]): void {
+  const before = idsSeen.size;
   for (const id of ids) idsSeen.add(id.toLowerCase());
+  if (idsSeen.size !== before) seen = matcherFor([...idsSeen]);
+}
+
+function matcherFor(ids: readonly string[]): Matcher {
+  const known = [...new Set(ids)].sort((a, b) => b.length - a.length);
+  if (known.length === 0) return { known };
+  return { known, pattern: new RegExp(`(?<![a-z0-9])(?:${known.map(escapeRegExp).join('|')})(?![a-z0-9])`, 'gi') };
 }
 
 /** What stands in for an ID that is not the alias's own. */
@@ -28,14 +44,13 @@ const GENERATED_ID = /^(?=(?:[a-z]*\d){2})(?=(?:\d*[a-z]){2})[a-z0-9]{8}$/i;
  * other known or ID-shaped token by "[id]".
  */
 export function scrubBasetenIds(text: string, own: readonly string[], alias: string): string {
-  const known = [...new Set([...own.map((id) => id.toLowerCase()), ...idsSeen])].sort((a, b) => b.length - a.length);
-  const stand = (id: string) => (own.some((o) => o.toLowerCase() === id) ? alias : OTHER_ID);
+  const ownIds = new Set(own.map((id) => id.toLowerCase()));
+  // The alias's IDs are remembered with the config; only a record from an older config may name one that is not.
+  const { known, pattern } = [...ownIds].every((id) => idsSeen.has(id)) ? seen : matcherFor([...ownIds, ...idsSeen]);
+  const stand = (id: string) => (ownIds.has(id) ? alias : OTHER_ID);
   // Known IDs first, as placeholders that no later step reads as text.
   let out = text.replace(PRIVATE_USE, '?');
-  if (known.length > 0) {
-    const pattern = new RegExp(`(?<![a-z0-9])(?:${known.map(escapeRegExp).join('|')})(?![a-z0-9])`, 'gi');
-    out = out.replace(pattern, (match) => String.fromCharCode(0xe000 + known.indexOf(match.toLowerCase())));
-  }
+  if (pattern) out = out.replace(pattern, (match) => String.fromCharCode(0xe000 + known.indexOf(match.toLowerCase())));
   out = out.replace(/[a-z0-9]+/gi, (token, offset: number, whole: string) =>
     looksLikeId(token, whole.slice(Math.max(0, offset - 24), offset)) ? OTHER_ID : token,
   );

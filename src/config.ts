@@ -243,12 +243,13 @@ export function loadConfig(env: ConfigSource): Config {
 
 /** Every model, chain and deployment ID the config names (fallbacks too), for scrubbing from Baseten's messages; a Model API's slug is public. */
 function basetenIds(config: Config): string[] {
-  return [...config.models.values()]
-    .flatMap((model) => [model.target, ...model.fallbacks])
-    .flatMap((target) => {
-      if (target.kind === 'model_api') return [];
-      return target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id];
-    });
+  return [...config.models.values()].flatMap((model) => [model.target, ...model.fallbacks]).flatMap(targetIds);
+}
+
+/** The Baseten IDs one target names: its model or chain, and a pinned deployment; a Model API's slug is public. */
+export function targetIds(target: Target): string[] {
+  if (target.kind === 'model_api') return [];
+  return target.deployment.kind === 'deployment' ? [target.id, target.deployment.id] : [target.id];
 }
 
 export interface ParseOptions {

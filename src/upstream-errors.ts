@@ -6,7 +6,7 @@
  */
 
 import { scrubBasetenIds } from './baseten-ids.ts';
-import type { ModelConfig } from './config.ts';
+import { type ModelConfig, targetIds } from './config.ts';
 import { type ErrorType, HttpError } from './errors.ts';
 import { redact } from './redact.ts';
 import { bodyDeadlineOf } from './upstream.ts';
@@ -109,14 +109,7 @@ export function errorBodyOf(text: string): ErrorBody {
 
 /** Baseten's model, chain and deployment IDs never reach a caller: the alias stands in for its own, "[id]" for any other. */
 export function scrubIds(text: string, model: Named): string {
-  const own: string[] = [];
-  for (const target of [model.target, ...(model.fallbacks ?? [])]) {
-    // A Model API's slug is public: nothing to hide.
-    if (target.kind === 'model_api') continue;
-    own.push(target.id);
-    if (target.deployment.kind === 'deployment') own.push(target.deployment.id);
-  }
-  return scrubBasetenIds(text, own, model.alias);
+  return scrubBasetenIds(text, [model.target, ...(model.fallbacks ?? [])].flatMap(targetIds), model.alias);
 }
 
 /** Printable, single-line, bounded: a message from upstream cannot inject anything. */
