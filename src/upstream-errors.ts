@@ -82,11 +82,7 @@ export interface ErrorBody {
 
 const ERROR_CODE = /^[a-z_]{1,64}$/;
 
-/** Baseten errors are `{"error": "..."}`; engines say `{"error": {"message": "..."}}`. */
-export function errorMessageOf(text: string): string {
-  return errorBodyOf(text).message;
-}
-
+/** Baseten errors are `{"error": "...", "error_code"?, "detail"?}`; engines say `{"error": {"message": "..."}}`. */
 export function errorBodyOf(text: string): ErrorBody {
   let parsed: unknown;
   try {

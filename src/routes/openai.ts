@@ -34,17 +34,14 @@ async function forwardOpenAI(request: GatewayRequest, ctx: ExecutionContext, end
   if (bytes.byteLength > model.maxBodyBytes) {
     throw new HttpError('payload_too_large', `request body is larger than ${model.maxBodyBytes} bytes`);
   }
-  const spans = singleModelSpan(text);
   const askUsage = usageChunkMissing(endpoint, value);
-  // What asking for the usage chunk adds, the same for every target.
-  const usageBytes = askUsage ? utf8Length(withUsageChunk(text, value)) - utf8Length(text) : 0;
+  // The body every target gets, but for `model`: with the usage chunk asked for, spliced once.
+  const base = askUsage ? withUsageChunk(text, value) : text;
+  const spans = singleModelSpan(base);
   const names = [model.target, ...model.fallbacks].map((target) => servedNameFor(target, servedName));
-  holdCap(bytes.byteLength + usageBytes, text, spans, names, model.maxBodyBytes);
+  holdCap(askUsage ? utf8Length(base) : bytes.byteLength, base, spans, names, model.maxBodyBytes);
   // Each target gets its own name for the model: fallbacks may mix engines and Model APIs.
-  const bodyFor = (target: Target) => {
-    const named = replaceSpans(text, spans, JSON.stringify(servedNameFor(target, servedName)));
-    return askUsage ? withUsageChunk(named, value) : named;
-  };
+  const bodyFor = (target: Target) => replaceSpans(base, spans, JSON.stringify(servedNameFor(target, servedName)));
   const stream = isObject(value) && value.stream === true;
   // A hit counts the tokens its stored answer holds: non-streamed answers carry usage, streams only when their caller asked for it.
   const onReplay = (body: ReadableStream<Uint8Array>, streamed: boolean) => {
