@@ -11,6 +11,7 @@ import { mediaType, readAtMost } from './body.ts';
 import { cacheDirectives, cacheKey, cacheScope } from './cache-key.ts';
 import type { ModelConfig } from './config.ts';
 import { caller, type GatewayRequest } from './context.ts';
+import { targetKey } from './failover.ts';
 
 /** Larger answers are passed on and not stored: a stored entry is held whole in memory once. */
 export const MAX_CACHED_BYTES = 8 * 1024 * 1024;
@@ -70,8 +71,7 @@ async function entryUrl(request: GatewayRequest, model: ModelConfig, cacheable: 
     scope: cacheScope(caller(request), model.cache!),
     alias: model.alias,
     route: cacheable.route,
-    // Every field of the target (a model's deployment, a chain, a Model API's slug), in the config's own order.
-    target: JSON.stringify(model.target),
+    target: targetKey(model.target),
     body: cacheable.body,
   });
   // Cloudflare keys the cache by URL; its docs ask for the Worker's own host name.

@@ -54,8 +54,17 @@ interface BreakerState {
 /** Breakers of this isolate, by target: the aliases that share a target share its breaker. */
 const breakers = new Map<string, BreakerState>();
 
+/** Targets are frozen config objects: each one's key is worked out once. */
+const targetKeys = new WeakMap<Target, string>();
+
+/** Every field of the target (a model's deployment, a chain, a Model API's slug), in the config's own order. */
 export function targetKey(target: Target): string {
-  return JSON.stringify(target);
+  let key = targetKeys.get(target);
+  if (key === undefined) {
+    key = JSON.stringify(target);
+    targetKeys.set(target, key);
+  }
+  return key;
 }
 
 function stateOf(target: Target): BreakerState {

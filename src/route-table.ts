@@ -45,11 +45,11 @@ const ALIAS_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'forbidden', 'not_found'];
 const ALIAS_CALL_ERRORS: ErrorType[] = [...ALIAS_ERRORS, 'upstream_error', 'upstream_timeout'];
 const BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
 /** Routes whose work fails over: with no target left, 503. */
-const WORK_ERRORS: ErrorType[] = [...ALIAS_CALL_ERRORS, 'service_unavailable'];
-const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout', 'service_unavailable'];
+/** A call Baseten works on: the alias's errors and Baseten's (service_unavailable is already the caller's: no target left, or a binding down). */
+const WORK_ERRORS: ErrorType[] = ALIAS_CALL_ERRORS;
+const ASYNC_REQUEST_ERRORS: ErrorType[] = [...CALLER_ERRORS, 'invalid_request', 'not_found', 'upstream_error', 'upstream_timeout'];
 const ADMIN_ERRORS: ErrorType[] = ['unauthorized', 'rate_limited', 'forbidden', 'service_unavailable'];
 const ADMIN_CLIENT_ERRORS: ErrorType[] = [...ADMIN_ERRORS, 'not_found', 'conflict'];
-const ADMIN_BODY_ERRORS: ErrorType[] = ['invalid_request', 'payload_too_large', 'unsupported_media_type'];
 
 const COUNTER_PROPERTIES: Record<string, JsonSchema> = {
   requests: { type: 'integer', description: 'Calls; a batch counts one per row sent, a WebSocket one per connection' },
@@ -302,7 +302,7 @@ const openAIRoute = (path: string, operationId: string, summary: string, handler
       headers: { ...RELAYED.headers, ...CACHE_HEADERS },
     },
   },
-  errors: [...BODY_ERRORS, ...WORK_ERRORS],
+  errors: PREDICT_ERRORS,
   handler,
 });
 
@@ -517,7 +517,7 @@ export const ROUTES: readonly RouteSpec[] = [
         closed({ name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }, admin: { type: 'boolean' }, ...CLIENT_SETTINGS }, ['name', 'models']),
       ),
     replies: { 201: ok('Made', WITH_TOKEN()) },
-    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    errors: [...ADMIN_CLIENT_ERRORS, ...BODY_ERRORS],
     handler: createClient,
   },
   {
@@ -549,7 +549,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: "Changes a stored client's models, rate limit, quota, expiry or disabled flag (static clients: 409)",
     body: () => json(closed({ ...CLIENT_SETTINGS, disabled: { type: 'boolean' } }, [])),
     replies: { 200: ok('Changed', ref('Client')) },
-    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    errors: [...ADMIN_CLIENT_ERRORS, ...BODY_ERRORS],
     handler: updateClient,
   },
   {
@@ -570,7 +570,7 @@ export const ROUTES: readonly RouteSpec[] = [
     summary: 'A new token; the old one keeps working for grace_seconds (default 0)',
     body: () => json(closed({ grace_seconds: { type: 'integer', minimum: 0, maximum: 2_592_000 } }, [])),
     replies: { 200: ok('Rotated', WITH_TOKEN({ previous_token_valid_until: { type: 'string', format: 'date-time' } })) },
-    errors: [...ADMIN_CLIENT_ERRORS, ...ADMIN_BODY_ERRORS],
+    errors: [...ADMIN_CLIENT_ERRORS, ...BODY_ERRORS],
     handler: rotateClient,
   },
   {
