@@ -99,7 +99,12 @@ export function resultOf(payload: WebhookPayload): AsyncResult {
 /** The delivered result of this record, if any: one naming another target (an id that collided, or a forgery) is not its result. */
 export function resultFor(record: AsyncRecord, result: AsyncResult | undefined): AsyncResult | undefined {
   if (!result?.target) return result;
-  return result.target.kind === record.target.kind && result.target.id === record.target.id ? result : undefined;
+  return sameBasetenTarget(result.target, record.target) ? result : undefined;
+}
+
+/** The same model or chain: what a delivery and the request it answers must agree on. */
+export function sameBasetenTarget(a: Pick<BasetenTarget, 'kind' | 'id'>, b: Pick<BasetenTarget, 'kind' | 'id'>): boolean {
+  return a.kind === b.kind && a.id === b.id;
 }
 
 export interface NewRequest {
@@ -273,7 +278,7 @@ export function reconcileStep(record: AsyncRecord, reported: BasetenStatus | und
     return { kind: 'final', record: { ...record, status: 'EXPIRED', status_at: at, errors: [error] } };
   }
   if (!isFinal(reported.status)) return { kind: 'later' };
-  const finishedMs = reported.status_at === undefined ? undefined : timeOf(reported.status_at);
+  const finishedMs = reported.status_at === undefined ? undefined : utcMs(reported.status_at);
   // A result may still be on its way (the retry comes ~2 s after the first attempt).
   if (finishedMs === undefined || nowMs - finishedMs < WEBHOOK_GRACE_MS) return { kind: 'later' };
   if (reported.status === 'SUCCEEDED' || reported.status === 'WEBHOOK_FAILED') {
@@ -287,7 +292,8 @@ export function reconcileStep(record: AsyncRecord, reported: BasetenStatus | und
 }
 
 /** Baseten writes UTC without a zone. */
-function timeOf(time: string): number | undefined {
+/** Milliseconds since the epoch, or undefined; a time without a zone is UTC, as Baseten writes it. */
+export function utcMs(time: string): number | undefined {
   const ms = Date.parse(/[Zz]|[+-]\d{2}:\d{2}$/.test(time) ? time : `${time}Z`);
   return Number.isNaN(ms) ? undefined : ms;
 }

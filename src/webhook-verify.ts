@@ -8,7 +8,7 @@
  * comma-separated, newest first. Baseten's reference verifier refuses a
  * payload whose `time` is more than 300 s old.
  */
-import { isRequestId, parseErrors, type WebhookPayload } from './async-status.ts';
+import { isRequestId, parseErrors, sameBasetenTarget, utcMs, type WebhookPayload } from './async-status.ts';
 import { isObject, jsonText, utf8 } from './body.ts';
 import type { BasetenTarget } from './config.ts';
 import { hmacSha256, timingSafeEqualBytes } from './crypto.ts';
@@ -77,10 +77,7 @@ export function parseWebhookPayload(value: unknown): WebhookPayload | undefined 
 
 /** Milliseconds since the epoch, or undefined; a time without a zone is UTC, as Baseten writes it. */
 export function timeMs(time: string): number | undefined {
-  const match = ISO_TIME.exec(time);
-  if (!match) return undefined;
-  const ms = Date.parse(match[2] ? time : `${time}Z`);
-  return Number.isNaN(ms) ? undefined : ms;
+  return ISO_TIME.test(time) ? utcMs(time) : undefined;
 }
 
 /** Within the tolerance either way: an old delivery is a replay, a future one a bad clock or a forgery. */
@@ -91,5 +88,5 @@ export function isFresh(time: string, nowMs: number): boolean {
 
 /** The delivery is about the model (or chain) the request was sent to. */
 export function sameTarget(payload: WebhookPayload, target: BasetenTarget): boolean {
-  return payload.targetKind === target.kind && payload.targetId === target.id;
+  return sameBasetenTarget({ kind: payload.targetKind, id: payload.targetId }, target);
 }
