@@ -9,20 +9,9 @@
  * A plain fetch-based object (no `cloudflare:workers` import), like
  * GlobalRateLimiter, so the route table still loads in Node tools.
  */
-import {
-  type AdmitOutcome,
-  type AdmitRequest,
-  admitAgainstQuota,
-  type CallRecord,
-  currentPeriod,
-  type DayUsage,
-  dayAfterCall,
-  type Period,
-  periodAfterCall,
-  utcDay,
-} from './meter-rules.ts';
+import { type AdmitOutcome, type AdmitRequest, admitAgainstQuota, type CallRecord, currentPeriod, type DayUsage, type Period, utcDay } from './meter-rules.ts';
 import { takeFromWindow, type Window } from './rate-window.ts';
-import { dayWithBatch, periodWithBatch, type UsageBatch } from './usage-batch.ts';
+import { addToBatch, dayWithBatch, openBatch, periodWithBatch, type UsageBatch } from './usage-batch.ts';
 
 const PERIOD_KEY = 'period';
 const WINDOW_KEY = 'window';
@@ -81,14 +70,11 @@ export class ClientMeter implements DurableObject {
     return { allowed: true, retryAfterSeconds: 0 };
   }
 
+  /** One call is a batch of one: the same rules, one write path. */
   async #record(call: CallRecord): Promise<void> {
-    const nowMs = Date.now();
-    const dayKey = DAY_PREFIX + utcDay(nowMs);
-    const stored = await this.#storage.get<Period>(PERIOD_KEY);
-    const period = currentPeriod(stored, nowMs);
-    const day = await this.#storage.get<DayUsage>(dayKey);
-    await this.#storage.put({ [PERIOD_KEY]: periodAfterCall(period, call), [dayKey]: dayAfterCall(day, call) });
-    if (stored?.day !== period.day) await this.#prune(nowMs);
+    const batch = openBatch(Date.now());
+    addToBatch(batch, call);
+    await this.#recordBatch(batch);
   }
 
   /** Calls summed in an isolate (usage-batch.ts): one write for all of them. */
