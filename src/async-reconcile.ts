@@ -8,8 +8,8 @@
 import { type AsyncRecord, type BasetenStatus, isFinal, parseBasetenStatus, reconcileStep, resultFor } from './async-status.ts';
 import { AsyncStore, type DueEntry } from './async-store.ts';
 import { callBaseten } from './baseten.ts';
-import { type Config, ConfigError, type ConfigSource, loadConfig } from './config.ts';
-import { HttpError } from './errors.ts';
+import type { Config } from './config.ts';
+import { HttpError, publicReason } from './errors.ts';
 import { readSmallJson } from './upstream-errors.ts';
 
 /**
@@ -64,7 +64,7 @@ async function reconcileOne(config: Config, store: AsyncStore, entry: DueEntry, 
   try {
     report = await decide(config, store, entry, run);
   } catch (err) {
-    report = { async_request_id: entry.requestId, outcome: 'failed', error: describe(err) };
+    report = { async_request_id: entry.requestId, outcome: 'failed', error: publicReason(err) };
     // Moved on so that a request Baseten keeps failing on cannot hold the head of the index.
     await moveOn(store, entry, run, config).catch(() => {});
   }
@@ -126,20 +126,12 @@ async function askBaseten(config: Config, record: AsyncRecord, requestId: string
   return reported;
 }
 
-/** Only the gateway's own errors (public, IDs scrubbed) are quoted. */
-function describe(err: unknown): string {
-  return err instanceof HttpError ? `${err.type}: ${err.message}` : 'internal error';
-}
-
-/** The cron trigger's reconciliation; its Baseten calls carry `cron-<scheduled time>` as their request id. */
-export async function scheduledReconcile(controller: ScheduledController, env: Env): Promise<void> {
-  const requestId = `cron-${controller.scheduledTime}`;
+/** The cron's reconciliation run; its Baseten calls carry the run's request id. A KV failure was logged by the store. */
+export async function reconcileRun(config: Config, kv: KVNamespace, requestId: string): Promise<void> {
   try {
-    const reports = await reconcileAll(loadConfig(env as ConfigSource), env.ASYNC_REQUESTS, { requestId, nowMs: Date.now() });
+    const reports = await reconcileAll(config, kv, { requestId, nowMs: Date.now() });
     console.log(JSON.stringify({ event: 'async_reconcile_run', request_id: requestId, looked_at: reports.length }));
   } catch (err) {
-    // A config error names the field, never a secret; a KV failure was logged by the store.
-    const error = err instanceof ConfigError ? `gateway configuration error: ${err.message}` : describe(err);
-    console.error(JSON.stringify({ event: 'async_reconcile_run', request_id: requestId, ok: false, error }));
+    console.error(JSON.stringify({ event: 'async_reconcile_run', request_id: requestId, ok: false, error: publicReason(err) }));
   }
 }

@@ -22,6 +22,11 @@ export const ERROR_STATUS = {
 
 export type ErrorType = keyof typeof ERROR_STATUS;
 
+/** What a log line may quote of a failure: the gateway's own errors are public (IDs scrubbed, secrets cut); anything else is not. */
+export function publicReason(err: unknown): string {
+  return err instanceof HttpError ? `${err.type}: ${err.message}` : 'internal error';
+}
+
 /**
  * The one error the gateway throws on purpose. Its message is public: it goes
  * to the caller as is, so it must never hold a secret or a Baseten ID.

@@ -6,10 +6,9 @@
  * the routes use and each unaffected by the other's failure.
  * docs/architecture.md walks a request through.
  */
-import { scheduledReconcile } from './async-reconcile.ts';
+import { scheduled } from './cron.ts';
 import { ROUTES } from './route-table.ts';
 import { routerFor } from './router.ts';
-import { scheduledWake } from './wake.ts';
 
 const router = routerFor(ROUTES);
 
@@ -19,7 +18,5 @@ export { IdempotencyClaim } from './idempotency-claim.ts';
 
 export default {
   fetch: (request, env, ctx) => router.fetch(request, env, ctx),
-  scheduled: async (controller, env) => {
-    await Promise.allSettled([scheduledWake(controller, env), scheduledReconcile(controller, env)]);
-  },
+  scheduled,
 } satisfies ExportedHandler<Env>;

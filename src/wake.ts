@@ -4,8 +4,8 @@
  */
 
 import { type BasetenCall, callBaseten, WAKE_TIMEOUT_MS } from './baseten.ts';
-import { type Config, ConfigError, type ConfigSource, loadConfig, type ModelConfig } from './config.ts';
-import { HttpError } from './errors.ts';
+import type { Config, ModelConfig } from './config.ts';
+import { publicReason } from './errors.ts';
 
 /** POSTs the target's wake endpoint and returns Baseten's status; throws the contract's error (IDs scrubbed) when Baseten refuses. */
 export async function wakeModel(config: Config, model: ModelConfig, call: Pick<BasetenCall, 'requestId' | 'signal' | 'onStatus'>): Promise<number> {
@@ -31,30 +31,10 @@ export async function wakeAll(config: Config, requestId: string): Promise<WakeOu
   return settled.map((result, i) => {
     const alias = models[i]!.alias;
     const outcome: WakeOutcome =
-      result.status === 'fulfilled' ? { alias, ok: true, status: result.value } : { alias, ok: false, error: describe(result.reason) };
+      result.status === 'fulfilled' ? { alias, ok: true, status: result.value } : { alias, ok: false, error: publicReason(result.reason) };
     const line = JSON.stringify({ event: 'wake', request_id: requestId, ...outcome });
     if (outcome.ok) console.log(line);
     else console.error(line);
     return outcome;
   });
-}
-
-/** Only the gateway's own errors (public, IDs scrubbed) are quoted. */
-function describe(reason: unknown): string {
-  return reason instanceof HttpError ? `${reason.type}: ${reason.message}` : 'internal error';
-}
-
-/** The cron trigger: wakes the `wake` aliases. Its upstream requests carry `cron-<scheduled time>` as their request id. */
-export async function scheduledWake(controller: ScheduledController, env: Env): Promise<void> {
-  const requestId = `cron-${controller.scheduledTime}`;
-  let config: Config;
-  try {
-    config = loadConfig(env as ConfigSource);
-  } catch (err) {
-    // A config error names the field, never a secret; anything else is not quoted.
-    const error = err instanceof ConfigError ? `gateway configuration error: ${err.message}` : 'internal error';
-    console.error(JSON.stringify({ event: 'wake', request_id: requestId, ok: false, error }));
-    return;
-  }
-  await wakeAll(config, requestId);
 }
