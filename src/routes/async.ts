@@ -43,28 +43,35 @@ export async function submitAsync(request: GatewayRequest, env: Env, ctx: Execut
   const body = withWebhookEndpoint(text, `${base}${WEBHOOK_PATH}`);
   // Baseten's cap applies to what it receives, webhook_endpoint included.
   if (body.byteLength > cap) throw new HttpError('payload_too_large', `request body is larger than ${cap} bytes once the gateway adds webhook_endpoint`);
-  if (key === undefined) return queue(request, env, ctx, { model, body, base, maxQueueSeconds });
-
   const owner = await newOwner(caller(request));
+  const submission = { model, body, base, maxQueueSeconds, owner };
+  if (key === undefined) return answerOf(await queue(request, env, ctx, submission));
+
   const claim = await claimKey(env.IDEMPOTENCY, { owner: owner.owner, key, alias: model.alias, body: text, leaseMs: model.timeoutMs + CLAIM_SLACK_MS });
   if (claim instanceof Response) return claim;
-  let answer: Response;
+  let queued: Queued;
   try {
-    answer = await queue(request, env, ctx, { model, body, base, maxQueueSeconds });
+    queued = await queue(request, env, ctx, submission);
   } catch (err) {
-    const accepted = err instanceof HttpError ? err.details.async_request_id : undefined;
-    if (accepted === undefined) {
-      // Baseten did not take the work (or it is unknown whether it did, for a non-HttpError bug): a retry may try again.
-      await claim.release();
-      throw err;
-    }
-    // Baseten queued it and only the record is late (saveLater retries it): a retry gets the request id, not a second run.
-    const queued = acceptedFromDetails(err as HttpError);
-    await claim.complete({ status: 201, body: JSON.stringify(queued), location: queued.status_url });
+    // Baseten did not take the work (or it is unknown whether it did): a retry may try again.
+    await claim.release();
     throw err;
   }
-  await claim.complete({ status: answer.status, body: await answer.clone().text(), location: answer.headers.get('location') ?? '' });
-  return answer;
+  // Even when only the record is late (saveLater retries it), Baseten has the work: a retry gets the request id, not a second run.
+  const { accepted } = queued;
+  await claim.complete({ status: 201, body: JSON.stringify(accepted), location: accepted.status_url });
+  return answerOf(queued);
+}
+
+/** Queued upstream: the 201 body, and the 503 to answer instead when the record could not be written yet. */
+interface Queued {
+  accepted: Accepted;
+  unrecorded?: HttpError;
+}
+
+function answerOf({ accepted, unrecorded }: Queued): Response {
+  if (unrecorded) throw unrecorded;
+  return json(accepted, 201, { location: accepted.status_url });
 }
 
 interface Submission {
@@ -72,14 +79,14 @@ interface Submission {
   body: Uint8Array;
   base: string;
   maxQueueSeconds: number;
+  owner: NewOwner;
 }
 
-/** Queues the request upstream and records it; the 201 answer, or the 503 that still names the queued work. */
-async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, submission: Submission): Promise<Response> {
-  const { model, base } = submission;
+/** Queues the request upstream and records it; what was accepted, with the 503 that still names it if the record is late. */
+async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, submission: Submission): Promise<Queued> {
+  const { model, base, owner } = submission;
   const cfg = config(request);
   const { requestId, target } = await queueUpstream(request, model, submission.body);
-  const owner = await newOwner(caller(request));
   const nowMs = Date.now();
   const record = queuedRecord({
     requestId,
@@ -98,14 +105,15 @@ async function queue(request: GatewayRequest, env: Env, ctx: ExecutionContext, s
     if (!(err instanceof HttpError)) throw err;
     // Baseten has the work: the caller gets its id (and owner token) with the 503, and the record is tried again.
     ctx.waitUntil(saveLater(store, record));
-    throw new HttpError(
+    const unrecorded = new HttpError(
       'service_unavailable',
       'Baseten queued the request but the gateway could not record it yet (it retries for a few seconds); poll status_url instead of resubmitting',
       err.headers,
       errorDetails(accepted),
     );
+    return { accepted, unrecorded };
   }
-  return json(accepted, 201, { location: accepted.status_url });
+  return { accepted };
 }
 
 export async function asyncQueue(request: GatewayRequest): Promise<Response> {
@@ -189,12 +197,6 @@ function acceptedBody(record: AsyncRecord, statusUrl: string, owner: NewOwner): 
   const body: Accepted = { request_id: record.request_id, model: record.alias, status: 'QUEUED', status_url: statusUrl };
   if (owner.token) body.owner_token = owner.token;
   return body;
-}
-
-/** The 201 body that the 503's details stand for. */
-function acceptedFromDetails(err: HttpError): Accepted {
-  const { async_request_id: requestId, model, status_url: statusUrl } = err.details;
-  return { request_id: String(requestId), model: String(model), status: 'QUEUED', status_url: String(statusUrl) };
 }
 
 /** The 503's extra error fields: the error's own request_id is the gateway's, so Baseten's is async_request_id. */
