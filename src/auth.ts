@@ -50,7 +50,7 @@ export async function authenticate(request: Request, config: Config, env: Env): 
     name: client.name,
     anonymous: false,
     admin: client.admin,
-    rateLimitKey: client.rateLimitKey,
+    rateLimitKey: meterKeyOf(client.name),
     rateLimit: client.rateLimit,
     quota: client.quota,
     meterKey: meterKeyOf(client.name),

@@ -96,8 +96,6 @@ export interface ClientConfig {
   /** Aliases this client may call; '*' means every alias. */
   models: ReadonlySet<string> | '*';
   admin: boolean;
-  /** The key this client is counted under by the rate limiter. */
-  rateLimitKey: string;
   rateLimit: RateLimitPolicy;
   quota?: Quota;
 }
@@ -586,7 +584,6 @@ function parseClients(value: unknown, models: Map<string, ModelConfig>, env: Con
       tokenDigest: hexToBytes(hash),
       models: list.includes('*') ? '*' : new Set(list),
       admin: bool(client.admin, `${field}.admin`),
-      rateLimitKey: `client:${name}`,
       rateLimit: parseRateLimit(client.rate_limit, `${field}.rate_limit`, env),
       quota: client.quota === undefined ? undefined : parseQuota(client.quota, `${field}.quota`, env),
     };
